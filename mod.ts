@@ -1,0 +1,85 @@
+/**
+ * tunstack: a userspace IPv4/IPv6 + TCP stack for Deno on a Linux TUN device.
+ *
+ * @example
+ * ```ts ignore
+ * import { startTunStack } from "./mod.ts";
+ * import { parseCidr, parseIp } from "./stack/wire/ip_address.ts";
+ * const running = startTunStack({
+ *   name: "tunstack0",
+ *   mtu: 1500,
+ *   ipv4: parseIp("192.0.2.2"),
+ *   kernelIpv4: parseCidr("192.0.2.1/24"),
+ * });
+ * await running.close();
+ * ```
+ *
+ * @module
+ */
+
+import { Stack, type StackOptions } from "./stack/stack.ts";
+import type { Cidr } from "./stack/wire/ip_address.ts";
+import { TunInterface } from "./tun/interface.ts";
+
+export { Stack, type StackOptions } from "./stack/stack.ts";
+export { TunInterface } from "./tun/interface.ts";
+export { TunDevice, TunError } from "./tun/device.ts";
+export type { Link, PacketHandler } from "./tun/loop.ts";
+export { formatIp, parseCidr, parseIp } from "./stack/wire/ip_address.ts";
+export { formatCounters } from "./stack/stats.ts";
+
+/** Options for {@linkcode startTunStack}. */
+export interface TunStackOptions extends StackOptions {
+  /** Device name. */
+  name: string;
+  /** Device MTU. */
+  mtu: number;
+  /** Kernel-side IPv4 address and prefix. */
+  kernelIpv4?: Cidr;
+  /** Kernel-side IPv6 address and prefix. */
+  kernelIpv6?: Cidr;
+  /** Open the device with `IFF_VNET_HDR`. */
+  vnetHdr?: boolean;
+}
+
+/** A stack running on a TUN device. */
+export interface RunningStack {
+  /** The stack. */
+  stack: Stack;
+  /** The device and its packet loop. */
+  tun: TunInterface;
+  /** Stops the stack and removes the device. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the TUN device, configures the kernel side and runs a stack on it.
+ *
+ * @example
+ * ```ts ignore
+ * import { startTunStack } from "./mod.ts";
+ * const r = startTunStack({ name: "tunstack0", mtu: 1500 });
+ * await r.close();
+ * ```
+ */
+export function startTunStack(options: TunStackOptions): RunningStack {
+  const addresses = [options.kernelIpv4, options.kernelIpv6]
+    .filter((c): c is Cidr => c !== undefined)
+    .map((c) => ({ bytes: c.address, prefix: c.prefix }));
+  const tun = TunInterface.create({
+    name: options.name,
+    mtu: options.mtu,
+    addresses,
+    vnetHdr: options.vnetHdr,
+  });
+  const stack = new Stack(options);
+  stack.attach(tun.loop);
+  tun.start(stack);
+  return {
+    stack,
+    tun,
+    async close() {
+      await tun.close();
+    },
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * The IP layer: validates every received packet (counting each drop by
+ * reason), hands datagrams for our addresses to ICMP or TCP, and sends
+ * upper-layer payloads with an IPv4 or IPv6 header in front. Packets to one
+ * of our own addresses loop back inside the stack without touching the link.
+ *
+ * @module
+ */
+
+import type { Link } from "../tun/loop.ts";
+import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
+import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
+import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
+
+/** The parts of a received datagram an upper layer needs; reused per packet. */
+export class IpDatagram {
+  /** Packet bytes. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** 4 or 6. */
+  version: 4 | 6 = 4;
+  /** Offset of the source address. */
+  srcOff = 0;
+  /** Offset of the destination address. */
+  dstOff = 0;
+  /** 4 or 16. */
+  addrLen = 4;
+  /** Upper-layer protocol. */
+  protocol = 0;
+  /** Offset of the upper-layer header. */
+  payloadOff = 0;
+  /** Upper-layer length. */
+  payloadLen = 0;
+  /** TTL / hop limit. */
+  ttl = 0;
+  /** Whether the destination is multicast or broadcast. */
+  multicast = false;
+}
+
+/** Upper-layer input, by protocol number. */
+export type ProtocolHandler = (d: IpDatagram) => void;
+
+/** Counters of the IP layer. */
+export function newIpStats() {
+  return {
+    rxPackets: 0,
+    txPackets: 0,
+    loopbackPackets: 0,
+    txLinkDropped: 0,
+    txNoLink: 0,
+    dropped: {
+      empty: 0,
+      badVersion: 0,
+      truncated: 0,
+      badHeaderLength: 0,
+      badTotalLength: 0,
+      badPayloadLength: 0,
+      badChecksum: 0,
+      badExtensionHeader: 0,
+      fragment: 0,
+      ttlExpired: 0,
+      notForUs: 0,
+      unknownProtocol: 0,
+      noAddress: 0,
+    },
+  };
+}
+
+/** The IP layer's counters. */
+export type IpStats = ReturnType<typeof newIpStats>;
+
+/** Our addresses. */
+export interface IpConfig {
+  /** The stack's IPv4 address, if any. */
+  ipv4?: IpAddress;
+  /** The stack's IPv6 address, if any. */
+  ipv6?: IpAddress;
+  /** TTL / hop limit of packets we send. */
+  ttl?: number;
+}
+
+/**
+ * Input demultiplexing and output for IPv4 and IPv6.
+ *
+ * @example
+ * ```ts
+ * import { IpLayer } from "./ip.ts";
+ * import { parseIp } from "./wire/ip_address.ts";
+ * const ip = new IpLayer({ ipv4: parseIp("192.0.2.2") });
+ * ip.receive(new Uint8Array(1), 1); // counted as dropped.truncated
+ * ```
+ */
+export class IpLayer {
+  /** Counters. */
+  readonly stats: IpStats = newIpStats();
+  /** Our IPv4 address. */
+  readonly ipv4: IpAddress | undefined;
+  /** Our IPv6 address. */
+  readonly ipv6: IpAddress | undefined;
+  #ttl: number;
+  #link: Link | undefined;
+  #handlers = new Map<number, ProtocolHandler>();
+  #v4 = new Ipv4Packet();
+  #v6 = new Ipv6Packet();
+  #dgram = new IpDatagram();
+  #ident = 1;
+  #tx: Uint8Array<ArrayBuffer> = new Uint8Array(65535 + 64);
+  #headroom = 0;
+  #loopQueue: Uint8Array[] = [];
+  #loopScheduled = false;
+
+  /** Creates the layer for our addresses. */
+  constructor(config: IpConfig) {
+    this.ipv4 = config.ipv4;
+    this.ipv6 = config.ipv6;
+    this.#ttl = config.ttl ?? 64;
+  }
+
+  /** Connects the layer to its link; output before this is counted and dropped. */
+  attach(link: Link): void {
+    this.#link = link;
+    this.#headroom = link.headroom;
+    this.#tx = new Uint8Array(link.headroom + 65535 + 64);
+  }
+
+  /** Largest IP packet the link carries (65535 without a link). */
+  get mtu(): number {
+    return this.#link?.mtu ?? 65535;
+  }
+
+  /** Registers the input function for an upper-layer protocol. */
+  register(protocol: number, handler: ProtocolHandler): void {
+    this.#handlers.set(protocol, handler);
+  }
+
+  /** Whether `buf[off, off+len)` is one of our addresses. */
+  isLocal(buf: Uint8Array, off: number, len: number): boolean {
+    if (len === 4) return this.ipv4 !== undefined && ipEquals(buf, off, this.ipv4);
+    return this.ipv6 !== undefined && ipEquals(buf, off, this.ipv6);
+  }
+
+  /** Whether `addr` is one of our addresses. */
+  isLocalAddress(addr: IpAddress): boolean {
+    return this.isLocal(addr, 0, addr.length);
+  }
+
+  /** Handles one received packet. Never throws on malformed input. */
+  receive(buf: Uint8Array, len: number): void {
+    const s = this.stats;
+    s.rxPackets++;
+    if (len < 1) {
+      s.dropped.empty++;
+      return;
+    }
+    const d = this.#dgram;
+    const version = buf[0] >> 4;
+    d.buf = buf;
+    if (version === 4) {
+      const ip = this.#v4;
+      const err = ip.wrap(buf, len);
+      if (err !== undefined) {
+        s.dropped[err]++;
+        return;
+      }
+      // No reassembly: any fragment is dropped (RFC 791 allows hosts to
+      // refuse what they cannot reassemble; peers use PMTUD with DF).
+      if (ip.moreFragments || ip.fragmentOffset !== 0) {
+        s.dropped.fragment++;
+        return;
+      }
+      d.version = 4;
+      d.srcOff = 12;
+      d.dstOff = 16;
+      d.addrLen = 4;
+      d.protocol = ip.protocol;
+      d.payloadOff = ip.payloadOffset;
+      d.payloadLen = ip.payloadLen;
+      d.ttl = ip.ttl;
+      d.multicast = buf[16] >= 224 || (buf[16] === 255 && buf[19] === 255);
+    } else if (version === 6) {
+      const ip = this.#v6;
+      const err = ip.wrap(buf, len);
+      if (err !== undefined) {
+        s.dropped[err]++;
+        return;
+      }
+      d.version = 6;
+      d.srcOff = 8;
+      d.dstOff = 24;
+      d.addrLen = 16;
+      d.protocol = ip.protocol;
+      d.payloadOff = ip.payloadOffset;
+      d.payloadLen = ip.payloadLen;
+      d.ttl = ip.hopLimit;
+      d.multicast = buf[24] === 0xff;
+    } else {
+      s.dropped.badVersion++;
+      return;
+    }
+    if (d.ttl === 0) {
+      s.dropped.ttlExpired++;
+      return;
+    }
+    if (!d.multicast && !this.isLocal(buf, d.dstOff, d.addrLen)) {
+      s.dropped.notForUs++;
+      return;
+    }
+    const h = this.#handlers.get(d.protocol);
+    if (h === undefined) {
+      s.dropped.unknownProtocol++;
+      return;
+    }
+    h(d);
+  }
+
+  /**
+   * The buffer upper layers write into before {@linkcode IpLayer.send}; their
+   * header starts at {@linkcode IpLayer.payloadOffset}.
+   */
+  get txBuffer(): Uint8Array<ArrayBuffer> {
+    return this.#tx;
+  }
+
+  /** Where the upper-layer header goes in `txBuffer` for this family. */
+  payloadOffset(addrLen: number): number {
+    return this.#headroom + (addrLen === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN);
+  }
+
+  /**
+   * Sends the `payloadLen` bytes at `payloadOffset` in `txBuffer` from `src`
+   * to `dst`. A packet to one of our own addresses is looped back.
+   */
+  send(src: IpAddress, dst: IpAddress, protocol: number, payloadLen: number): boolean {
+    const h = this.#headroom;
+    const tx = this.#tx;
+    let len: number;
+    if (src.length === 4) {
+      this.#ident = (this.#ident + 1) & 0xffff;
+      len = emitIpv4Header(tx, h, src, dst, protocol, payloadLen, this.#ttl, this.#ident) +
+        payloadLen;
+    } else {
+      len = emitIpv6Header(tx, h, src, dst, protocol, payloadLen, this.#ttl) + payloadLen;
+    }
+    this.stats.txPackets++;
+    if (this.isLocalAddress(dst)) {
+      this.#loopback(tx.slice(h, h + len));
+      return true;
+    }
+    if (!this.#link) {
+      this.stats.txNoLink++;
+      return false;
+    }
+    if (!this.#link.transmit(tx, len)) {
+      this.stats.txLinkDropped++;
+      return false;
+    }
+    return true;
+  }
+
+  // Looped-back packets are queued and delivered from a microtask, so a
+  // sender never re-enters its own input processing.
+  #loopback(packet: Uint8Array): void {
+    this.stats.loopbackPackets++;
+    this.#loopQueue.push(packet);
+    if (this.#loopScheduled) return;
+    this.#loopScheduled = true;
+    queueMicrotask(() => {
+      this.#loopScheduled = false;
+      const q = this.#loopQueue;
+      this.#loopQueue = [];
+      for (const p of q) this.receive(p, p.length);
+    });
+  }
+}

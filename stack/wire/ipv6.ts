@@ -1,0 +1,137 @@
+/**
+ * IPv6 header (RFC 8200) with extension-header walking: a checked view over
+ * packet bytes and a builder.
+ *
+ * @module
+ */
+
+/** Why an IPv6 packet was refused by {@linkcode Ipv6Packet.wrap}. */
+export type Ipv6Error =
+  | "truncated"
+  | "badVersion"
+  | "badPayloadLength"
+  | "badExtensionHeader"
+  | "fragment";
+
+/** Length of the fixed IPv6 header. */
+export const IPV6_HEADER_LEN = 40;
+
+const HOP_BY_HOP = 0;
+const ROUTING = 43;
+const FRAGMENT = 44;
+const DEST_OPTS = 60;
+/** Next-header value meaning "nothing follows" (RFC 8200 4.7). */
+export const NO_NEXT_HEADER = 59;
+
+/**
+ * A view over an IPv6 packet, reused for every packet. `wrap` walks the
+ * extension headers (RFC 8200 4.1) so `protocol`/`payloadOffset` describe
+ * the upper-layer header.
+ *
+ * @example
+ * ```ts
+ * import { Ipv6Packet } from "./ipv6.ts";
+ * const ip = new Ipv6Packet();
+ * const bytes = new Uint8Array(40);
+ * bytes[0] = 0x60; bytes[6] = 59; // no next header
+ * ip.wrap(bytes, 40); // undefined: valid
+ * ```
+ */
+export class Ipv6Packet {
+  /** The bytes; the packet starts at 0. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** Bytes available. */
+  len = 0;
+  /** Upper-layer protocol after extension headers. */
+  protocol = 0;
+  /** Offset of the upper-layer header. */
+  payloadOffset = IPV6_HEADER_LEN;
+
+  /**
+   * Points the view at `buf[0, len)` and validates it. Fragments other than
+   * atomic ones (offset 0, no more fragments; RFC 6946) are refused with
+   * `"fragment"`, since we do not reassemble.
+   */
+  wrap(buf: Uint8Array, len: number): Ipv6Error | undefined {
+    this.buf = buf;
+    this.len = len;
+    if (len < IPV6_HEADER_LEN) return "truncated";
+    if (buf[0] >> 4 !== 6) return "badVersion";
+    const end = IPV6_HEADER_LEN + this.payloadLenField;
+    if (end > len) return "badPayloadLength";
+    let next = buf[6];
+    let off = IPV6_HEADER_LEN;
+    for (;;) {
+      if (next === HOP_BY_HOP || next === ROUTING || next === DEST_OPTS) {
+        if (off + 8 > end) return "badExtensionHeader";
+        const hlen = (buf[off + 1] + 1) * 8;
+        if (off + hlen > end) return "badExtensionHeader";
+        next = buf[off];
+        off += hlen;
+      } else if (next === FRAGMENT) {
+        if (off + 8 > end) return "badExtensionHeader";
+        const fragOff = ((buf[off + 2] << 8) | buf[off + 3]) & 0xfff8;
+        const more = (buf[off + 3] & 1) !== 0;
+        if (fragOff !== 0 || more) return "fragment";
+        next = buf[off];
+        off += 8;
+      } else break;
+    }
+    this.protocol = next;
+    this.payloadOffset = off;
+    return undefined;
+  }
+
+  /** The payload length field (everything after the fixed header). */
+  get payloadLenField(): number {
+    return (this.buf[4] << 8) | this.buf[5];
+  }
+  /** Hop limit. */
+  get hopLimit(): number {
+    return this.buf[7];
+  }
+  /** Offset of the source address. */
+  get srcOffset(): number {
+    return 8;
+  }
+  /** Offset of the destination address. */
+  get dstOffset(): number {
+    return 24;
+  }
+  /** Length of the upper-layer data. */
+  get payloadLen(): number {
+    return IPV6_HEADER_LEN + this.payloadLenField - this.payloadOffset;
+  }
+}
+
+/**
+ * Writes a 40-byte IPv6 header at `buf[off]`. Returns its length.
+ *
+ * @example
+ * ```ts
+ * import { emitIpv6Header } from "./ipv6.ts";
+ * const buf = new Uint8Array(48);
+ * emitIpv6Header(buf, 0, new Uint8Array(16), new Uint8Array(16), 58, 8, 64);
+ * ```
+ */
+export function emitIpv6Header(
+  buf: Uint8Array,
+  off: number,
+  src: Uint8Array,
+  dst: Uint8Array,
+  protocol: number,
+  payloadLen: number,
+  hopLimit: number,
+): number {
+  buf[off] = 0x60;
+  buf[off + 1] = 0;
+  buf[off + 2] = 0;
+  buf[off + 3] = 0;
+  buf[off + 4] = payloadLen >> 8;
+  buf[off + 5] = payloadLen & 0xff;
+  buf[off + 6] = protocol;
+  buf[off + 7] = hopLimit;
+  buf.set(src, off + 8);
+  buf.set(dst, off + 24);
+  return IPV6_HEADER_LEN;
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { integrationIgnored, withNetns } from "./_netns.ts";
+
+const ignore = integrationIgnored();
+const UP = [Deno.execPath(), "run", "--allow-ffi", "cli/main.ts", "up"];
+
+async function expectError(
+  ns: { run(c: string[], t?: number): Promise<{ code: number; stdout: string; stderr: string }> },
+  args: string[],
+  pattern: RegExp,
+  prefix: string[] = [],
+) {
+  const r = await ns.run([...prefix, ...UP, ...args], 20_000);
+  assert.notEqual(r.code, 0, `${args.join(" ")} must fail`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one-line error expected, got: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+Deno.test({
+  name: "cli: clear one-line errors and non-zero exit for bad set-ups",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      await expectError(ns, ["--mtu", "50", "--no-ipv6"], /^tunstack: MTU out of range: 50/);
+      await expectError(ns, ["--mtu", "1200"], /^tunstack: MTU out of range: 1200 .*IPv6/);
+      await expectError(ns, ["--mtu", "70000"], /^tunstack: MTU out of range/);
+      await expectError(ns, ["--ipv4", "300.1.1.1"], /^tunstack: Invalid address: "300\.1\.1\.1"/);
+      await expectError(ns, ["--kernel-ipv4", "192.0.2.1/40"], /^tunstack: Invalid prefix: \/40/);
+      await expectError(ns, ["--ipv4", "198.51.100.2"], /outside the kernel's prefix/);
+      await expectError(ns, ["--ipv6", "192.0.2.9"], /not IPv6/);
+      await expectError(ns, ["--dev", "a/b"], /^tunstack: Invalid device name/);
+      await expectError(ns, ["--bogus"], /^tunstack: Unknown option '--bogus'/);
+      // An interface of that name exists already.
+      await ns.ok(["ip", "link", "add", "taken0", "type", "veth", "peer", "name", "taken1"]);
+      await expectError(ns, ["--dev", "taken0"], /^tunstack: Device name in use: .*taken0/);
+      // Without CAP_NET_ADMIN (as nobody).
+      await expectError(ns, [], /^tunstack: Permission denied: .*root or CAP_NET_ADMIN/, [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+      ]);
+    }),
+});

@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { checkIfName, TunDevice } from "../../tun/device.ts";
+import { checkMtu } from "../../tun/interface.ts";
+
+Deno.test("tun: a missing clone device gives a clear error", () => {
+  assert.throws(
+    () => TunDevice.open({ name: "tunstack-x", path: "/nonexistent/tun" }),
+    /^TunError: No TUN device: \/nonexistent\/tun does not exist/,
+  );
+});
+
+Deno.test("tun: interface names and MTUs are checked before any system call", () => {
+  assert.equal(checkIfName("tunstack0"), undefined);
+  assert.match(checkIfName("")!, /1 to 15 bytes/);
+  assert.match(checkIfName("a-very-long-name0")!, /1 to 15 bytes/);
+  assert.match(checkIfName("a b")!, /space/);
+  assert.equal(checkMtu(1500, true), undefined);
+  assert.equal(checkMtu(68, false), undefined);
+  assert.match(checkMtu(67, false)!, /^MTU out of range: 67/);
+  assert.match(checkMtu(1279, true)!, /with IPv6/);
+  assert.match(checkMtu(65536, false)!, /out of range/);
+  assert.match(checkMtu(1500.5, false)!, /out of range/);
+});

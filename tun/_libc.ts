@@ -1,0 +1,82 @@
+/**
+ * The libc calls tunstack makes through FFI. Only `tun/` uses this file.
+ *
+ * Every call is synchronous except `poll`, which runs on Deno's FFI thread
+ * pool so that waiting for packets never blocks the event loop (see
+ * `../shared/notes/deno-tun-io.md`: synchronous read/write are ~300 ns, an
+ * awaited `nonblocking` call is ~30 µs, so only the wake-up may be one).
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  poll: {
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** The opened libc, loaded on first use. */
+export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** The calling thread's `errno` after a failed synchronous call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** libc's message for an errno value. */
+export function strerror(code: number): string {
+  const p = libc().strerror(code);
+  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/** A NUL-terminated C string. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0");
+}
+
+/** errno values tunstack branches on. */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EAGAIN: 11,
+  EACCES: 13,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+} as const;
+
+/** An error from a system call, carrying its errno. */
+export class SyscallError extends Error {
+  /** The errno value. */
+  readonly code: number;
+  /** Builds the error for a failed call named `call`. */
+  constructor(call: string, code: number, hint?: string) {
+    super(`${hint ?? "System call failed"}: ${call}: ${strerror(code)}`);
+    this.name = "SyscallError";
+    this.code = code;
+  }
+}
