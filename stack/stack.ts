@@ -1,7 +1,9 @@
 /**
  * The stack: IP, ICMP and TCP over one link. It receives packets through
  * {@linkcode Stack.receive} and sends through the {@linkcode Link} it is
- * attached to; it never touches FFI, so tests drive it over an in-memory link.
+ * attached to; it never touches FFI, so tests drive it over an in-memory
+ * link. Time comes from the clock given at construction, so tests can run
+ * it on a fake clock and call {@linkcode Stack.tick} themselves.
  *
  * @module
  */
@@ -10,7 +12,11 @@ import type { Link, PacketHandler } from "../tun/loop.ts";
 import { Icmp } from "./icmp.ts";
 import { IpLayer } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
-import type { IpAddress } from "./wire/ip_address.ts";
+import type { TcpConfig } from "./tcp/config.ts";
+import { TcpConn, TcpListener } from "./tcp/socket.ts";
+import { TcpLayer } from "./tcp/tcp.ts";
+import type { TimeWaitSettings } from "./tcp/timewait.ts";
+import { formatIp, type IpAddress, parseIp } from "./wire/ip_address.ts";
 
 /** Configuration of a {@linkcode Stack}. */
 export interface StackOptions {
@@ -20,17 +26,27 @@ export interface StackOptions {
   ipv6?: IpAddress;
   /** TTL / hop limit of packets we send (default 64). */
   ttl?: number;
+  /** TCP settings. */
+  tcp?: Partial<TcpConfig>;
+  /** TIME_WAIT settings. */
+  timewait?: Partial<TimeWaitSettings>;
+  /** Millisecond clock (default `performance.now`). */
+  clock?: () => number;
 }
 
+/** How often the timers run when the stack schedules them itself. */
+export const TICK_MS = 10;
+
 /**
- * A userspace IPv4/IPv6 stack.
+ * A userspace IPv4/IPv6 + TCP stack.
  *
  * @example
  * ```ts
  * import { Stack } from "./stack.ts";
  * import { parseIp } from "./wire/ip_address.ts";
  * const stack = new Stack({ ipv4: parseIp("192.0.2.2") });
- * stack.counters(); // { ip: {...}, icmp: {...} }
+ * const listener = stack.listen({ port: 7 });
+ * listener.close();
  * ```
  */
 export class Stack implements PacketHandler {
@@ -38,11 +54,18 @@ export class Stack implements PacketHandler {
   readonly ip: IpLayer;
   /** The ICMP layer. */
   readonly icmp: Icmp;
+  /** The TCP layer. */
+  readonly tcp: TcpLayer;
+  /** The clock. */
+  readonly clock: () => number;
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Creates a stack; attach it to a link before it can send. */
   constructor(options: StackOptions) {
+    this.clock = options.clock ?? (() => performance.now());
     this.ip = new IpLayer(options);
     this.icmp = new Icmp(this.ip);
+    this.tcp = new TcpLayer(this.ip, this.clock, options.tcp, options.timewait);
   }
 
   /** Connects the stack to its link. */
@@ -58,8 +81,67 @@ export class Stack implements PacketHandler {
   /** Called after a batch of packets. */
   flush(): void {}
 
+  /** Runs due timers (call this yourself on a fake clock). */
+  tick(now = this.clock()): void {
+    this.tcp.tick(now);
+  }
+
+  /** Runs timers every {@linkcode TICK_MS} on the real clock until `stop`. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /** Stops the timers and resets every connection. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.tcp.shutdown();
+  }
+
+  /**
+   * Listens for TCP connections on `port` (on every address of ours, or
+   * only `hostname`).
+   */
+  listen(options: { hostname?: string; port: number; backlog?: number }): TcpListener {
+    let local: IpAddress | undefined;
+    if (
+      options.hostname !== undefined && options.hostname !== "0.0.0.0" && options.hostname !== "::"
+    ) {
+      local = parseIp(options.hostname);
+      if (!local || !this.ip.isLocalAddress(local)) {
+        throw new Error(`Invalid address: ${options.hostname} is not one of the stack's addresses`);
+      }
+    }
+    const core = this.tcp.listen(options.port, local, options.backlog);
+    return new TcpListener(this.tcp, core, local ? formatIp(local) : "0.0.0.0");
+  }
+
+  /**
+   * Opens a TCP connection; resolves once established.
+   *
+   * @example
+   * ```ts ignore
+   * const conn = await stack.connect({ hostname: "192.0.2.1", port: 8080 });
+   * ```
+   */
+  async connect(options: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
+    const remote = parseIp(options.hostname);
+    if (!remote) throw new Error(`Invalid address: "${options.hostname}"`);
+    const conn = new TcpConn(
+      this.tcp.connect(remote, options.port, { localPort: options.localPort }),
+    );
+    await conn.established();
+    return conn;
+  }
+
   /** All counters as a tree. */
   counters(): CounterTree {
-    return { ip: this.ip.stats, icmp: this.icmp.stats };
+    return {
+      ip: this.ip.stats,
+      icmp: this.icmp.stats,
+      tcp: this.tcp.stats,
+      timewait: this.tcp.timewait.stats,
+    } as unknown as CounterTree;
   }
 }

@@ -1,0 +1,110 @@
+/**
+ * Passive open (gVisor's `accept`): a listener's SYN backlog and accept
+ * queue, and the LISTEN state of RFC 9293 3.10.7.2.
+ *
+ * @module
+ */
+
+import type { IpDatagram } from "../ip.ts";
+import { TcpFlags, type TcpSegment } from "../wire/tcp.ts";
+import { negotiate } from "./input.ts";
+import { sendResetFor, tcpOutput } from "./output.ts";
+import { seqAdd } from "./seq.ts";
+import type { TcpConnection } from "./tcb.ts";
+
+/** A listening port. */
+export class ListenerCore {
+  /** The port. */
+  readonly port: number;
+  /** Only this local address (undefined: any of ours). */
+  readonly local: Uint8Array | undefined;
+  /** Most half-open connections. */
+  readonly synBacklog: number;
+  /** Most established connections waiting for accept. */
+  readonly acceptBacklog: number;
+  /** Half-open connections now. */
+  synPending = 0;
+  /** Established, not yet accepted. */
+  readonly queue: TcpConnection[] = [];
+  /** Called when `queue` gains a connection. */
+  onReady: () => void = () => {};
+  /** Closed by the application. */
+  closed = false;
+
+  /** A listener on `port`. */
+  constructor(
+    port: number,
+    local: Uint8Array | undefined,
+    synBacklog: number,
+    acceptBacklog: number,
+  ) {
+    this.port = port;
+    this.local = local;
+    this.synBacklog = synBacklog;
+    this.acceptBacklog = acceptBacklog;
+  }
+
+  /** Whether it takes segments addressed to `buf[off, off+len)`. */
+  accepts(buf: Uint8Array, off: number, len: number): boolean {
+    const l = this.local;
+    if (!l) return true;
+    if (l.length !== len) return false;
+    for (let i = 0; i < len; i++) if (buf[off + i] !== l[i]) return false;
+    return true;
+  }
+}
+
+/** What LISTEN needs from the layer. */
+export interface AcceptHost {
+  /** Creates, numbers and registers a passive connection. */
+  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
+}
+
+/** A segment for a listener (RFC 9293 3.10.7.2). */
+export function listenInput(
+  host: AcceptHost & Parameters<typeof sendResetFor>[0],
+  l: ListenerCore,
+  d: IpDatagram,
+  seg: TcpSegment,
+): void {
+  const s = host.stats;
+  const flags = seg.flags;
+  // First: an RST is ignored. Second: an ACK gets <SEQ=SEG.ACK><CTL=RST>.
+  if (flags & TcpFlags.RST) {
+    s.dropped.listenBadFlags++;
+    return;
+  }
+  if (flags & TcpFlags.ACK) {
+    s.dropped.listenBadFlags++;
+    sendResetFor(host, d, seg);
+    return;
+  }
+  // Third: SYN.
+  if (!(flags & TcpFlags.SYN)) {
+    s.dropped.listenBadFlags++;
+    return;
+  }
+  if (l.synPending >= l.synBacklog) {
+    s.dropped.listenOverflow++;
+    return;
+  }
+  if (l.queue.length >= l.acceptBacklog) {
+    s.dropped.acceptOverflow++;
+    return;
+  }
+  const c = host.createPassive(l, d, seg);
+  if (!c) return;
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  c.rcvAdv = c.rcvNxt;
+  negotiate(c, seg.options);
+  // RFC 7323 2.2: the SYN's window is not scaled.
+  c.sndWnd = seg.window;
+  c.maxSndWnd = c.sndWnd;
+  c.sndWl1 = seg.seq;
+  c.sndWl2 = c.iss;
+  c.synQueued = true;
+  l.synPending++;
+  s.passiveOpens++;
+  tcpOutput(c); // SYN,ACK
+}

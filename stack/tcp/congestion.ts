@@ -1,0 +1,47 @@
+/**
+ * The congestion-control interface shared by NewReno and CUBIC. Loss
+ * recovery itself (fast retransmit, NewReno partial ACKs, SACK recovery)
+ * lives in the connection; the algorithm only sizes the window.
+ *
+ * @module
+ */
+
+/** Which algorithm a connection uses. */
+export type CongestionName = "newreno" | "cubic";
+
+/**
+ * A congestion-control algorithm: owns `cwnd` and `ssthresh` (bytes).
+ *
+ * @example
+ * ```ts ignore
+ * const cc: CongestionControl = new NewReno(1460);
+ * cc.onAck(1460, now, inRecovery);
+ * ```
+ */
+export interface CongestionControl {
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow-start threshold in bytes. */
+  ssthresh: number;
+  /** `acked` new bytes were acknowledged outside loss recovery. */
+  onAck(acked: number, nowMs: number, srttMs: number): void;
+  /** Loss detected by duplicate ACKs or SACK: set ssthresh, return the new cwnd. */
+  onLoss(flightSize: number, nowMs: number): void;
+  /** Retransmission timeout (RFC 5681 3.1 eq. 4, cwnd to one segment). */
+  onTimeout(flightSize: number, nowMs: number): void;
+  /** Recovery ended (full ACK): deflate to ssthresh (RFC 6582 3.2 step 3). */
+  onRecoveryEnd(): void;
+}
+
+/**
+ * RFC 5681 3.1 initial window, RFC 6928's 10 segments as Linux uses it.
+ *
+ * @example
+ * ```ts
+ * import { initialWindow } from "./congestion.ts";
+ * initialWindow(1460); // 14600
+ * ```
+ */
+export function initialWindow(mss: number): number {
+  return 10 * mss;
+}

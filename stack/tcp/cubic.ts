@@ -1,0 +1,87 @@
+/**
+ * CUBIC window sizing (RFC 9438): cubic growth around the window at the
+ * last loss (4.2), the Reno-friendly region (4.3), multiplicative decrease
+ * by beta = 0.7 (4.6) and fast convergence (4.7). Slow start as NewReno.
+ *
+ * @module
+ */
+
+import { type CongestionControl, initialWindow } from "./congestion.ts";
+
+const C = 0.4;
+const BETA = 0.7;
+
+/**
+ * CUBIC.
+ *
+ * @example
+ * ```ts
+ * import { Cubic } from "./cubic.ts";
+ * const cc = new Cubic(1000);
+ * cc.onLoss(20000, 0);
+ * cc.ssthresh; // 14000
+ * ```
+ */
+export class Cubic implements CongestionControl {
+  cwnd: number;
+  ssthresh = Number.MAX_SAFE_INTEGER;
+  #mss: number;
+  #wMax = 0; // segments
+  #k = 0; // seconds
+  #epoch = -1; // ms, start of the current avoidance epoch
+  #wEst = 0; // segments, Reno-friendly estimate
+  #lastWMax = 0;
+
+  /** Starts with the RFC 6928 initial window for `mss`. */
+  constructor(mss: number) {
+    this.#mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  onAck(acked: number, nowMs: number, srttMs: number): void {
+    const mss = this.#mss;
+    if (this.cwnd < this.ssthresh) {
+      this.cwnd += Math.min(acked, 2 * mss);
+      return;
+    }
+    const cwndSeg = this.cwnd / mss;
+    if (this.#epoch < 0) {
+      this.#epoch = nowMs;
+      if (this.#wMax < cwndSeg) {
+        this.#k = 0;
+        this.#wMax = cwndSeg;
+      } else {
+        this.#k = Math.cbrt((this.#wMax - cwndSeg) / C); // RFC 9438 eq. 2
+      }
+      this.#wEst = cwndSeg;
+    }
+    const t = (nowMs - this.#epoch + srttMs) / 1000;
+    const target = C * (t - this.#k) ** 3 + this.#wMax; // eq. 1
+    // eq. 4: Reno-friendly estimate, alpha = 3(1-beta)/(1+beta).
+    this.#wEst += ((3 * (1 - BETA)) / (1 + BETA)) * (acked / mss) / cwndSeg;
+    let next = target;
+    if (this.#wEst > target) next = this.#wEst;
+    // 4.4/4.5: grow by (target - cwnd)/cwnd per segment acked, bounded.
+    const limit = Math.min(next, 1.5 * cwndSeg);
+    if (limit > cwndSeg) this.cwnd += ((limit - cwndSeg) / cwndSeg) * acked;
+  }
+
+  onLoss(_flightSize: number, _nowMs: number): void {
+    const cwndSeg = this.cwnd / this.#mss;
+    // 4.7 fast convergence.
+    this.#wMax = cwndSeg < this.#lastWMax ? (cwndSeg * (1 + BETA)) / 2 : cwndSeg;
+    this.#lastWMax = cwndSeg;
+    this.ssthresh = Math.max(this.cwnd * BETA, 2 * this.#mss);
+    this.cwnd = this.ssthresh;
+    this.#epoch = -1;
+  }
+
+  onTimeout(flightSize: number, nowMs: number): void {
+    this.onLoss(flightSize, nowMs);
+    this.cwnd = this.#mss;
+  }
+
+  onRecoveryEnd(): void {
+    this.cwnd = Math.max(this.cwnd, this.ssthresh);
+  }
+}

@@ -1,0 +1,484 @@
+/**
+ * Segment arrival for a connection (RFC 9293 3.10.7.3 and 3.10.7.4, gVisor's
+ * `rcv`), in the RFC's order: sequence check, RST, SYN, ACK, text, FIN.
+ * Timestamps and PAWS follow RFC 7323; RST, SYN and ACK checks RFC 5961.
+ *
+ * @module
+ */
+
+import { TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
+import { sendAck, sendSegment, tcpOutput } from "./output.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { receivesData } from "./state.ts";
+import { ConnectionRefusedError, ConnectionResetError, type TcpConnection } from "./tcb.ts";
+
+const { FIN, SYN, RST, ACK } = TcpFlags;
+/** RFC 7323 5.5: TS.Recent older than 24 days is invalid. */
+const PAWS_IDLE_MS = 24 * 24 * 3600_000;
+/** RFC 9293 3.7.1: the MSS assumed when the peer sends none. */
+const DEFAULT_MSS_V4 = 536;
+const DEFAULT_MSS_V6 = 1220;
+
+/**
+ * Applies the options of a SYN (RFC 9293 3.7.1 MSS, RFC 7323 window scale
+ * and timestamps, RFC 2018 SACK-permitted) to a new connection.
+ */
+export function negotiate(c: TcpConnection, opt: TcpOptions): void {
+  const cfg = c.ctx.config;
+  const peerMss = opt.mss > 0 ? opt.mss : c.local.length === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
+  c.sndMss = Math.max(64, Math.min(peerMss, c.rcvMss));
+  // RFC 7323 2.2: scaling only when both sides sent the option.
+  if (opt.wscale >= 0 && cfg.windowScale) {
+    c.sndScale = Math.min(opt.wscale, 14); // RFC 7323 2.3: larger values are 14
+    c.offeredScale = true;
+  } else {
+    c.sndScale = 0;
+    c.rcvScale = 0;
+    c.offeredScale = false;
+  }
+  if (opt.hasTimestamp && cfg.timestamps) {
+    c.tsOk = true;
+    c.tsRecent = opt.tsVal;
+    c.tsRecentAge = c.ctx.now();
+  }
+  c.sackOk = opt.sackPermitted && cfg.sack;
+}
+
+/** Moves a connection to CLOSED and tells its socket. */
+export function closeConnection(c: TcpConnection, error?: Error): void {
+  if (c.state === "CLOSED") return;
+  c.state = "CLOSED";
+  c.rtoAt =
+    c.delackAt =
+    c.persistAt =
+    c.keepAt =
+    c.finWait2At =
+      0;
+  c.ctx.remove(c);
+  c.events?.onClosed(error);
+}
+
+function challengeAck(c: TcpConnection): void {
+  const s = c.ctx.stats;
+  if (c.ctx.allowChallengeAck()) {
+    s.challengeAcks++;
+    sendAck(c);
+  } else s.challengeAcksSuppressed++;
+}
+
+/** Handles a segment for a connection that is not in LISTEN. */
+export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
+  const ctx = c.ctx;
+  const s = ctx.stats;
+  const now = ctx.now();
+  c.lastRecvAt = now;
+  c.keepProbes = 0;
+  if (c.keepAlive) c.keepAt = now + ctx.config.keepIdleMs;
+  if (c.state === "SYN-SENT") {
+    synSent(c, seg);
+    return;
+  }
+  const opt = seg.options;
+  let flags = seg.flags;
+  const seg0 = seg.seq;
+  let seq = seg0;
+  const ack = seg.ack;
+  let dataOff = seg.dataOffset;
+  let dataLen = seg.dataLen;
+
+  // RFC 7323 3.2: after negotiation, a non-RST segment without TSopt is dropped.
+  if (c.tsOk && !opt.hasTimestamp && !(flags & RST)) {
+    s.dropped.missingTimestamp++;
+    return;
+  }
+  // RFC 7323 5.3 R1 (PAWS).
+  if (c.tsOk && !(flags & RST) && seqLt(opt.tsVal, c.tsRecent)) {
+    if (now - c.tsRecentAge > PAWS_IDLE_MS) c.tsRecent = opt.tsVal;
+    else {
+      s.dropped.paws++;
+      sendAck(c);
+      return;
+    }
+  }
+
+  // First: sequence number check (RFC 9293 3.10.7.4).
+  const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+  const wnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
+  const inWnd = (x: number) => seqGe(x, c.rcvNxt) && seqLt(x, seqAdd(c.rcvNxt, wnd));
+  let ok: boolean;
+  if (segLen === 0) ok = wnd === 0 ? seq === c.rcvNxt : inWnd(seq);
+  else ok = wnd > 0 && (inWnd(seq) || inWnd(seqAdd(seq, segLen - 1)));
+  if (!ok) {
+    if (seqLt(seqAdd(seq, segLen), c.rcvNxt) || (segLen > 0 && seqAdd(seq, segLen) === c.rcvNxt)) {
+      s.duplicateSegments++;
+    } else s.dropped.outOfWindow++;
+    if (!(flags & RST)) sendAck(c);
+    return;
+  }
+  // RFC 7323 4.3 R3: remember the timestamp of a segment at the left edge.
+  if (c.tsOk && seqLe(seg0, c.lastAckSent) && seqGe(opt.tsVal, c.tsRecent)) {
+    c.tsRecent = opt.tsVal;
+    c.tsRecentAge = now;
+  }
+  // Trim what we already have at the front, and what does not fit at the back.
+  if (seqLt(seq, c.rcvNxt)) {
+    let trim = seqDiff(c.rcvNxt, seq);
+    if (flags & SYN) {
+      flags &= ~SYN;
+      trim--;
+      seq = seqAdd(seq, 1);
+    }
+    if (trim > dataLen) {
+      // Only a duplicate FIN remains beyond the data.
+      flags &= ~FIN;
+      trim = dataLen;
+    }
+    dataOff += trim;
+    dataLen -= trim;
+    seq = seqAdd(seq, trim);
+  }
+  const room = wnd - seqDiff(seq, c.rcvNxt);
+  if (dataLen > room) {
+    s.dropped.beyondWindow++;
+    dataLen = Math.max(0, room);
+    flags &= ~FIN;
+  }
+
+  // Second: RST (RFC 5961 3.2).
+  if (flags & RST) {
+    if (seg0 !== c.rcvNxt) {
+      s.dropped.rstInWindow++;
+      challengeAck(c);
+      return;
+    }
+    s.resetsReceived++;
+    if (c.state === "SYN-RECEIVED" && c.listenPort >= 0) {
+      // RFC 9293 3.10.7.4: a passive open returns to LISTEN; no one was told.
+      closeConnection(c);
+    } else if (c.state === "CLOSING" || c.state === "LAST-ACK") closeConnection(c);
+    else {
+      s.connectionsAborted++;
+      closeConnection(c, new ConnectionResetError());
+    }
+    return;
+  }
+  // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK.
+  if (flags & SYN) {
+    s.dropped.synInWindow++;
+    challengeAck(c);
+    return;
+  }
+  // Fifth: ACK.
+  if (!(flags & ACK)) {
+    s.dropped.noAck++;
+    return;
+  }
+  if (c.state === "SYN-RECEIVED") {
+    if (!(seqLt(c.sndUna, ack) && seqLe(ack, c.sndMax))) {
+      s.dropped.badAckInSynReceived++;
+      sendSegment(c, ack, 0, RST);
+      s.resetsSent++;
+      return;
+    }
+    // A FIN the application queued during the handshake goes out now.
+    c.state = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+    c.sndWnd = seg.window << c.sndScale;
+    c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
+    c.sndWl1 = seq;
+    c.sndWl2 = ack;
+    s.established++;
+    ctx.established(c);
+    c.events?.onEstablished();
+  }
+  // RFC 5961 5.2 / RFC 9293: an ACK for data not yet sent, or far in the past.
+  if (seqGt(ack, c.sndMax)) {
+    s.dropped.ackTooNew++;
+    challengeAck(c);
+    return;
+  }
+  if (seqLt(ack, seqAdd(c.sndUna, -c.maxSndWnd))) {
+    s.dropped.ackTooOld++;
+    challengeAck(c);
+    return;
+  }
+  if (processAck(c, seg, seq, ack, dataLen, flags)) return;
+
+  // Sixth: URG. Urgent data is delivered inline (RFC 6093); only counted.
+  if (flags & TcpFlags.URG) s.dropped.urgentIgnored++;
+
+  // Seventh: segment text.
+  if (dataLen > 0) {
+    if (!receivesData(c.state)) {
+      s.dropped.dataAfterClose++;
+    } else if (c.appClosed) {
+      // Nobody will read it: reset (RFC 9293 3.10.4, RFC 2525 2.17).
+      s.dropped.dataAfterClose++;
+      sendSegment(c, c.sndNxt, 0, RST | ACK);
+      s.resetsSent++;
+      s.connectionsAborted++;
+      closeConnection(c);
+      return;
+    } else deliver(c, seq, seg.buf, dataOff, dataLen);
+  }
+
+  // Eighth: FIN.
+  if (flags & FIN) {
+    const fin = seqAdd(seq, dataLen);
+    if (fin === c.rcvNxt) {
+      if (finArrives(c)) return;
+    } else if (seqGt(fin, c.rcvNxt)) {
+      c.oooFinSeq = fin;
+      c.ackNow = true;
+    }
+  } else if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) {
+    if (finArrives(c)) return;
+  }
+  tcpOutput(c);
+}
+
+/** Accepts text at `seq` (RFC 9293 3.10.7.4 seventh; ACK policy RFC 5681 4.2). */
+function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, len: number): void {
+  const s = c.ctx.stats;
+  const at = seqDiff(seq, c.rcvNxt);
+  if (at > 0) {
+    c.rcvBuf.write(at, buf, off, len);
+    s.outOfOrderSegments++;
+    c.ackNow = true; // RFC 5681 4.2: out-of-order data is ACKed at once
+    return;
+  }
+  const hadGap = c.rcvBuf.rangeCount > 0;
+  const adv = c.rcvBuf.write(0, buf, off, len);
+  c.rcvNxt = seqAdd(c.rcvNxt, adv);
+  s.bytesReceived += adv;
+  if (hadGap) c.ackNow = true; // a segment that fills a gap is ACKed at once
+  else if (++c.unackedSegments >= 2 || len < c.rcvMss / 2) {
+    // Every second full segment (RFC 5681 4.2); a short segment usually ends
+    // a request, and holding its ACK would stall a Nagle sender.
+    if (c.unackedSegments >= 2) c.ackNow = true;
+    else armDelack(c);
+  } else armDelack(c);
+  if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) c.ackNow = true;
+  c.events?.onReadable();
+}
+
+function armDelack(c: TcpConnection): void {
+  if (c.delackAt === 0) {
+    c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
+    c.ctx.watch(c);
+  }
+}
+
+/** The FIN is next in sequence (RFC 9293 3.10.7.4 eighth). Returns true when `c` is gone. */
+function finArrives(c: TcpConnection): boolean {
+  c.finReceived = true;
+  c.oooFinSeq = -1;
+  c.rcvNxt = seqAdd(c.rcvNxt, 1);
+  c.ackNow = true;
+  switch (c.state) {
+    case "SYN-RECEIVED":
+    case "ESTABLISHED":
+      c.state = "CLOSE-WAIT";
+      break;
+    case "FIN-WAIT-1":
+      if (c.finAcked) {
+        c.ctx.enterTimeWait(c);
+        c.events?.onReadable();
+        return true;
+      }
+      c.state = "CLOSING";
+      break;
+    case "FIN-WAIT-2":
+      c.ctx.enterTimeWait(c);
+      c.events?.onReadable();
+      return true;
+  }
+  c.events?.onReadable();
+  return false;
+}
+
+/**
+ * Processes the acknowledgment (RFC 9293 3.10.7.4 fifth, RFC 5681 loss
+ * detection, RFC 6582/6675 recovery). Returns true when `c` is gone.
+ */
+function processAck(
+  c: TcpConnection,
+  seg: TcpSegment,
+  seq: number,
+  ack: number,
+  dataLen: number,
+  flags: number,
+): boolean {
+  const ctx = c.ctx;
+  const s = ctx.stats;
+  const now = ctx.now();
+  const opt = seg.options;
+  const acked = seqDiff(ack, c.sndUna);
+  const window = seg.window << c.sndScale;
+  const windowChanged = window !== c.sndWnd;
+
+  if (acked > 0) {
+    let a = acked;
+    if (c.sndUna === c.iss) a--; // our SYN
+    const dataAcked = Math.min(a, c.sndBuf.length);
+    c.sndBuf.consume(dataAcked);
+    c.bufSeq = seqAdd(c.bufSeq, dataAcked);
+    c.sndUna = ack;
+    if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
+    c.sack.advance(acked);
+    c.highRxt = Math.max(0, c.highRxt - acked);
+    // RTT: timestamps when in use (RFC 7323 4.1), else the timed segment (Karn).
+    if (c.tsOk && opt.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), opt.tsEcr));
+    else if (c.rttSeq >= 0 && seqGt(ack, c.rttSeq)) {
+      c.rtt.sample(now - c.rttSentAt);
+      c.rttSeq = -1;
+    }
+    c.retries = 0;
+    c.persistShift = 0;
+    // RFC 6298 5.2 / 5.3.
+    c.rtoAt = c.sndUna === c.sndMax ? 0 : now + c.rtt.rto;
+    if (c.inRecovery) {
+      if (seqGe(ack, c.recover)) {
+        c.inRecovery = false; // full ACK (RFC 6582 3.2 step 3)
+        c.dupAcks = 0;
+        c.cc.onRecoveryEnd();
+      } else if (!c.sackOk) {
+        // RFC 6582 3.2 step 5: partial ACK: resend the next hole, deflate.
+        const len = Math.min(c.effMss, seqDiff(c.dataEnd, c.sndUna));
+        if (len > 0) sendSegment(c, c.sndUna, len, ACK);
+        c.cc.cwnd = Math.max(c.cc.cwnd - dataAcked + c.effMss, c.effMss);
+      }
+    } else {
+      c.dupAcks = 0;
+      c.cc.onAck(dataAcked, now, c.rtt.srtt);
+    }
+    if (dataAcked > 0) c.events?.onWritable();
+  }
+  // SACK blocks (RFC 2018), as offsets from the (new) SND.UNA.
+  let newSack = false;
+  if (c.sackOk && opt.sackCount > 0) {
+    const before = c.sack.sackedBytes;
+    for (let i = 0; i < opt.sackCount; i++) {
+      const l = opt.sack[2 * i], r = opt.sack[2 * i + 1];
+      if (seqLe(r, c.sndUna) || seqGt(r, c.sndMax) || seqGe(l, r)) continue;
+      c.sack.add(Math.max(0, seqDiff(l, c.sndUna)), seqDiff(r, c.sndUna));
+    }
+    newSack = c.sack.sackedBytes > before;
+  }
+  if (acked === 0 && c.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN))) {
+    if (!windowChanged || newSack) {
+      c.dupAcks++;
+      s.dupAcksReceived++;
+      const lost = c.dupAcks >= 3 || (c.sackOk && c.sack.sackedBytes > 2 * c.effMss);
+      // RFC 6582 4.1: no new recovery for duplicates of data sent before the last one.
+      if (!c.inRecovery && lost && seqGt(ack, c.recover)) {
+        enterRecovery(c, now);
+      } else if (c.inRecovery && !c.sackOk) {
+        c.cc.cwnd += c.effMss; // RFC 5681 3.2 step 4: inflate
+      }
+    }
+  }
+  // Window update (RFC 9293 3.10.7.4: SND.WL1/SND.WL2 rule).
+  if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
+    c.sndWnd = window;
+    c.sndWl1 = seq;
+    c.sndWl2 = ack;
+    if (window > c.maxSndWnd) c.maxSndWnd = window;
+    if (window > 0 && c.persistAt !== 0) {
+      c.persistAt = 0;
+      c.persistShift = 0;
+      // Resend the probe byte with everything else under the normal timer.
+      if (c.sndMax !== c.sndUna && c.rtoAt === 0) c.rtoAt = now + c.rtt.rto;
+    }
+  }
+  // Our FIN acknowledged.
+  if (acked > 0 && c.finAcked) {
+    switch (c.state) {
+      case "FIN-WAIT-1":
+        c.state = "FIN-WAIT-2";
+        if (c.appClosed) {
+          c.finWait2At = now + ctx.config.finWait2TimeoutMs;
+          ctx.watch(c);
+        }
+        break;
+      case "CLOSING":
+        ctx.enterTimeWait(c);
+        return true;
+      case "LAST-ACK":
+        closeConnection(c);
+        return true;
+    }
+  }
+  return false;
+}
+
+function enterRecovery(c: TcpConnection, now: number): void {
+  const s = c.ctx.stats;
+  c.inRecovery = true;
+  c.recover = c.sndMax;
+  c.cc.onLoss(c.flightSize, now);
+  s.fastRetransmits++;
+  if (c.sackOk) s.sackRecoveries++;
+  // RFC 6675 5 (B) / RFC 5681 3.2 step 2: resend the first unacknowledged segment.
+  const hole = c.sackOk ? Math.max(0, c.sack.nextHole(0, Math.max(1, c.sack.highest))) : 0;
+  const limit = c.sackOk && !c.sack.empty ? c.sack.holeLength(hole, c.sack.highest) : c.effMss;
+  const len = Math.min(c.effMss, limit, Math.max(0, seqDiff(c.dataEnd, seqAdd(c.sndUna, hole))));
+  if (len > 0) sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
+  c.highRxt = hole + len;
+}
+
+/** SYN-SENT (RFC 9293 3.10.7.3). */
+function synSent(c: TcpConnection, seg: TcpSegment): void {
+  const ctx = c.ctx;
+  const s = ctx.stats;
+  const flags = seg.flags;
+  const ack = seg.ack;
+  const hasAck = (flags & ACK) !== 0;
+  if (hasAck && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
+    s.dropped.synSentBadAck++;
+    if (!(flags & RST)) {
+      sendSegment(c, ack, 0, RST);
+      s.resetsSent++;
+    }
+    return;
+  }
+  if (flags & RST) {
+    // RFC 5961 3.2: in SYN-SENT an RST is acceptable only with an acceptable ACK.
+    if (hasAck) {
+      s.resetsReceived++;
+      s.connectionsRefused++;
+      closeConnection(c, new ConnectionRefusedError());
+    } else s.dropped.synSentBadAck++;
+    return;
+  }
+  if (!(flags & SYN)) {
+    s.dropped.synSentNoSyn++;
+    return;
+  }
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  c.rcvAdv = c.rcvNxt;
+  negotiate(c, seg.options);
+  if (hasAck) {
+    c.sndUna = ack;
+    if (c.tsOk && seg.options.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
+    else if (c.rttSeq >= 0) c.rtt.sample(ctx.now() - c.rttSentAt);
+    c.rttSeq = -1;
+    c.retries = 0;
+    c.rtoAt = 0;
+    c.state = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+    // RFC 7323 2.2: the window of a SYN segment is never scaled.
+    c.sndWnd = seg.window;
+    c.maxSndWnd = c.sndWnd;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = ack;
+    c.ackNow = true;
+    s.established++;
+    c.events?.onEstablished();
+    tcpOutput(c);
+    return;
+  }
+  // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN,ACK.
+  c.state = "SYN-RECEIVED";
+  c.sndNxt = c.iss;
+  tcpOutput(c);
+}

@@ -1,0 +1,263 @@
+/**
+ * Sending (gVisor's `snd`): segment building, the send decision with
+ * Nagle and sender-side silly-window avoidance, SACK-based loss recovery,
+ * persist probes, and RSTs. Segments are written straight into the IP
+ * layer's transmit buffer; data is copied once, from the send buffer.
+ *
+ * @module
+ */
+
+import type { IpDatagram } from "../ip.ts";
+import { pseudoSum, sum16 } from "../wire/checksum.ts";
+import { IpProtocol } from "../wire/ipv4.ts";
+import {
+  emitTcp,
+  TCP_HEADER_LEN,
+  TcpFlags,
+  TcpHeaderFields,
+  type TcpSegment,
+} from "../wire/tcp.ts";
+import { seqAdd, seqDiff, seqGt, seqLt } from "./seq.ts";
+import type { TcpConnection, TcpContext } from "./tcb.ts";
+
+const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const hdr = new TcpHeaderFields();
+const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
+
+/** Pseudo-header sum (addresses and protocol) of a connection, without length. */
+export function connectionPseudo(c: TcpConnection): number {
+  let s = sum16(0, c.local, 0, c.local.length);
+  s = sum16(s, c.remote, 0, c.remote.length);
+  return s + IpProtocol.TCP;
+}
+
+/**
+ * The window to advertise, as the 16-bit field, with receiver-side silly
+ * window avoidance (RFC 9293 3.8.6.2.2) and never shrinking the right edge
+ * already offered (RFC 9293 3.8.6.2.2, RFC 7323 2.4).
+ */
+export function windowField(c: TcpConnection): number {
+  let win = c.rcvBuf.window;
+  if (win < Math.min(c.rcvBuf.capacity / 2, c.rcvMss)) win = 0;
+  const offered = seqDiff(c.rcvAdv, c.rcvNxt);
+  if (offered > win) win = offered;
+  return Math.min(0xffff, Math.ceil(win / (1 << c.rcvScale)));
+}
+
+/**
+ * Builds and sends one segment of `len` data bytes starting at `seq`.
+ * `flags` may include SYN, FIN, PSH, RST and ACK.
+ */
+export function sendSegment(c: TcpConnection, seq: number, len: number, flags: number): void {
+  const ctx = c.ctx;
+  const ip = ctx.ip;
+  const now = ctx.now();
+  const f = hdr;
+  f.srcPort = c.localPort;
+  f.dstPort = c.remotePort;
+  f.seq = seq;
+  f.ack = flags & ACK ? c.rcvNxt : 0;
+  f.flags = flags;
+  f.sackCount = 0;
+  if (flags & SYN) {
+    const active = c.state === "SYN-SENT";
+    f.mss = c.rcvMss;
+    f.wscale = (active ? ctx.config.windowScale : c.offeredScale) ? c.rcvScale : -1;
+    f.sackPermitted = active ? ctx.config.sack : c.sackOk;
+    f.timestamp = active ? ctx.config.timestamps : c.tsOk;
+    f.tsVal = c.tsNow();
+    f.tsEcr = active ? 0 : c.tsRecent;
+    // RFC 7323 2.2: the window in a SYN is never scaled.
+    f.window = Math.min(0xffff, c.rcvBuf.window);
+  } else {
+    f.mss = -1;
+    f.wscale = -1;
+    f.sackPermitted = false;
+    f.timestamp = c.tsOk;
+    f.tsVal = c.tsNow();
+    f.tsEcr = c.tsRecent;
+    f.window = flags & RST ? 0 : windowField(c);
+    if (c.sackOk && c.rcvBuf.rangeCount > 0 && !(flags & RST)) {
+      const n = c.rcvBuf.sackBlocks(sackScratch, c.tsOk ? 3 : 4);
+      for (let i = 0; i < n; i++) {
+        f.sack[2 * i] = seqAdd(c.rcvNxt, sackScratch[2 * i]);
+        f.sack[2 * i + 1] = seqAdd(c.rcvNxt, sackScratch[2 * i + 1]);
+      }
+      f.sackCount = n;
+    }
+  }
+  const off = ip.payloadOffset(c.local.length);
+  const tx = ip.txBuffer;
+  const hl = TCP_HEADER_LEN + f.optionsLen();
+  if (len > 0) c.sndBuf.copyOut(seqDiff(seq, c.bufSeq), tx, off + hl, len);
+  emitTcp(tx, off, f, len, connectionPseudo(c));
+  ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
+
+  const s = ctx.stats;
+  s.freebsd.sndtotal++;
+  if (len > 0) {
+    s.dataSegmentsSent++;
+    s.bytesSent += len;
+  } else if (flags & (SYN | FIN | RST)) s.freebsd.sndctrl++;
+  else s.freebsd.sndacks++;
+
+  if (flags & ACK) {
+    c.lastAckSent = c.rcvNxt;
+    c.ackNow = false;
+    c.delackAt = 0;
+    c.unackedSegments = 0;
+  }
+  if (!(flags & SYN)) {
+    c.lastWindowField = f.window;
+    const edge = seqAdd(c.rcvNxt, f.window << c.rcvScale);
+    if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
+  } else if (seqGt(seqAdd(c.rcvNxt, f.window), c.rcvAdv)) c.rcvAdv = seqAdd(c.rcvNxt, f.window);
+
+  const end = seqAdd(seq, len + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
+  if (end === seq) return;
+  if (seqGt(end, c.sndNxt)) c.sndNxt = end;
+  if (seqGt(end, c.sndMax)) {
+    if (seqLt(seq, c.sndMax)) {
+      s.retransmittedSegments++;
+      s.retransmittedBytes += len;
+    }
+    c.sndMax = end;
+    // Karn (RFC 6298 3): time only new data, and only without timestamps.
+    if (c.rttSeq < 0 && !c.tsOk) {
+      c.rttSeq = seq;
+      c.rttSentAt = now;
+    }
+  } else {
+    s.retransmittedSegments++;
+    s.retransmittedBytes += len;
+    c.rttSeq = -1;
+  }
+  // RFC 6298 5.1: start the timer if it is not running.
+  if (c.rtoAt === 0) {
+    c.rtoAt = now + c.rtt.rto;
+    ctx.watch(c);
+  }
+}
+
+/** Sends a pure ACK now. */
+export function sendAck(c: TcpConnection): void {
+  sendSegment(c, c.sndNxt, 0, ACK);
+}
+
+/** RFC 6675 pipe: bytes thought to be in the network during SACK recovery. */
+export function pipe(c: TcpConnection): number {
+  const sb = c.sack;
+  return c.flightSize - sb.sackedBytes - sb.unsackedBetween(c.highRxt, sb.highest);
+}
+
+/** Sends whatever the windows, Nagle and the state allow; then a pending ACK. */
+export function tcpOutput(c: TcpConnection): void {
+  const st = c.state;
+  if (st === "CLOSED" || st === "LISTEN" || st === "TIME-WAIT") return;
+  if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
+    if (c.sndNxt === c.iss) sendSegment(c, c.iss, 0, st === "SYN-SENT" ? SYN : SYN | ACK);
+    else if (c.ackNow) sendAck(c);
+    return;
+  }
+  let sent = false;
+  // RFC 6675 5 (C): retransmit holes below the highest SACKed byte first.
+  if (c.inRecovery && c.sackOk) {
+    const sb = c.sack;
+    while (pipe(c) + c.effMss <= c.cc.cwnd) {
+      const hole = sb.nextHole(c.highRxt, sb.highest);
+      if (hole < 0) break;
+      const len = Math.min(sb.holeLength(hole, sb.highest), c.effMss);
+      sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
+      c.highRxt = hole + len;
+      sent = true;
+    }
+  }
+  for (;;) {
+    const avail = seqDiff(c.dataEnd, c.sndNxt);
+    const outstanding = seqDiff(c.sndNxt, c.sndUna);
+    const inFlight = c.inRecovery && c.sackOk ? pipe(c) : outstanding;
+    const room = Math.min(c.sndWnd - outstanding, c.cc.cwnd - inFlight);
+    const len = Math.max(0, Math.min(avail, c.effMss, room));
+    const fin = c.finQueued && avail >= 0 && len === avail && room >= len;
+    if (len === 0 && !fin) break;
+    if (len < c.effMss && !fin) {
+      // Retransmissions after a timeout are not held back.
+      const resend = seqLt(c.sndNxt, c.sndMax);
+      // RFC 9293 3.7.4 Nagle: a short segment only when nothing is unacknowledged.
+      const nagleOk = len === avail && (c.noDelay || outstanding === 0);
+      // RFC 9293 3.8.6.2.1: or when it is at least half the largest window.
+      const swsOk = len >= c.maxSndWnd / 2;
+      if (!resend && !nagleOk && !swsOk) break;
+    }
+    let flags = ACK;
+    if (len > 0 && len === avail) flags |= PSH;
+    if (fin) flags |= FIN;
+    sendSegment(c, c.sndNxt, len, flags);
+    sent = true;
+    if (fin) break;
+  }
+  // RFC 9293 3.8.6.1: data waits behind a zero window: probe it.
+  if (
+    c.sndWnd === 0 && seqDiff(c.dataEnd, c.sndNxt) > 0 && c.rtoAt === 0 &&
+    c.persistAt === 0
+  ) {
+    armPersist(c);
+  }
+  if (!sent && c.ackNow) sendAck(c);
+}
+
+/** Arms the persist timer with back-off (5 s .. 60 s after the first). */
+export function armPersist(c: TcpConnection): void {
+  const base = Math.max(c.rtt.rto, 200);
+  c.persistAt = c.ctx.now() + Math.min(60_000, base * (1 << Math.min(c.persistShift, 9)));
+  c.ctx.watch(c);
+}
+
+/** Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5). */
+export function sendAbortReset(c: TcpConnection): void {
+  sendSegment(c, c.sndNxt, 0, RST | ACK);
+  c.ctx.stats.resetsSent++;
+}
+
+const rstLocal = new Uint8Array(16);
+const rstRemote = new Uint8Array(16);
+
+/**
+ * Answers a segment that has no connection with RST (RFC 9293 3.10.7.1):
+ * `<SEQ=SEG.ACK><CTL=RST>` when it carried ACK, else
+ * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST.
+ */
+export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): void {
+  const flags = seg.flags;
+  if (flags & RST) return;
+  const f = hdr;
+  f.srcPort = seg.dstPort;
+  f.dstPort = seg.srcPort;
+  f.mss = -1;
+  f.wscale = -1;
+  f.sackPermitted = false;
+  f.timestamp = false;
+  f.sackCount = 0;
+  f.window = 0;
+  if (flags & ACK) {
+    f.seq = seg.ack;
+    f.ack = 0;
+    f.flags = RST;
+  } else {
+    f.seq = 0;
+    f.ack = seqAdd(seg.seq, seg.dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
+    f.flags = RST | ACK;
+  }
+  const n = d.addrLen;
+  const local = n === 4 ? rstLocal.subarray(0, 4) : rstLocal;
+  const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;
+  local.set(d.buf.subarray(d.dstOff, d.dstOff + n));
+  remote.set(d.buf.subarray(d.srcOff, d.srcOff + n));
+  const ip = ctx.ip;
+  const off = ip.payloadOffset(n);
+  emitTcp(ip.txBuffer, off, f, 0, pseudoSum(d.buf, d.dstOff, d.srcOff, n, IpProtocol.TCP, 0));
+  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN);
+  ctx.stats.resetsSent++;
+  ctx.stats.freebsd.sndtotal++;
+  ctx.stats.freebsd.sndctrl++;
+}

@@ -1,0 +1,155 @@
+/**
+ * The receive buffer: a fixed ring. In-order bytes wait there for the
+ * application; out-of-order segments are written straight to their place in
+ * the window (RFC 9293 3.10.7.4, "segment text") and tracked as ranges, so
+ * reassembly costs no extra copy and its memory is bounded by the window.
+ * The ranges also give the SACK blocks we send (RFC 2018 4).
+ *
+ * @module
+ */
+
+/**
+ * A reassembling byte ring. Offsets are relative to the next byte expected
+ * (RCV.NXT).
+ *
+ * @example
+ * ```ts
+ * import { ReceiveBuffer } from "./receive_buffer.ts";
+ * const b = new ReceiveBuffer(16);
+ * b.write(3, new Uint8Array([4, 5]), 0, 2); // out of order: 0 bytes in order
+ * b.write(0, new Uint8Array([1, 2, 3]), 0, 3); // 5: fills the gap
+ * b.readable; // 5
+ * ```
+ */
+export class ReceiveBuffer {
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  #buf: Uint8Array;
+  #head = 0;
+  #ready = 0;
+  // Out-of-order ranges as [start, end) offsets from RCV.NXT, sorted,
+  // disjoint, not touching 0. `#recent` is the index of the newest one.
+  #ranges: number[] = [];
+  #recentStart = -1;
+
+  /** A buffer of `capacity` bytes. */
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.#buf = new Uint8Array(capacity);
+  }
+
+  /** In-order bytes waiting for the application. */
+  get readable(): number {
+    return this.#ready;
+  }
+
+  /** Space from RCV.NXT to the end of the buffer: the window to advertise. */
+  get window(): number {
+    return this.capacity - this.#ready;
+  }
+
+  /** Number of out-of-order ranges held. */
+  get rangeCount(): number {
+    return this.#ranges.length / 2;
+  }
+
+  /** Out-of-order bytes held. */
+  get outOfOrderBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.#ranges.length; i += 2) n += this.#ranges[i + 1] - this.#ranges[i];
+    return n;
+  }
+
+  /**
+   * Stores `n` bytes of `src` at `offset` bytes past RCV.NXT (clipped to the
+   * window). Returns how far RCV.NXT advances (0 for out-of-order data).
+   */
+  write(offset: number, src: Uint8Array, srcOff: number, n: number): number {
+    const room = this.window;
+    if (offset >= room || n <= 0) return 0;
+    if (offset + n > room) n = room - offset;
+    let pos = (this.#head + this.#ready + offset) % this.capacity;
+    for (let done = 0; done < n;) {
+      const run = Math.min(n - done, this.capacity - pos);
+      this.#buf.set(src.subarray(srcOff + done, srcOff + done + run), pos);
+      done += run;
+      pos = 0;
+    }
+    if (offset > 0) {
+      this.#addRange(offset, offset + n);
+      return 0;
+    }
+    // In order: absorb every held range the new bytes reach.
+    let end = n;
+    const r = this.#ranges;
+    let drop = 0;
+    while (drop < r.length && r[drop] <= end) {
+      if (r[drop + 1] > end) end = r[drop + 1];
+      drop += 2;
+    }
+    r.splice(0, drop);
+    for (let i = 0; i < r.length; i++) r[i] -= end;
+    if (this.#recentStart >= 0) this.#recentStart -= end;
+    this.#ready += end;
+    return end;
+  }
+
+  #addRange(start: number, end: number): void {
+    const r = this.#ranges;
+    let i = 0;
+    while (i < r.length && r[i + 1] < start) i += 2;
+    let j = i;
+    while (j < r.length && r[j] <= end) {
+      if (r[j] < start) start = r[j];
+      if (r[j + 1] > end) end = r[j + 1];
+      j += 2;
+    }
+    r.splice(i, j - i, start, end);
+    this.#recentStart = start;
+  }
+
+  /**
+   * Fills `out` with up to `max` SACK blocks as offsets from RCV.NXT, the
+   * block holding the most recent segment first (RFC 2018 4). Returns the
+   * count.
+   */
+  sackBlocks(out: number[], max: number): number {
+    const r = this.#ranges;
+    let n = 0;
+    let first = -1;
+    for (let i = 0; i < r.length; i += 2) {
+      if (r[i] <= this.#recentStart && this.#recentStart < r[i + 1]) first = i;
+    }
+    if (first >= 0 && n < max) {
+      out[0] = r[first];
+      out[1] = r[first + 1];
+      n = 1;
+    }
+    for (let i = 0; i < r.length && n < max; i += 2) {
+      if (i === first) continue;
+      out[2 * n] = r[i];
+      out[2 * n + 1] = r[i + 1];
+      n++;
+    }
+    return n;
+  }
+
+  /** Copies up to `dst.length` ready bytes into `dst`; returns the count. */
+  read(dst: Uint8Array, dstOff = 0, max = dst.length - dstOff): number {
+    const n = Math.min(max, this.#ready);
+    for (let done = 0; done < n;) {
+      const run = Math.min(n - done, this.capacity - this.#head);
+      dst.set(this.#buf.subarray(this.#head, this.#head + run), dstOff + done);
+      done += run;
+      this.#head = (this.#head + run) % this.capacity;
+    }
+    this.#ready -= n;
+    return n;
+  }
+
+  /** Forgets out-of-order data (when the window is reneged on an abort). */
+  clearOutOfOrder(): void {
+    this.#ranges.length = 0;
+    this.#recentStart = -1;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * NewReno window sizing (RFC 5681 3.1, RFC 6582): slow start with
+ * appropriate byte counting (RFC 3465, L = 2), congestion avoidance adding
+ * about one MSS per RTT, halving on loss.
+ *
+ * @module
+ */
+
+import { type CongestionControl, initialWindow } from "./congestion.ts";
+
+/**
+ * NewReno.
+ *
+ * @example
+ * ```ts
+ * import { NewReno } from "./reno.ts";
+ * const cc = new NewReno(1000);
+ * cc.onAck(1000, 0, 1);
+ * cc.cwnd; // 11000: slow start
+ * ```
+ */
+export class NewReno implements CongestionControl {
+  cwnd: number;
+  ssthresh = Number.MAX_SAFE_INTEGER;
+  #mss: number;
+  #acc = 0;
+
+  /** Starts with the RFC 6928 initial window for `mss`. */
+  constructor(mss: number) {
+    this.#mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  onAck(acked: number): void {
+    if (this.cwnd < this.ssthresh) {
+      // RFC 3465 2.2: grow by the bytes acked, at most 2 MSS per ACK.
+      this.cwnd += Math.min(acked, 2 * this.#mss);
+      return;
+    }
+    // RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acked.
+    this.#acc += acked;
+    if (this.#acc >= this.cwnd) {
+      this.#acc -= this.cwnd;
+      this.cwnd += this.#mss;
+    }
+  }
+
+  onLoss(flightSize: number): void {
+    // RFC 5681 3.2 eq. 4.
+    this.ssthresh = Math.max(flightSize / 2, 2 * this.#mss);
+    this.cwnd = this.ssthresh + 3 * this.#mss;
+    this.#acc = 0;
+  }
+
+  onTimeout(flightSize: number): void {
+    this.ssthresh = Math.max(flightSize / 2, 2 * this.#mss);
+    this.cwnd = this.#mss;
+    this.#acc = 0;
+  }
+
+  onRecoveryEnd(): void {
+    this.cwnd = this.ssthresh;
+  }
+}

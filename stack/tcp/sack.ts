@@ -1,0 +1,118 @@
+/**
+ * The sender's SACK scoreboard (RFC 6675 2, RFC 2018 5): which bytes above
+ * SND.UNA the peer holds. Ranges are kept as offsets from SND.UNA so that
+ * plain numbers compare correctly; the connection shifts them as SND.UNA moves.
+ *
+ * @module
+ */
+
+/**
+ * Sorted, disjoint `[start, end)` offsets from SND.UNA.
+ *
+ * @example
+ * ```ts
+ * import { SackScoreboard } from "./sack.ts";
+ * const s = new SackScoreboard();
+ * s.add(10, 20);
+ * s.add(20, 30);
+ * s.sackedBytes; // 20
+ * s.nextHole(0, 100); // 0
+ * s.nextHole(10, 100); // 30
+ * ```
+ */
+export class SackScoreboard {
+  #r: number[] = [];
+  /** Bytes marked as held by the peer. */
+  sackedBytes = 0;
+
+  /** Whether there is any SACK information. */
+  get empty(): boolean {
+    return this.#r.length === 0;
+  }
+
+  /** Highest SACKed offset (end of the last range), or 0. */
+  get highest(): number {
+    return this.#r.length === 0 ? 0 : this.#r[this.#r.length - 1];
+  }
+
+  /** Records `[start, end)` as SACKed. */
+  add(start: number, end: number): void {
+    if (end <= start) return;
+    const r = this.#r;
+    let i = 0;
+    while (i < r.length && r[i + 1] < start) i += 2;
+    let j = i;
+    while (j < r.length && r[j] <= end) {
+      if (r[j] < start) start = r[j];
+      if (r[j + 1] > end) end = r[j + 1];
+      j += 2;
+    }
+    r.splice(i, j - i, start, end);
+    this.#recount();
+  }
+
+  /** SND.UNA moved forward by `n`: shift and trim. */
+  advance(n: number): void {
+    const r = this.#r;
+    let w = 0;
+    for (let i = 0; i < r.length; i += 2) {
+      const s = Math.max(0, r[i] - n), e = r[i + 1] - n;
+      if (e <= 0) continue;
+      r[w++] = s;
+      r[w++] = e;
+    }
+    r.length = w;
+    this.#recount();
+  }
+
+  /** Forgets everything (RFC 6675 5.1: after an RTO the peer may renege). */
+  clear(): void {
+    this.#r.length = 0;
+    this.sackedBytes = 0;
+  }
+
+  /** Whether offset `x` is SACKed. */
+  isSacked(x: number): boolean {
+    const r = this.#r;
+    for (let i = 0; i < r.length; i += 2) {
+      if (x < r[i]) return false;
+      if (x < r[i + 1]) return true;
+    }
+    return false;
+  }
+
+  /** First offset at or after `from` and below `limit` that is not SACKed, or -1. */
+  nextHole(from: number, limit: number): number {
+    const r = this.#r;
+    let x = from;
+    for (let i = 0; i < r.length; i += 2) {
+      if (x < r[i]) break;
+      if (x < r[i + 1]) x = r[i + 1];
+    }
+    return x < limit ? x : -1;
+  }
+
+  /** Length of the un-SACKed run starting at `x`, up to `limit`. */
+  holeLength(x: number, limit: number): number {
+    const r = this.#r;
+    for (let i = 0; i < r.length; i += 2) if (r[i] > x) return Math.min(r[i], limit) - x;
+    return limit - x;
+  }
+
+  /** Un-SACKed bytes in `[from, to)`. */
+  unsackedBetween(from: number, to: number): number {
+    let n = Math.max(0, to - from);
+    const r = this.#r;
+    for (let i = 0; i < r.length; i += 2) {
+      const s = Math.max(r[i], from), e = Math.min(r[i + 1], to);
+      if (e > s) n -= e - s;
+    }
+    return n;
+  }
+
+  #recount(): void {
+    let n = 0;
+    for (let i = 0; i < this.#r.length; i += 2) n += this.#r[i + 1] - this.#r[i];
+    this.sackedBytes = n;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The send buffer: a fixed ring holding bytes written by the application
+ * and not yet acknowledged. Segments are copied out of it straight into the
+ * packet being built, and retransmissions read the same bytes again.
+ *
+ * @module
+ */
+
+/**
+ * A byte ring of fixed capacity.
+ *
+ * @example
+ * ```ts
+ * import { SendBuffer } from "./send_buffer.ts";
+ * const b = new SendBuffer(8);
+ * b.append(new Uint8Array([1, 2, 3]), 0, 3); // 3
+ * b.consume(2);
+ * b.length; // 1
+ * ```
+ */
+export class SendBuffer {
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  #buf: Uint8Array;
+  #head = 0;
+  #len = 0;
+
+  /** A ring of `capacity` bytes. */
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.#buf = new Uint8Array(capacity);
+  }
+
+  /** Bytes held. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Free space. */
+  get free(): number {
+    return this.capacity - this.#len;
+  }
+
+  /** Appends up to `n` bytes of `src` from `off`; returns how many fit. */
+  append(src: Uint8Array, off: number, n: number): number {
+    const take = Math.min(n, this.capacity - this.#len);
+    let tail = (this.#head + this.#len) % this.capacity;
+    let done = 0;
+    while (done < take) {
+      const run = Math.min(take - done, this.capacity - tail);
+      this.#buf.set(src.subarray(off + done, off + done + run), tail);
+      done += run;
+      tail = (tail + run) % this.capacity;
+    }
+    this.#len += take;
+    return take;
+  }
+
+  /** Drops `n` acknowledged bytes from the front. */
+  consume(n: number): void {
+    if (n > this.#len) n = this.#len;
+    this.#head = (this.#head + n) % this.capacity;
+    this.#len -= n;
+  }
+
+  /** Copies `n` bytes starting `from` bytes after the front into `dst[dstOff]`. */
+  copyOut(from: number, dst: Uint8Array, dstOff: number, n: number): void {
+    let pos = (this.#head + from) % this.capacity;
+    let done = 0;
+    while (done < n) {
+      const run = Math.min(n - done, this.capacity - pos);
+      dst.set(this.#buf.subarray(pos, pos + run), dstOff + done);
+      done += run;
+      pos = 0;
+    }
+  }
+}

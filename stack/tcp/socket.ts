@@ -1,0 +1,298 @@
+/**
+ * The application side: connections that look like `Deno.Conn` (read,
+ * write, readable/writable streams, closeWrite, close) and listeners that
+ * are async iterables of connections. Back-pressure is real: an unread
+ * receive buffer closes the advertised window, and `write` waits for space
+ * in the send buffer, which only acknowledgments free.
+ *
+ * @module
+ */
+
+import { formatIp } from "../wire/ip_address.ts";
+import type { ListenerCore } from "./accept.ts";
+import { closeConnection } from "./input.ts";
+import { tcpOutput } from "./output.ts";
+import { receivesData } from "./state.ts";
+import type { ConnectionEvents, TcpConnection } from "./tcb.ts";
+import { tcpAbort, type TcpLayer } from "./tcp.ts";
+
+/** Raised when using a connection after `close`, or writing after `closeWrite`. */
+export class BrokenPipeError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BrokenPipe";
+  }
+}
+
+type Waiter = () => void;
+
+function wake(list: Waiter[]): void {
+  for (const w of list.splice(0)) w();
+}
+
+/**
+ * A TCP connection of the stack, shaped like `Deno.Conn`.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await stack.connect({ hostname: "192.0.2.1", port: 7 });
+ * await conn.write(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(5);
+ * await conn.read(buf);
+ * conn.close();
+ * ```
+ */
+export class TcpConn implements ConnectionEvents {
+  /** Our address. */
+  readonly localAddr: Deno.NetAddr;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  #c: TcpConnection;
+  #readers: Waiter[] = [];
+  #writers: Waiter[] = [];
+  #openers: Waiter[] = [];
+  #error: Error | undefined;
+  #ended = false;
+  #closed = false;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /** Wraps a connection block; the block reports to this socket. */
+  constructor(c: TcpConnection) {
+    this.#c = c;
+    c.events = this;
+    this.localAddr = { transport: "tcp", hostname: formatIp(c.local), port: c.localPort };
+    this.remoteAddr = { transport: "tcp", hostname: formatIp(c.remote), port: c.remotePort };
+    if (c.state === "CLOSED") this.#ended = true;
+  }
+
+  /** The RFC 9293 state of the connection. */
+  get state(): string {
+    return this.#c.state;
+  }
+
+  /** The connection block, for diagnostics and tests. */
+  get block(): TcpConnection {
+    return this.#c;
+  }
+
+  /** Resolves when the handshake completes; rejects if it fails. */
+  async established(): Promise<void> {
+    for (;;) {
+      if (this.#error) throw this.#error;
+      const st = this.#c.state;
+      if (st !== "SYN-SENT" && st !== "SYN-RECEIVED") return;
+      if (this.#ended) throw new BrokenPipeError("Connection closed: before it was established");
+      await new Promise<void>((r) => this.#openers.push(r));
+    }
+  }
+
+  /**
+   * Reads into `p`. Resolves to the number of bytes, or `null` at end of
+   * stream (the peer's FIN). Throws after an RST.
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0) return 0;
+    const c = this.#c;
+    for (;;) {
+      if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
+      if (c.rcvBuf.readable > 0) {
+        const n = c.rcvBuf.read(p);
+        this.#windowUpdate();
+        return n;
+      }
+      if (this.#error) throw this.#error;
+      if (c.finReceived || this.#ended) return null;
+      await new Promise<void>((r) => this.#readers.push(r));
+    }
+  }
+
+  // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by
+  // at least two segments or half the buffer.
+  #windowUpdate(): void {
+    const c = this.#c;
+    if (!receivesData(c.state)) return;
+    const offered = Math.max(0, (c.rcvAdv - c.rcvNxt) | 0);
+    const grown = c.rcvBuf.window - offered;
+    if (grown >= Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) {
+      c.ackNow = true;
+      tcpOutput(c);
+    }
+  }
+
+  /** Writes all of `p`, waiting for send-buffer space as needed. */
+  async write(p: Uint8Array): Promise<number> {
+    const c = this.#c;
+    let off = 0;
+    while (off < p.length) {
+      if (this.#error) throw this.#error;
+      if (this.#closed || c.finQueued || this.#ended) {
+        throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
+      }
+      const n = c.sndBuf.append(p, off, p.length - off);
+      off += n;
+      if (n > 0) tcpOutput(c);
+      if (off < p.length) await new Promise<void>((r) => this.#writers.push(r));
+    }
+    return p.length;
+  }
+
+  /** Sends FIN after the buffered data (RFC 9293 3.10.4, half-close). */
+  closeWrite(): Promise<void> {
+    const c = this.#c;
+    if (c.finQueued || this.#ended) return Promise.resolve();
+    c.finQueued = true;
+    if (c.state === "ESTABLISHED") c.state = "FIN-WAIT-1";
+    else if (c.state === "CLOSE-WAIT") c.state = "LAST-ACK";
+    // In SYN-SENT/SYN-RECEIVED the FIN waits for the handshake (input.ts).
+    tcpOutput(c);
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the connection. Unread data, or data arriving later, resets it
+   * (RFC 9293 3.10.4, RFC 2525 2.17); otherwise a FIN is sent after what
+   * is buffered and the stack finishes the close on its own.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const c = this.#c;
+    c.appClosed = true;
+    if (!this.#ended) {
+      if (c.state === "SYN-SENT") closeConnection(c);
+      else if (c.rcvBuf.readable > 0) tcpAbort(c);
+      else {
+        this.closeWrite();
+        if (c.state === "FIN-WAIT-2" && c.finWait2At === 0) {
+          c.finWait2At = c.ctx.now() + c.ctx.config.finWait2TimeoutMs;
+          c.ctx.watch(c);
+        }
+      }
+    }
+    wake(this.#readers);
+    wake(this.#writers);
+    wake(this.#openers);
+  }
+
+  /** Turns Nagle's algorithm off (`true`) or on. */
+  setNoDelay(noDelay = true): void {
+    this.#c.noDelay = noDelay;
+    if (noDelay) tcpOutput(this.#c);
+  }
+
+  /** Turns keepalive probes on or off (RFC 9293 3.8.4). */
+  setKeepAlive(keepAlive = true): void {
+    const c = this.#c;
+    c.keepAlive = keepAlive;
+    c.keepAt = keepAlive ? c.ctx.now() + c.ctx.config.keepIdleMs : 0;
+    if (keepAlive) c.ctx.watch(c);
+  }
+
+  /** For `Deno.Conn` compatibility; the stack's timers never hold the process. */
+  ref(): void {}
+  /** For `Deno.Conn` compatibility. */
+  unref(): void {}
+
+  /** The data as a byte stream; cancelling it closes the connection. */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+      pull: async (ctrl) => {
+        const buf = new Uint8Array(65536);
+        const n = await this.read(buf);
+        if (n === null) ctrl.close();
+        else ctrl.enqueue(buf.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    });
+    return this.#readable;
+  }
+
+  /** A sink for data; closing it half-closes the connection. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  // ConnectionEvents.
+  /** @internal */
+  onEstablished(): void {
+    wake(this.#openers);
+  }
+  /** @internal */
+  onReadable(): void {
+    wake(this.#readers);
+  }
+  /** @internal */
+  onWritable(): void {
+    wake(this.#writers);
+  }
+  /** @internal */
+  onClosed(error?: Error): void {
+    this.#ended = true;
+    if (error) this.#error = error;
+    wake(this.#readers);
+    wake(this.#writers);
+    wake(this.#openers);
+  }
+}
+
+/**
+ * A listening TCP port: an async iterable of accepted connections.
+ *
+ * @example
+ * ```ts ignore
+ * const listener = stack.listen({ port: 7 });
+ * for await (const conn of listener) conn.readable.pipeTo(conn.writable);
+ * ```
+ */
+export class TcpListener implements AsyncIterable<TcpConn> {
+  /** The address listened on. */
+  readonly addr: Deno.NetAddr;
+  #core: ListenerCore;
+  #tcp: TcpLayer;
+  #waiters: Waiter[] = [];
+
+  /** Wraps a listener core. */
+  constructor(tcp: TcpLayer, core: ListenerCore, hostname: string) {
+    this.#tcp = tcp;
+    this.#core = core;
+    this.addr = { transport: "tcp", hostname, port: core.port };
+    core.onReady = () => wake(this.#waiters);
+  }
+
+  /** Waits for the next established connection. */
+  async accept(): Promise<TcpConn> {
+    for (;;) {
+      if (this.#core.closed) throw new BrokenPipeError("Bad resource: the listener is closed");
+      const c = this.#core.queue.shift();
+      if (c) return new TcpConn(c);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Stops listening; connections not yet accepted are reset. */
+  close(): void {
+    if (this.#core.closed) return;
+    this.#tcp.unlisten(this.#core);
+    wake(this.#waiters);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (e) {
+        if (this.#core.closed) return;
+        throw e;
+      }
+    }
+  }
+}

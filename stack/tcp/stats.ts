@@ -1,0 +1,88 @@
+/**
+ * TCP counters. Names in `freebsd` follow FreeBSD's `tcpstat` (tcps_*), so
+ * numbers can be compared with `netstat -s -p tcp`; every drop has a reason.
+ *
+ * @module
+ */
+
+/**
+ * A fresh counter tree.
+ *
+ * @example
+ * ```ts
+ * import { newTcpStats } from "./stats.ts";
+ * newTcpStats().dropped.badChecksum; // 0
+ * ```
+ */
+export function newTcpStats() {
+  return {
+    activeOpens: 0,
+    passiveOpens: 0,
+    established: 0,
+    currentConnections: 0,
+    segmentsReceived: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    dataSegmentsSent: 0,
+    retransmittedSegments: 0,
+    retransmittedBytes: 0,
+    fastRetransmits: 0,
+    sackRecoveries: 0,
+    timeouts: 0,
+    synRetransmits: 0,
+    dupAcksReceived: 0,
+    outOfOrderSegments: 0,
+    duplicateSegments: 0,
+    delayedAcks: 0,
+    windowProbes: 0,
+    keepaliveProbes: 0,
+    resetsReceived: 0,
+    resetsSent: 0,
+    challengeAcks: 0,
+    challengeAcksSuppressed: 0,
+    connectionsRefused: 0,
+    connectionsAborted: 0,
+    connectionsTimedOut: 0,
+    /** FreeBSD's tcpstat names for what the TIME_WAIT manager reports. */
+    freebsd: {
+      /** tcps_closed: connections closed (including drops). */
+      closed: 0,
+      /** tcps_sndtotal: segments sent. */
+      sndtotal: 0,
+      /** tcps_sndacks: ACK-only segments sent. */
+      sndacks: 0,
+      /** tcps_sndctrl: control segments (SYN, FIN, RST) without data. */
+      sndctrl: 0,
+    },
+    dropped: {
+      truncated: 0,
+      badDataOffset: 0,
+      badChecksum: 0,
+      badOption: 0,
+      multicast: 0,
+      noSocket: 0,
+      listenBadFlags: 0,
+      listenOverflow: 0,
+      acceptOverflow: 0,
+      tooManyConnections: 0,
+      synSentBadAck: 0,
+      synSentNoSyn: 0,
+      outOfWindow: 0,
+      paws: 0,
+      missingTimestamp: 0,
+      rstOutOfWindow: 0,
+      rstInWindow: 0,
+      synInWindow: 0,
+      noAck: 0,
+      ackTooNew: 0,
+      ackTooOld: 0,
+      badAckInSynReceived: 0,
+      dataAfterClose: 0,
+      beyondWindow: 0,
+      urgentIgnored: 0,
+    },
+  };
+}
+
+/** The TCP counters. */
+export type TcpStats = ReturnType<typeof newTcpStats>;

@@ -1,0 +1,289 @@
+/**
+ * The transmission control block (RFC 9293 3.3.1): everything one
+ * connection knows, from the handshake until it is handed to the TIME_WAIT
+ * manager or closed. Input, output and timers are in `input.ts`,
+ * `output.ts` and `timer.ts`; they work on this block.
+ *
+ * @module
+ */
+
+import type { IpLayer } from "../ip.ts";
+import type { IpAddress } from "../wire/ip_address.ts";
+import type { TcpConfig } from "./config.ts";
+import type { CongestionControl } from "./congestion.ts";
+import { Cubic } from "./cubic.ts";
+import { ReceiveBuffer } from "./receive_buffer.ts";
+import { NewReno } from "./reno.ts";
+import { RttEstimator } from "./rtt.ts";
+import { SackScoreboard } from "./sack.ts";
+import { SendBuffer } from "./send_buffer.ts";
+import type { TcpState } from "./state.ts";
+import type { TcpStats } from "./stats.ts";
+
+/** What the connection tells its socket. */
+export interface ConnectionEvents {
+  /** The handshake completed. */
+  onEstablished(): void;
+  /** Data or FIN became readable. */
+  onReadable(): void;
+  /** Send-buffer space was freed. */
+  onWritable(): void;
+  /** The connection ended; `error` says why when it was not a clean close. */
+  onClosed(error?: Error): void;
+}
+
+/** What a connection needs from the TCP layer around it. */
+export interface TcpContext {
+  /** Settings. */
+  readonly config: TcpConfig;
+  /** Counters. */
+  readonly stats: TcpStats;
+  /** The IP layer, for output. */
+  readonly ip: IpLayer;
+  /** Milliseconds on the stack's clock. */
+  now(): number;
+  /** Forget a connection that reached CLOSED. */
+  remove(c: TcpConnection): void;
+  /** Hand a connection entering TIME-WAIT to the TIME_WAIT manager. */
+  enterTimeWait(c: TcpConnection): void;
+  /** A passive connection reached ESTABLISHED: queue it for accept. */
+  established(c: TcpConnection): void;
+  /** May we send a challenge ACK now (RFC 5961 7)? */
+  allowChallengeAck(): boolean;
+  /** The connection armed a timer; make sure it is scanned. */
+  watch(c: TcpConnection): void;
+}
+
+/** Error raised to the application when the peer resets the connection. */
+export class ConnectionResetError extends Error {
+  /** Builds the error. */
+  constructor(message = "Connection reset: the peer sent RST") {
+    super(message);
+    this.name = "ConnectionReset";
+  }
+}
+
+/** Error raised when a connection attempt is refused. */
+export class ConnectionRefusedError extends Error {
+  /** Builds the error. */
+  constructor(message = "Connection refused: the peer answered the SYN with RST") {
+    super(message);
+    this.name = "ConnectionRefused";
+  }
+}
+
+/** Error raised when retransmissions or keepalives give up. */
+export class TimedOutError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "TimedOut";
+  }
+}
+
+/**
+ * One connection.
+ *
+ * @example
+ * ```ts ignore
+ * const c = new TcpConnection(ctx, local, 80, remote, 40000, "SYN-RECEIVED");
+ * ```
+ */
+export class TcpConnection {
+  /** The layer around it. */
+  readonly ctx: TcpContext;
+  /** Current state. */
+  state: TcpState;
+  /** Our address. */
+  readonly local: IpAddress;
+  /** Our port. */
+  readonly localPort: number;
+  /** Peer address. */
+  readonly remote: IpAddress;
+  /** Peer port. */
+  readonly remotePort: number;
+  /** Socket callbacks, once a socket owns it. */
+  events: ConnectionEvents | undefined;
+  /** The listener port that accepted it (passive opens), or -1. */
+  listenPort = -1;
+  /** Counted in its listener's SYN backlog (half-open). */
+  synQueued = false;
+  /** Hash of the 4-tuple in the connection table. */
+  hash = 0;
+
+  // Send sequence variables (RFC 9293 3.3.1).
+  /** Initial send sequence number. */
+  iss = 0;
+  /** Oldest unacknowledged sequence number. */
+  sndUna = 0;
+  /** Next sequence number to send. */
+  sndNxt = 0;
+  /** Highest sequence number sent (snd_max in BSD). */
+  sndMax = 0;
+  /** Peer's window, scaled. */
+  sndWnd = 0;
+  /** Largest window the peer offered (RFC 5961 5.2 MAX.SND.WND). */
+  maxSndWnd = 0;
+  /** Segment sequence number of the last window update. */
+  sndWl1 = 0;
+  /** Segment ack number of the last window update. */
+  sndWl2 = 0;
+  /** Shift applied to the peer's window field. */
+  sndScale = 0;
+  /** Our MSS for sending: min(peer MSS, our link). */
+  sndMss = 536;
+  /** Sequence number of the first byte in `sndBuf`. */
+  bufSeq = 0;
+  /** The application closed its write side: a FIN follows the data. */
+  finQueued = false;
+  /** Bytes waiting to be sent or acknowledged. */
+  readonly sndBuf: SendBuffer;
+
+  // Receive sequence variables.
+  /** Initial receive sequence number. */
+  irs = 0;
+  /** Next sequence number expected. */
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised. */
+  rcvAdv = 0;
+  /** Shift applied to the window we advertise. */
+  rcvScale = 0;
+  /** Our MSS as advertised. */
+  rcvMss = 536;
+  /** The peer's FIN has been received (in order). */
+  finReceived = false;
+  /** Sequence number of an out-of-order FIN, or -1. */
+  oooFinSeq = -1;
+  /** Received, in-order bytes and out-of-order ranges. */
+  readonly rcvBuf: ReceiveBuffer;
+  /** The window field last sent (unscaled), for TIME_WAIT's last_win. */
+  lastWindowField = 0;
+
+  // Options.
+  /** Timestamps in use on this connection. */
+  tsOk = false;
+  /** TS.Recent (RFC 7323 4.3). */
+  tsRecent = 0;
+  /** When TS.Recent was recorded, ms. */
+  tsRecentAge = 0;
+  /** Random offset added to our timestamp clock (RFC 7323 5.4). */
+  tsOffset = 0;
+  /** Last.ACK.sent (RFC 7323 4.3). */
+  lastAckSent = 0;
+  /** SACK in use. */
+  sackOk = false;
+  /** We sent window scale in our SYN. */
+  offeredScale = false;
+
+  // Retransmission and congestion.
+  /** RTT estimator. */
+  readonly rtt: RttEstimator = new RttEstimator();
+  /** Sequence number being timed without timestamps, or -1 (Karn). */
+  rttSeq = -1;
+  /** When `rttSeq` was sent. */
+  rttSentAt = 0;
+  /** Congestion control. */
+  cc: CongestionControl;
+  /** Duplicate ACKs in a row. */
+  dupAcks = 0;
+  /** In fast recovery. */
+  inRecovery = false;
+  /** RFC 6582 "recover": SND.MAX when recovery began. */
+  recover = 0;
+  /** Highest offset from SND.UNA retransmitted in this recovery (RFC 6675 HighRxt). */
+  highRxt = 0;
+  /** What the peer holds above SND.UNA. */
+  readonly sack: SackScoreboard = new SackScoreboard();
+  /** Retransmissions of the current segment since the last progress. */
+  retries = 0;
+
+  // Timers: absolute ms deadlines, 0 when off.
+  /** Retransmission timer. */
+  rtoAt = 0;
+  /** Delayed-ACK timer. */
+  delackAt = 0;
+  /** Persist (zero-window probe) timer. */
+  persistAt = 0;
+  /** Keepalive timer. */
+  keepAt = 0;
+  /** FIN-WAIT-2 timer (after the application closed). */
+  finWait2At = 0;
+  /** Persist back-off exponent. */
+  persistShift = 0;
+  /** Keepalive probes sent without answer. */
+  keepProbes = 0;
+  /** Last time a segment arrived. */
+  lastRecvAt = 0;
+
+  // Flags.
+  /** Send an ACK at the next output. */
+  ackNow = false;
+  /** Full-size segments received since the last ACK. */
+  unackedSegments = 0;
+  /** Nagle off (RFC 9293 3.7.4). */
+  noDelay = false;
+  /** Keepalive on. */
+  keepAlive = false;
+  /** The application closed the connection entirely: no more reads. */
+  appClosed = false;
+  /** Connection start, ms. */
+  readonly createdAt: number;
+
+  /** A new connection block in `state`. */
+  constructor(
+    ctx: TcpContext,
+    local: IpAddress,
+    localPort: number,
+    remote: IpAddress,
+    remotePort: number,
+    state: TcpState,
+  ) {
+    this.ctx = ctx;
+    this.local = local;
+    this.localPort = localPort;
+    this.remote = remote;
+    this.remotePort = remotePort;
+    this.state = state;
+    this.sndBuf = new SendBuffer(ctx.config.sndBuf);
+    this.rcvBuf = new ReceiveBuffer(ctx.config.rcvBuf);
+    this.createdAt = ctx.now();
+    const linkMss = ctx.ip.mtu - (local.length === 4 ? 40 : 60);
+    this.rcvMss = Math.max(64, Math.min(65495, linkMss));
+    this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
+    this.tsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
+    // RFC 7323 2.3: the smallest shift that lets the buffer fit.
+    let s = 0;
+    while (s < 14 && ctx.config.rcvBuf > 0xffff << s) s++;
+    this.rcvScale = ctx.config.windowScale ? s : 0;
+  }
+
+  /** Our current timestamp value (RFC 7323 5.4: 1 ms clock plus offset). */
+  tsNow(): number {
+    return (Math.floor(this.ctx.now()) + this.tsOffset) >>> 0;
+  }
+
+  /** Sequence number just past the last byte in the send buffer. */
+  get dataEnd(): number {
+    return (this.bufSeq + this.sndBuf.length) >>> 0;
+  }
+
+  /** Sequence number the FIN takes (valid once `finQueued`). */
+  get finSeq(): number {
+    return this.dataEnd;
+  }
+
+  /** Whether our FIN has been acknowledged. */
+  get finAcked(): boolean {
+    return this.finQueued && this.sndUna === ((this.dataEnd + 1) >>> 0);
+  }
+
+  /** Bytes in flight: sent and not acknowledged (RFC 5681 FlightSize). */
+  get flightSize(): number {
+    return (this.sndMax - this.sndUna) >>> 0;
+  }
+
+  /** The effective send MSS after options (RFC 9293 3.7.1). */
+  get effMss(): number {
+    return this.sndMss - (this.tsOk ? 12 : 0);
+  }
+}

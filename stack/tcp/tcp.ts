@@ -1,0 +1,383 @@
+/**
+ * The TCP layer: demultiplexes segments to connections, TIME_WAIT records
+ * and listeners; answers closed ports with RST; opens connections; runs
+ * timers; and is where every connection's close path ends: either
+ * `remove` (CLOSED) or `enterTimeWait` (handed to the TIME_WAIT manager).
+ *
+ * @module
+ */
+
+import type { IpDatagram, IpLayer } from "../ip.ts";
+import { IpProtocol } from "../wire/ipv4.ts";
+import { pseudoSum } from "../wire/checksum.ts";
+import { TcpSegment } from "../wire/tcp.ts";
+import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
+import { closeConnection, segmentArrives } from "./input.ts";
+import { IsnGenerator } from "./isn.ts";
+import { sendAbortReset, sendResetFor, tcpOutput } from "./output.ts";
+import { isSynchronized } from "./state.ts";
+import { seqAdd } from "./seq.ts";
+import { newTcpStats, type TcpStats } from "./stats.ts";
+import { ConnectionResetError, TcpConnection, type TcpContext } from "./tcb.ts";
+import { runTimers } from "./timer.ts";
+import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
+import { hashTuple, readWord } from "./tuple.ts";
+
+/** Raised for a local address/port already taken, or no free port. */
+export class AddressInUseError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AddrInUse";
+  }
+}
+
+/** Default TIME_WAIT settings: FreeBSD's, with our extensions off. */
+export const DEFAULT_TIMEWAIT_SETTINGS: TimeWaitSettings = {
+  maxtcptw: 0,
+  nolocaltimewait: false,
+  mslMs: 30_000,
+  paws: false,
+  rfc6191: false,
+};
+
+/**
+ * TCP for one stack.
+ *
+ * @example
+ * ```ts ignore
+ * const tcp = new TcpLayer(ip, () => performance.now());
+ * const l = tcp.listen(80);
+ * ```
+ */
+export class TcpLayer implements TcpContext, AcceptHost {
+  readonly config: TcpConfig;
+  readonly stats: TcpStats = newTcpStats();
+  readonly ip: IpLayer;
+  /** The TIME_WAIT manager. */
+  readonly timewait: TimeWaitTable;
+  #clock: () => number;
+  #conns = new Map<number, TcpConnection | TcpConnection[]>();
+  #count = 0;
+  #listeners = new Map<number, ListenerCore>();
+  #timed = new Set<TcpConnection>();
+  #seg = new TcpSegment();
+  #isn: IsnGenerator;
+  #seed = crypto.getRandomValues(new Uint32Array(1))[0];
+  #challengeSecond = -1;
+  #challengeCount = 0;
+  #nextPort: number;
+  #isnWords = new Uint32Array(10);
+
+  /** A TCP layer over `ip`, registered for protocol 6. */
+  constructor(
+    ip: IpLayer,
+    clock: () => number,
+    config: Partial<TcpConfig> = {},
+    timewait: Partial<TimeWaitSettings> = {},
+  ) {
+    this.ip = ip;
+    this.#clock = clock;
+    this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.#isn = new IsnGenerator(clock);
+    const cfg = this.config;
+    this.#nextPort = cfg.ephemeralLow +
+      Math.floor(Math.random() * (cfg.ephemeralHigh - cfg.ephemeralLow + 1));
+    this.timewait = new TimeWaitTable(
+      { ip, tcpStats: this.stats, now: clock },
+      { ...DEFAULT_TIMEWAIT_SETTINGS, ...timewait },
+      autoMaxTcpTw(cfg.ephemeralLow, cfg.ephemeralHigh, cfg.maxConnections),
+    );
+    ip.register(IpProtocol.TCP, (d) => this.input(d));
+  }
+
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Connections in the table (not TIME_WAIT records). */
+  get connectionCount(): number {
+    return this.#count;
+  }
+
+  /** Every connection in the table. */
+  *connections(): IterableIterator<TcpConnection> {
+    for (const v of this.#conns.values()) {
+      if (Array.isArray(v)) yield* v;
+      else yield v;
+    }
+  }
+
+  // ---- input -------------------------------------------------------------
+
+  /** A TCP segment from the IP layer. */
+  input(d: IpDatagram): void {
+    const s = this.stats;
+    s.segmentsReceived++;
+    if (d.multicast) {
+      s.dropped.multicast++;
+      return;
+    }
+    const seg = this.#seg;
+    const pseudo = pseudoSum(d.buf, d.srcOff, d.dstOff, d.addrLen, IpProtocol.TCP, d.payloadLen);
+    const err = seg.wrap(d.buf, d.payloadOff, d.payloadLen, pseudo);
+    if (err !== undefined) {
+      s.dropped[err]++;
+      return;
+    }
+    const c = this.#find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
+    if (c) {
+      segmentArrives(c, seg);
+      return;
+    }
+    const tw = this.timewait;
+    const slot = tw.lookup(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
+    if (slot >= 0 && tw.check(slot, seg) === "handled") return;
+    const l = this.#listeners.get(seg.dstPort);
+    if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
+      listenInput(this, l, d, seg);
+      return;
+    }
+    s.dropped.noSocket++;
+    sendResetFor(this, d, seg);
+  }
+
+  #find(buf: Uint8Array, off: number, len: number, rport: number, lport: number) {
+    const h = hashTuple(this.#seed, buf, off, len, rport, lport);
+    const v = this.#conns.get(h);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return matches(v, buf, off, len, rport, lport) ? v : undefined;
+    for (const c of v) if (matches(c, buf, off, len, rport, lport)) return c;
+    return undefined;
+  }
+
+  #insert(c: TcpConnection): void {
+    c.hash = hashTuple(this.#seed, c.remote, 0, c.remote.length, c.remotePort, c.localPort);
+    const v = this.#conns.get(c.hash);
+    if (v === undefined) this.#conns.set(c.hash, c);
+    else if (Array.isArray(v)) v.push(c);
+    else this.#conns.set(c.hash, [v, c]);
+    this.#count++;
+    this.stats.currentConnections = this.#count;
+  }
+
+  #forget(c: TcpConnection): void {
+    const v = this.#conns.get(c.hash);
+    if (v === c) this.#conns.delete(c.hash);
+    else if (Array.isArray(v)) {
+      const i = v.indexOf(c);
+      if (i < 0) return;
+      v.splice(i, 1);
+      if (v.length === 1) this.#conns.set(c.hash, v[0]);
+    } else return;
+    this.#count--;
+    this.stats.currentConnections = this.#count;
+    this.#timed.delete(c);
+    if (c.synQueued) {
+      c.synQueued = false;
+      const l = this.#listeners.get(c.listenPort);
+      if (l) l.synPending--;
+    }
+  }
+
+  #newIss(c: TcpConnection): void {
+    const w = this.#isnWords;
+    const n = c.local.length / 4;
+    for (let i = 0; i < n; i++) w[i] = readWord(c.local, i * 4);
+    for (let i = 0; i < n; i++) w[n + i] = readWord(c.remote, i * 4);
+    w[2 * n] = ((c.localPort << 16) | c.remotePort) >>> 0;
+    c.iss = this.#isn.isn(w.subarray(0, 2 * n + 1));
+    c.sndUna = c.sndNxt = c.sndMax = c.iss;
+    c.bufSeq = seqAdd(c.iss, 1);
+    c.recover = c.iss;
+  }
+
+  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined {
+    if (this.#count >= this.config.maxConnections) {
+      this.stats.dropped.tooManyConnections++;
+      return undefined;
+    }
+    const local = d.buf.slice(d.dstOff, d.dstOff + d.addrLen);
+    const remote = d.buf.slice(d.srcOff, d.srcOff + d.addrLen);
+    const c = new TcpConnection(this, local, seg.dstPort, remote, seg.srcPort, "SYN-RECEIVED");
+    c.listenPort = l.port;
+    this.#newIss(c);
+    this.#insert(c);
+    return c;
+  }
+
+  // ---- TcpContext ----------------------------------------------------------
+
+  remove(c: TcpConnection): void {
+    this.stats.freebsd.closed++;
+    this.#forget(c);
+  }
+
+  enterTimeWait(c: TcpConnection): void {
+    c.state = "TIME-WAIT";
+    // tcp_twstart: the record takes over (and sends the pending ACK); the
+    // connection block is freed.
+    this.timewait.start(c);
+    this.#forget(c);
+    c.rtoAt =
+      c.delackAt =
+      c.persistAt =
+      c.keepAt =
+      c.finWait2At =
+        0;
+    c.events?.onClosed();
+    c.events = undefined;
+  }
+
+  established(c: TcpConnection): void {
+    if (!c.synQueued) return;
+    c.synQueued = false;
+    const l = this.#listeners.get(c.listenPort);
+    if (!l) return;
+    l.synPending--;
+    l.queue.push(c);
+    l.onReady();
+  }
+
+  allowChallengeAck(): boolean {
+    const sec = Math.floor(this.#clock() / 1000);
+    if (sec !== this.#challengeSecond) {
+      this.#challengeSecond = sec;
+      this.#challengeCount = 0;
+    }
+    return ++this.#challengeCount <= this.config.challengeAckLimit;
+  }
+
+  watch(c: TcpConnection): void {
+    this.#timed.add(c);
+  }
+
+  // ---- open ----------------------------------------------------------------
+
+  /** Starts listening on `port` (optionally one local address). */
+  listen(port: number, local?: Uint8Array, backlog?: number): ListenerCore {
+    checkPort(port, false);
+    const old = this.#listeners.get(port);
+    if (old && !old.closed) {
+      throw new AddressInUseError(`Address in use: port ${port} has a listener`);
+    }
+    const l = new ListenerCore(
+      port,
+      local,
+      this.config.synBacklog,
+      backlog ?? this.config.acceptBacklog,
+    );
+    this.#listeners.set(port, l);
+    return l;
+  }
+
+  /** Stops a listener; connections waiting in its queue are reset. */
+  unlisten(l: ListenerCore): void {
+    l.closed = true;
+    if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
+    for (const c of l.queue.splice(0)) {
+      tcpAbort(c);
+    }
+  }
+
+  /** Active open towards `remote`:`port` (RFC 9293 3.10.1). */
+  connect(remote: Uint8Array, port: number, options: { localPort?: number } = {}): TcpConnection {
+    checkPort(port, true);
+    const local = remote.length === 4 ? this.ip.ipv4 : this.ip.ipv6;
+    if (!local) {
+      throw new Error(`No route: the stack has no IPv${remote.length === 4 ? 4 : 6} address`);
+    }
+    if (this.#count >= this.config.maxConnections) {
+      throw new AddressInUseError("Too many connections: the stack's connection limit is reached");
+    }
+    const lport = options.localPort ?? this.#ephemeral(remote, port);
+    if (options.localPort !== undefined) {
+      checkPort(lport, true);
+      if (this.#tupleBusy(remote, port, lport)) {
+        throw new AddressInUseError(`Address in use: local port ${lport} to that peer is taken`);
+      }
+    }
+    const c = new TcpConnection(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
+    this.#newIss(c);
+    c.rcvAdv = 0;
+    this.#insert(c);
+    this.stats.activeOpens++;
+    tcpOutput(c); // SYN
+    return c;
+  }
+
+  #tupleBusy(remote: Uint8Array, rport: number, lport: number): boolean {
+    return this.#find(remote, 0, remote.length, rport, lport) !== undefined ||
+      this.timewait.lookup(remote, 0, remote.length, rport, lport) >= 0;
+  }
+
+  // Ports are tried in sequence from a random start (RFC 6056 3.3.1 style):
+  // a tuple in the table or in TIME_WAIT is skipped.
+  #ephemeral(remote: Uint8Array, rport: number): number {
+    const { ephemeralLow: lo, ephemeralHigh: hi } = this.config;
+    const n = hi - lo + 1;
+    for (let i = 0; i < n; i++) {
+      const p = this.#nextPort;
+      this.#nextPort = p >= hi ? lo : p + 1;
+      if (this.#listeners.has(p)) continue;
+      if (!this.#tupleBusy(remote, rport, p)) return p;
+    }
+    throw new AddressInUseError("Address in use: no free ephemeral port to that peer");
+  }
+
+  // ---- time ----------------------------------------------------------------
+
+  /** Runs due timers and expires TIME_WAIT records. */
+  tick(now: number): void {
+    for (const c of this.#timed) {
+      if (!runTimers(c, now)) this.#timed.delete(c);
+    }
+    this.timewait.scan(now);
+  }
+
+  /** Drops everything (stack shutdown): connections are reset. */
+  shutdown(): void {
+    for (const c of [...this.connections()]) tcpAbort(c);
+    for (const l of [...this.#listeners.values()]) this.unlisten(l);
+    this.timewait.clear();
+  }
+}
+
+function matches(
+  c: TcpConnection,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  rport: number,
+  lport: number,
+) {
+  if (c.remotePort !== rport || c.localPort !== lport || c.remote.length !== len) return false;
+  const r = c.remote;
+  for (let i = 0; i < len; i++) if (r[i] !== buf[off + i]) return false;
+  return true;
+}
+
+function checkPort(port: number, nonZero: boolean): void {
+  if (!Number.isInteger(port) || port < (nonZero ? 1 : 0) || port > 65535) {
+    throw new RangeError(`Invalid port: ${port}`);
+  }
+}
+
+/**
+ * ABORT (RFC 9293 3.10.5): RST to the peer when synchronized, then CLOSED.
+ *
+ * @example
+ * ```ts ignore
+ * tcpAbort(conn);
+ * ```
+ */
+export function tcpAbort(
+  c: TcpConnection,
+  error: Error = new ConnectionResetError("Connection aborted"),
+): void {
+  if (c.state === "CLOSED") return;
+  if (isSynchronized(c.state) || c.state === "SYN-RECEIVED") sendAbortReset(c);
+  c.ctx.stats.connectionsAborted++;
+  closeConnection(c, error);
+}

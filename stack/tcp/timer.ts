@@ -1,0 +1,121 @@
+/**
+ * Connection timers (gVisor's `timer`): retransmission (RFC 6298 5),
+ * persist (RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3), keepalive
+ * (RFC 9293 3.8.4) and the FIN-WAIT-2 limit. Each is an absolute deadline
+ * in the block; the layer scans the connections that have one.
+ *
+ * @module
+ */
+
+import { closeConnection } from "./input.ts";
+import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
+import { seqAdd, seqDiff } from "./seq.ts";
+import { isSynchronized } from "./state.ts";
+import { type TcpConnection, TimedOutError } from "./tcb.ts";
+
+/** Runs the timers of `c` that are due. Returns true while any is armed. */
+export function runTimers(c: TcpConnection, now: number): boolean {
+  if (c.rtoAt !== 0 && now >= c.rtoAt) retransmitTimeout(c, now);
+  if (gone(c)) return false;
+  if (c.persistAt !== 0 && now >= c.persistAt) persistTimeout(c);
+  if (c.delackAt !== 0 && now >= c.delackAt) {
+    c.delackAt = 0;
+    c.ctx.stats.delayedAcks++;
+    sendAck(c);
+  }
+  if (c.keepAt !== 0 && now >= c.keepAt) keepaliveTimeout(c, now);
+  if (gone(c)) return false;
+  if (c.finWait2At !== 0 && now >= c.finWait2At) {
+    c.finWait2At = 0;
+    if (c.state === "FIN-WAIT-2") closeConnection(c);
+  }
+  return c.rtoAt !== 0 || c.persistAt !== 0 || c.delackAt !== 0 || c.keepAt !== 0 ||
+    c.finWait2At !== 0;
+}
+
+// A timer may close the connection; TypeScript's narrowing cannot see that.
+function gone(c: TcpConnection): boolean {
+  return c.state === "CLOSED";
+}
+
+/** The earliest deadline of `c`, or 0. */
+export function nextDeadline(c: TcpConnection): number {
+  let t = 0;
+  for (const d of [c.rtoAt, c.persistAt, c.delackAt, c.keepAt, c.finWait2At]) {
+    if (d !== 0 && (t === 0 || d < t)) t = d;
+  }
+  return t;
+}
+
+function retransmitTimeout(c: TcpConnection, now: number): void {
+  const ctx = c.ctx;
+  const s = ctx.stats;
+  c.rtoAt = 0;
+  if (c.state === "SYN-SENT" || c.state === "SYN-RECEIVED") {
+    if (++c.retries > ctx.config.synRetries) {
+      s.connectionsTimedOut++;
+      closeConnection(c, new TimedOutError("Connection timed out: no answer to SYN"));
+      return;
+    }
+    s.synRetransmits++;
+    c.rtt.backOff();
+    c.sndNxt = c.iss;
+    tcpOutput(c);
+    return;
+  }
+  if (c.sndMax === c.sndUna) return;
+  if (++c.retries > ctx.config.dataRetries) {
+    s.connectionsTimedOut++;
+    closeConnection(c, new TimedOutError("Connection timed out: retransmissions unanswered"));
+    return;
+  }
+  s.timeouts++;
+  c.cc.onTimeout(c.flightSize, now);
+  c.rtt.backOff();
+  c.inRecovery = false;
+  c.dupAcks = 0;
+  c.recover = c.sndMax; // RFC 6582 4.1: no fast retransmit for data sent before
+  c.sack.clear(); // RFC 6675 5.1 / RFC 2018 8: the peer may have reneged
+  c.highRxt = 0;
+  c.sndNxt = c.sndUna; // go back N
+  c.rttSeq = -1;
+  tcpOutput(c);
+  if (c.rtoAt === 0 && c.sndMax !== c.sndUna && c.persistAt === 0) {
+    c.rtoAt = now + c.rtt.rto;
+  }
+}
+
+function persistTimeout(c: TcpConnection): void {
+  c.persistAt = 0;
+  if (c.sndWnd > 0 || seqDiff(c.dataEnd, c.sndUna) <= 0) {
+    tcpOutput(c);
+    return;
+  }
+  c.ctx.stats.windowProbes++;
+  // One byte beyond the window; the peer's ACK tells us its window.
+  const at = c.sndNxt === c.sndUna ? c.sndNxt : c.sndUna;
+  sendSegment(c, at, 1, 0x10);
+  c.rtoAt = 0; // the persist timer owns the probe
+  c.persistShift++;
+  armPersist(c);
+}
+
+function keepaliveTimeout(c: TcpConnection, now: number): void {
+  const cfg = c.ctx.config;
+  c.keepAt = 0;
+  if (!c.keepAlive || !isSynchronized(c.state)) return;
+  if (c.keepProbes >= cfg.keepCount) {
+    c.ctx.stats.connectionsTimedOut++;
+    closeConnection(c, new TimedOutError("Connection timed out: keepalive unanswered"));
+    return;
+  }
+  if (c.keepProbes === 0 && now - c.lastRecvAt < cfg.keepIdleMs) {
+    c.keepAt = c.lastRecvAt + cfg.keepIdleMs;
+    return;
+  }
+  // RFC 9293 3.8.4: SEG.SEQ = SND.NXT-1 makes the peer answer with an ACK.
+  sendSegment(c, seqAdd(c.sndUna, -1), 0, 0x10);
+  c.keepProbes++;
+  c.ctx.stats.keepaliveProbes++;
+  c.keepAt = now + cfg.keepIntervalMs;
+}

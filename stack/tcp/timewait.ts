@@ -1,0 +1,690 @@
+/**
+ * The TIME_WAIT manager, after FreeBSD's `tcp_timewait.c` (see
+ * `../shared/reference/`): on entry to TIME-WAIT the connection block is
+ * freed and a compressed record takes its place (`tcp_twstart`); segments
+ * that hit a record are judged by `check` (`tcp_twcheck`) and answered by
+ * `respond` (`tcp_twrespond`); records sit in one FIFO ordered by expiry
+ * (`tcp_tw_2msl_reset/stop/scan`).
+ *
+ * Records live in a slab of typed arrays (struct of arrays) indexed by slot,
+ * with an open hash index by 4-tuple and an intrusive doubly-linked FIFO:
+ * no JavaScript object exists per entry. Times are milliseconds modulo 2^32
+ * compared by signed difference, valid for spans under 24 days.
+ *
+ * Each record holds the remote address and both ports; the local address is
+ * the stack's own address of that family (a stack has one of each).
+ *
+ * @module
+ */
+
+import { formatIp } from "../wire/ip_address.ts";
+import {
+  emitTcp,
+  TCP_HEADER_LEN,
+  TcpFlags,
+  TcpHeaderFields,
+  type TcpSegment,
+} from "../wire/tcp.ts";
+import type { IpLayer } from "../ip.ts";
+import { pseudoSum } from "../wire/checksum.ts";
+import { IpProtocol } from "../wire/ipv4.ts";
+import { seqAdd, seqGt, seqLt } from "./seq.ts";
+import { readWord, tupleHash, writeWord } from "./tuple.ts";
+import type { TcpConnection } from "./tcb.ts";
+import type { TcpStats } from "./stats.ts";
+
+const { FIN, SYN, RST, ACK } = TcpFlags;
+/** FreeBSD refuses a `maxtcptw` below this. */
+export const MAXTCPTW_MIN = 32;
+const F_V6 = 1;
+const F_TS = 2;
+const NIL = -1;
+
+/** Run-time settings of the manager (FreeBSD sysctl names in the README). */
+export interface TimeWaitSettings {
+  /** net.inet.tcp.maxtcptw: cap on records; 0 means automatic. */
+  maxtcptw: number;
+  /** net.inet.tcp.nolocaltimewait: skip TIME_WAIT when the peer is us. */
+  nolocaltimewait: boolean;
+  /** net.inet.tcp.msl in ms (2MSL is the TIME_WAIT span). */
+  mslMs: number;
+  /** PAWS (RFC 7323 5) on segments that hit a record. */
+  paws: boolean;
+  /** RFC 6191: reopen on a SYN whose timestamp is newer. */
+  rfc6191: boolean;
+}
+
+/** Counters of the manager: one per twcheck outcome, one per twstart outcome. */
+export function newTimeWaitStats() {
+  return {
+    current: 0,
+    started: 0,
+    skippedLocal: 0,
+    recycled: 0,
+    closedWithoutTimeWait: 0,
+    expired: 0,
+    check: {
+      rstDropped: 0,
+      pawsDropped: 0,
+      synReopened: 0,
+      synReopenedByTimestamp: 0,
+      noAckDropped: 0,
+      finRearmed: 0,
+      acked: 0,
+      dupAckIgnored: 0,
+    },
+  };
+}
+
+/** The manager's counters. */
+export type TimeWaitStats = ReturnType<typeof newTimeWaitStats>;
+
+/** One record, as listed by `tunstack tw`. */
+export interface TimeWaitEntry {
+  /** Local address. */
+  localAddress: string;
+  /** Local port. */
+  localPort: number;
+  /** Peer address. */
+  peerAddress: string;
+  /** Peer port. */
+  peerPort: number;
+  /** Milliseconds until the record expires. */
+  remainingMs: number;
+  /** Times 2MSL was re-armed by a retransmitted FIN. */
+  rearms: number;
+  /** Milliseconds since the connection started. */
+  ageMs: number;
+  /** Timestamps kept. */
+  timestamps: boolean;
+  /** SND.NXT, RCV.NXT, ISS, IRS, last window. */
+  sndNxt: number;
+  /** RCV.NXT. */
+  rcvNxt: number;
+  /** ISS. */
+  iss: number;
+  /** IRS. */
+  irs: number;
+  /** Last advertised window, unscaled. */
+  lastWin: number;
+}
+
+/** Result of {@linkcode TimeWaitTable.check}. */
+export type TwVerdict = "handled" | "reopen";
+
+/**
+ * FreeBSD's `tcptw_auto_size`: min(max(half the ephemeral range, 32),
+ * maxsockets / 5).
+ *
+ * @example
+ * ```ts
+ * import { autoMaxTcpTw } from "./timewait.ts";
+ * autoMaxTcpTw(49152, 65535, 65536); // 8191
+ * ```
+ */
+export function autoMaxTcpTw(low: number, high: number, maxSockets: number): number {
+  const half = Math.floor(Math.abs(high - low) / 2);
+  return Math.min(Math.max(half, MAXTCPTW_MIN), Math.floor(maxSockets / 5));
+}
+
+/** What the manager needs from the stack. */
+export interface TimeWaitHost {
+  /** The IP layer, for `respond`. */
+  readonly ip: IpLayer;
+  /** TCP counters (FreeBSD's tcps_closed, sndacks, sndtotal). */
+  readonly tcpStats: TcpStats;
+  /** Millisecond clock. */
+  now(): number;
+}
+
+const hdr = new TcpHeaderFields();
+
+/**
+ * The table of TIME_WAIT records.
+ *
+ * @example
+ * ```ts ignore
+ * const tw = new TimeWaitTable(host, settings, autoSize);
+ * tw.start(conn); // tcp_twstart
+ * tw.lookup(4, bytes, srcOff, srcPort, dstPort); // slot or -1
+ * tw.scan(now); // expire due records, bounded work
+ * ```
+ */
+export class TimeWaitTable {
+  /** Counters. */
+  readonly stats: TimeWaitStats = newTimeWaitStats();
+  /** Settings, changeable at run time. */
+  readonly settings: TimeWaitSettings;
+  /** The cap used when `settings.maxtcptw` is 0. */
+  readonly autoSize: number;
+  /** Most records expired per `scan` call (bounds the pause). */
+  scanBudget = 4096;
+  #host: TimeWaitHost;
+  #cap = 0; // slots allocated
+  // Struct of arrays, one element per slot.
+  #addr = new Uint32Array(0); // IPv4 address, unused for IPv6
+  #addr6: Uint32Array | undefined; // 4 words per slot, made on first IPv6 record
+  #ports = new Uint32Array(0); // local << 16 | remote
+  #sndNxt = new Uint32Array(0);
+  #rcvNxt = new Uint32Array(0);
+  #iss = new Uint32Array(0);
+  #irs = new Uint32Array(0);
+  #tsRecent = new Uint32Array(0);
+  #tsOffset = new Uint32Array(0);
+  #start = new Uint32Array(0); // ms mod 2^32
+  #expire = new Uint32Array(0); // ms mod 2^32
+  #lastWin = new Uint16Array(0);
+  #rearms = new Uint16Array(0);
+  #flags = new Uint8Array(0);
+  #soOpts = new Uint8Array(0);
+  #prev = new Int32Array(0); // FIFO links; #next doubles as the free list
+  #next = new Int32Array(0);
+  #hash = new Int32Array(0); // open addressing, slot + 1 (0 = empty, -1 = deleted)
+  #deleted = 0; // tombstones in #hash
+  #seed = crypto.getRandomValues(new Uint32Array(1))[0];
+  #head = NIL;
+  #tail = NIL;
+  #free = NIL;
+  #count = 0;
+
+  /** A table with `autoSize` as the automatic cap. */
+  constructor(host: TimeWaitHost, settings: TimeWaitSettings, autoSize: number) {
+    this.#host = host;
+    this.settings = settings;
+    this.autoSize = autoSize;
+    this.#grow(Math.min(this.limit, 1024));
+  }
+
+  /** The cap in force: `maxtcptw`, or the automatic size when it is 0. */
+  get limit(): number {
+    return this.settings.maxtcptw > 0 ? this.settings.maxtcptw : this.autoSize;
+  }
+
+  /** Records held. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Slots allocated (the slab's length). */
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  /**
+   * Sets `maxtcptw`; like FreeBSD, values below 32 are refused (0 restores
+   * the automatic size). Throws with the reason.
+   */
+  setMaxTcpTw(n: number): void {
+    if (!Number.isInteger(n) || (n !== 0 && n < MAXTCPTW_MIN)) {
+      throw new RangeError(
+        `Invalid maxtcptw: ${n} (must be at least ${MAXTCPTW_MIN}, or 0 for auto)`,
+      );
+    }
+    this.settings.maxtcptw = n;
+  }
+
+  // ---- tcp_twstart -------------------------------------------------------
+
+  /**
+   * Takes over a connection entering TIME-WAIT (`tcp_twstart`). The caller
+   * frees the connection block afterwards. Returns the slot, or -1 when the
+   * connection closed without TIME_WAIT.
+   */
+  start(c: TcpConnection): number {
+    const s = this.stats;
+    const host = this.#host;
+    // tcp_close() counts tcps_closed when no record is made; otherwise the
+    // count comes when the record closes (tcp_twclose).
+    if (this.settings.nolocaltimewait && host.ip.isLocalAddress(c.remote)) {
+      s.skippedLocal++;
+      host.tcpStats.freebsd.closed++;
+      return NIL;
+    }
+    let slot = this.#count < this.limit ? this.#alloc() : NIL;
+    if (slot === NIL) {
+      // At the cap: recycle the oldest record (tcp_tw_2msl_scan(1)).
+      slot = this.#head;
+      if (slot === NIL) {
+        s.closedWithoutTimeWait++;
+        host.tcpStats.freebsd.closed++;
+        return NIL;
+      }
+      s.recycled++;
+      this.#unlink(slot);
+      this.#unhash(slot);
+      this.#count--;
+      host.tcpStats.freebsd.closed++;
+    }
+    const now = host.now() >>> 0;
+    const v6 = c.remote.length === 16;
+    this.#flags[slot] = (v6 ? F_V6 : 0) | (c.tsOk ? F_TS : 0);
+    if (v6) {
+      const a6 = this.#ensureAddr6();
+      for (let i = 0; i < 4; i++) a6[slot * 4 + i] = readWord(c.remote, i * 4);
+      this.#addr[slot] = 0;
+    } else this.#addr[slot] = readWord(c.remote, 0);
+    this.#ports[slot] = ((c.localPort << 16) | c.remotePort) >>> 0;
+    this.#sndNxt[slot] = c.sndMax;
+    this.#rcvNxt[slot] = c.rcvNxt;
+    this.#iss[slot] = c.iss;
+    this.#irs[slot] = c.irs;
+    // The last window we offered, unscaled as FreeBSD keeps it.
+    this.#lastWin[slot] = Math.min(0xffff, Math.max(0, (c.rcvAdv - c.rcvNxt) | 0) >>> c.rcvScale);
+    this.#tsRecent[slot] = c.tsOk ? c.tsRecent : 0;
+    this.#tsOffset[slot] = c.tsOk ? c.tsOffset : 0;
+    this.#start[slot] = c.createdAt >>> 0;
+    this.#rearms[slot] = 0;
+    this.#soOpts[slot] = (c.noDelay ? 1 : 0) | (c.keepAlive ? 2 : 0);
+    this.#hashInsert(slot);
+    this.#count++;
+    s.started++;
+    s.current = this.#count;
+    if (c.ackNow) this.respond(slot);
+    this.#append(slot, now);
+    return slot;
+  }
+
+  // ---- lookup ------------------------------------------------------------
+
+  /**
+   * The slot for a segment from `remote` (bytes at `buf[off]`, 4 or 16 long)
+   * between `remotePort` and `localPort`, or -1.
+   */
+  lookup(
+    buf: Uint8Array,
+    off: number,
+    addrLen: number,
+    remotePort: number,
+    localPort: number,
+  ): number {
+    if (this.#count === 0) return NIL;
+    const ports = ((localPort << 16) | remotePort) >>> 0;
+    const v6 = addrLen === 16;
+    const w0 = readWord(buf, off);
+    const h = v6
+      ? tupleHash(
+        this.#seed,
+        w0,
+        readWord(buf, off + 4),
+        readWord(buf, off + 8),
+        readWord(buf, off + 12),
+        ports,
+      )
+      : tupleHash(this.#seed, w0, 0, 0, 0, ports);
+    const table = this.#hash;
+    const mask = table.length - 1;
+    for (let i = h & mask;; i = (i + 1) & mask) {
+      const e = table[i];
+      if (e === 0) return NIL;
+      if (e < 0) continue;
+      const slot = e - 1;
+      if (this.#ports[slot] !== ports || ((this.#flags[slot] & F_V6) !== 0) !== v6) continue;
+      if (!v6) {
+        if (this.#addr[slot] === w0) return slot;
+        continue;
+      }
+      const a6 = this.#addr6!;
+      if (
+        a6[slot * 4] === w0 && a6[slot * 4 + 1] === readWord(buf, off + 4) &&
+        a6[slot * 4 + 2] === readWord(buf, off + 8) && a6[slot * 4 + 3] === readWord(buf, off + 12)
+      ) return slot;
+    }
+  }
+
+  // ---- tcp_twcheck -------------------------------------------------------
+
+  /**
+   * Judges a segment that hit record `slot` (`tcp_twcheck`). Returns
+   * `"reopen"` when the record ended so the SYN goes to the listener.
+   */
+  check(slot: number, seg: TcpSegment): TwVerdict {
+    const s = this.stats.check;
+    const flags = seg.flags;
+    const opt = seg.options;
+    const hasTs = (this.#flags[slot] & F_TS) !== 0;
+    // RFC 1337: an RST never ends TIME_WAIT.
+    if (flags & RST) {
+      s.rstDropped++;
+      return "handled";
+    }
+    // RFC 7323 5.3 PAWS (off by default, as in FreeBSD 7's #if 0 block).
+    if (this.settings.paws && hasTs && opt.hasTimestamp && seqLt(opt.tsVal, this.#tsRecent[slot])) {
+      s.pawsDropped++;
+      if (flags & ACK) this.respond(slot);
+      return "handled";
+    }
+    if (flags & SYN) {
+      // A new connection whose sequence numbers are above the old ones.
+      if (seqGt(seg.seq, this.#rcvNxt[slot])) {
+        s.synReopened++;
+        this.close(slot);
+        return "reopen";
+      }
+      // RFC 6191 4: or whose timestamp is newer (off by default).
+      if (
+        this.settings.rfc6191 && hasTs && opt.hasTimestamp &&
+        seqGt(opt.tsVal, this.#tsRecent[slot])
+      ) {
+        s.synReopenedByTimestamp++;
+        this.close(slot);
+        return "reopen";
+      }
+    }
+    if (!(flags & ACK)) {
+      s.noAckDropped++;
+      return "handled";
+    }
+    // A retransmitted FIN re-arms 2MSL.
+    if (flags & FIN) {
+      const end = seqAdd(seg.seq, seg.dataLen + (flags & SYN ? 1 : 0));
+      if (seqAdd(end, 1) === this.#rcvNxt[slot]) {
+        s.finRearmed++;
+        this.#rearms[slot] = Math.min(0xffff, this.#rearms[slot] + 1);
+        this.#unlink(slot);
+        this.#append(slot, this.#host.now() >>> 0);
+      }
+    }
+    // Anything but a pure duplicate ACK is answered.
+    if (
+      flags !== ACK || seg.dataLen !== 0 || seg.seq !== this.#rcvNxt[slot] ||
+      seg.ack !== this.#sndNxt[slot]
+    ) {
+      s.acked++;
+      this.respond(slot);
+    } else s.dupAckIgnored++;
+    return "handled";
+  }
+
+  // ---- tcp_twrespond -----------------------------------------------------
+
+  /** Sends the ACK of record `slot` (`tcp_twrespond`). */
+  respond(slot: number): void {
+    const host = this.#host;
+    const ip = host.ip;
+    const v6 = (this.#flags[slot] & F_V6) !== 0;
+    const local = v6 ? ip.ipv6 : ip.ipv4;
+    if (!local) return;
+    const remote = this.#remoteBytes(slot);
+    const f = hdr;
+    const ports = this.#ports[slot];
+    f.srcPort = ports >>> 16;
+    f.dstPort = ports & 0xffff;
+    f.seq = this.#sndNxt[slot];
+    f.ack = this.#rcvNxt[slot];
+    f.flags = ACK;
+    f.window = this.#lastWin[slot];
+    f.mss = -1;
+    f.wscale = -1;
+    f.sackPermitted = false;
+    f.sackCount = 0;
+    f.timestamp = (this.#flags[slot] & F_TS) !== 0;
+    f.tsVal = (Math.floor(host.now()) + this.#tsOffset[slot]) >>> 0;
+    f.tsEcr = this.#tsRecent[slot];
+    const off = ip.payloadOffset(local.length);
+    const hl = TCP_HEADER_LEN + f.optionsLen();
+    scratchPseudo.set(local, 0);
+    scratchPseudo.set(remote, local.length);
+    emitTcp(
+      ip.txBuffer,
+      off,
+      f,
+      0,
+      pseudoSum(scratchPseudo, 0, local.length, local.length, IpProtocol.TCP, 0),
+    );
+    ip.send(local, remote, IpProtocol.TCP, hl);
+    host.tcpStats.freebsd.sndacks++;
+    host.tcpStats.freebsd.sndtotal++;
+  }
+
+  // ---- tcp_twclose / 2MSL queue --------------------------------------------
+
+  /** Ends record `slot` (`tcp_twclose`). */
+  close(slot: number): void {
+    this.#unlink(slot);
+    this.#unhash(slot);
+    this.#release(slot);
+    this.#host.tcpStats.freebsd.closed++;
+  }
+
+  /**
+   * Expires due records from the head of the FIFO (`tcp_tw_2msl_scan(0)`),
+   * at most `scanBudget` per call. Returns how many expired; when it equals
+   * the budget more may be due.
+   */
+  scan(nowMs: number): number {
+    const now = nowMs >>> 0;
+    let n = 0;
+    while (n < this.scanBudget) {
+      const slot = this.#head;
+      if (slot === NIL || ((this.#expire[slot] - now) | 0) > 0) break;
+      this.close(slot);
+      this.stats.expired++;
+      n++;
+    }
+    return n;
+  }
+
+  /** Milliseconds until the head record expires, or -1 when empty. */
+  nextExpiry(nowMs: number): number {
+    if (this.#head === NIL) return -1;
+    return Math.max(0, (this.#expire[this.#head] - (nowMs >>> 0)) | 0);
+  }
+
+  /** Drops every record (stack shutdown). */
+  clear(): void {
+    while (this.#head !== NIL) this.close(this.#head);
+  }
+
+  /** Lists records oldest first, as `ss -tan state time-wait` would. */
+  list(nowMs: number, limit = Infinity): TimeWaitEntry[] {
+    const out: TimeWaitEntry[] = [];
+    const ip = this.#host.ip;
+    const now = nowMs >>> 0;
+    for (let slot = this.#head; slot !== NIL && out.length < limit; slot = this.#next[slot]) {
+      const v6 = (this.#flags[slot] & F_V6) !== 0;
+      const local = v6 ? ip.ipv6 : ip.ipv4;
+      out.push({
+        localAddress: local ? formatIp(local) : "?",
+        localPort: this.#ports[slot] >>> 16,
+        peerAddress: formatIp(this.#remoteBytes(slot).slice()),
+        peerPort: this.#ports[slot] & 0xffff,
+        remainingMs: Math.max(0, (this.#expire[slot] - now) | 0),
+        rearms: this.#rearms[slot],
+        ageMs: (now - this.#start[slot]) >>> 0,
+        timestamps: (this.#flags[slot] & F_TS) !== 0,
+        sndNxt: this.#sndNxt[slot],
+        rcvNxt: this.#rcvNxt[slot],
+        iss: this.#iss[slot],
+        irs: this.#irs[slot],
+        lastWin: this.#lastWin[slot],
+      });
+    }
+    return out;
+  }
+
+  /** Bytes of typed-array memory the table holds (slab plus index). */
+  get memoryBytes(): number {
+    const a = [
+      this.#addr,
+      this.#ports,
+      this.#sndNxt,
+      this.#rcvNxt,
+      this.#iss,
+      this.#irs,
+      this.#tsRecent,
+      this.#tsOffset,
+      this.#start,
+      this.#expire,
+      this.#lastWin,
+      this.#rearms,
+      this.#flags,
+      this.#soOpts,
+      this.#prev,
+      this.#next,
+      this.#hash,
+    ];
+    return a.reduce((n, x) => n + x.byteLength, 0) + (this.#addr6?.byteLength ?? 0);
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  #remoteBytes(slot: number): Uint8Array {
+    if (this.#flags[slot] & F_V6) {
+      for (let i = 0; i < 4; i++) writeWord(scratchAddr, i * 4, this.#addr6![slot * 4 + i]);
+      return scratchAddr;
+    }
+    writeWord(scratchAddr4, 0, this.#addr[slot]);
+    return scratchAddr4;
+  }
+
+  #append(slot: number, now: number): void {
+    this.#expire[slot] = (now + 2 * this.settings.mslMs) >>> 0;
+    this.#prev[slot] = this.#tail;
+    this.#next[slot] = NIL;
+    if (this.#tail !== NIL) this.#next[this.#tail] = slot;
+    else this.#head = slot;
+    this.#tail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot], n = this.#next[slot];
+    if (p !== NIL) this.#next[p] = n;
+    else this.#head = n;
+    if (n !== NIL) this.#prev[n] = p;
+    else this.#tail = p;
+  }
+
+  #alloc(): number {
+    if (this.#free === NIL) {
+      if (this.#cap >= this.limit && this.#count >= this.#cap) return NIL;
+      this.#grow(Math.min(Math.max(this.#cap * 2, 1024), Math.max(this.limit, this.#cap + 1)));
+      if (this.#free === NIL) return NIL;
+    }
+    const slot = this.#free;
+    this.#free = this.#next[slot];
+    return slot;
+  }
+
+  #release(slot: number): void {
+    this.#count--;
+    this.stats.current = this.#count;
+    this.#next[slot] = this.#free;
+    this.#free = slot;
+  }
+
+  #ensureAddr6(): Uint32Array {
+    if (!this.#addr6 || this.#addr6.length < this.#cap * 4) {
+      const a = new Uint32Array(this.#cap * 4);
+      if (this.#addr6) a.set(this.#addr6);
+      this.#addr6 = a;
+    }
+    return this.#addr6;
+  }
+
+  // The slab grows in steps up to the cap, so a small table costs little
+  // and a full one is one set of arrays.
+  #grow(newCap: number): void {
+    const old = this.#cap;
+    if (newCap <= old) return;
+    const g32 = (a: Uint32Array) => {
+      const b = new Uint32Array(newCap);
+      b.set(a);
+      return b;
+    };
+    this.#addr = g32(this.#addr);
+    this.#ports = g32(this.#ports);
+    this.#sndNxt = g32(this.#sndNxt);
+    this.#rcvNxt = g32(this.#rcvNxt);
+    this.#iss = g32(this.#iss);
+    this.#irs = g32(this.#irs);
+    this.#tsRecent = g32(this.#tsRecent);
+    this.#tsOffset = g32(this.#tsOffset);
+    this.#start = g32(this.#start);
+    this.#expire = g32(this.#expire);
+    const g16 = (a: Uint16Array) => {
+      const b = new Uint16Array(newCap);
+      b.set(a);
+      return b;
+    };
+    this.#lastWin = g16(this.#lastWin);
+    this.#rearms = g16(this.#rearms);
+    const g8 = (a: Uint8Array) => {
+      const b = new Uint8Array(newCap);
+      b.set(a);
+      return b;
+    };
+    this.#flags = g8(this.#flags);
+    this.#soOpts = g8(this.#soOpts);
+    const gi = (a: Int32Array) => {
+      const b = new Int32Array(newCap);
+      b.set(a);
+      return b;
+    };
+    this.#prev = gi(this.#prev);
+    this.#next = gi(this.#next);
+    if (this.#addr6) this.#ensureAddr6();
+    this.#cap = newCap;
+    // New slots join the free list.
+    for (let i = newCap - 1; i >= old; i--) {
+      this.#next[i] = this.#free;
+      this.#free = i;
+    }
+    this.#rehash();
+  }
+
+  // Index size: a power of two at least 4/3 of the slab (load <= 0.75).
+  #rehash(): void {
+    let size = 16;
+    while (size < (this.#cap * 4) / 3) size *= 2;
+    this.#hash = new Int32Array(size);
+    this.#deleted = 0;
+    for (let slot = this.#head; slot !== NIL; slot = this.#next[slot]) this.#hashInsert(slot);
+  }
+
+  #slotHash(slot: number): number {
+    const ports = this.#ports[slot];
+    if (this.#flags[slot] & F_V6) {
+      const a = this.#addr6!;
+      return tupleHash(
+        this.#seed,
+        a[slot * 4],
+        a[slot * 4 + 1],
+        a[slot * 4 + 2],
+        a[slot * 4 + 3],
+        ports,
+      );
+    }
+    return tupleHash(this.#seed, this.#addr[slot], 0, 0, 0, ports);
+  }
+
+  #hashInsert(slot: number): void {
+    const t = this.#hash;
+    const mask = t.length - 1;
+    let i = this.#slotHash(slot) & mask;
+    while (t[i] > 0) i = (i + 1) & mask;
+    if (t[i] < 0) this.#deleted--;
+    t[i] = slot + 1;
+  }
+
+  #unhash(slot: number): void {
+    const t = this.#hash;
+    const mask = t.length - 1;
+    for (let i = this.#slotHash(slot) & mask;; i = (i + 1) & mask) {
+      if (t[i] === 0) return;
+      if (t[i] === slot + 1) {
+        // Mark deleted; if the next cell is empty the run can end here.
+        if (t[(i + 1) & mask] === 0) t[i] = 0;
+        else {
+          t[i] = -1;
+          // Too many tombstones make misses long: rebuild the index.
+          if (++this.#deleted > t.length >>> 2) this.#rehash();
+        }
+        return;
+      }
+    }
+  }
+}
+
+const scratchAddr = new Uint8Array(16);
+const scratchAddr4 = new Uint8Array(4);
+const scratchPseudo = new Uint8Array(32);

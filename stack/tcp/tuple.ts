@@ -1,0 +1,93 @@
+/**
+ * Hashing a connection's 4-tuple into a number, for the connection table
+ * and the TIME_WAIT index: no string keys, no allocation per lookup.
+ *
+ * @module
+ */
+
+/**
+ * Reads a big-endian 32-bit word.
+ *
+ * @example
+ * ```ts
+ * import { readWord } from "./tuple.ts";
+ * readWord(new Uint8Array([192, 0, 2, 1]), 0); // 3221225985
+ * ```
+ */
+export function readWord(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/**
+ * Writes a big-endian 32-bit word.
+ *
+ * @example
+ * ```ts
+ * import { writeWord } from "./tuple.ts";
+ * const b = new Uint8Array(4);
+ * writeWord(b, 0, 0xc0000201); // b = [192, 0, 2, 1]
+ * ```
+ */
+export function writeWord(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/**
+ * Mixes a remote address (four words; IPv4 uses the first) and the ports
+ * word with a random `seed`, so peers cannot aim collisions at the tables.
+ * Murmur3-style multiply-xorshift rounds.
+ *
+ * @example
+ * ```ts
+ * import { tupleHash } from "./tuple.ts";
+ * tupleHash(7, 0xc0000201, 0, 0, 0, (80 << 16) | 40000); // a 32-bit number
+ * ```
+ */
+export function tupleHash(
+  seed: number,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+): number {
+  let h = Math.imul(a ^ seed, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ b, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ c, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ d, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ e, 0x85ebca6b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The hash of a connection from its address bytes and ports.
+ *
+ * @example
+ * ```ts
+ * import { hashTuple } from "./tuple.ts";
+ * hashTuple(1, new Uint8Array([192, 0, 2, 1]), 0, 4, 40000, 80);
+ * ```
+ */
+export function hashTuple(
+  seed: number,
+  remote: Uint8Array,
+  off: number,
+  len: number,
+  remotePort: number,
+  localPort: number,
+): number {
+  const ports = ((localPort << 16) | remotePort) >>> 0;
+  const a = readWord(remote, off);
+  if (len === 4) return tupleHash(seed, a, 0, 0, 0, ports);
+  return tupleHash(
+    seed,
+    a,
+    readWord(remote, off + 4),
+    readWord(remote, off + 8),
+    readWord(remote, off + 12),
+    ports,
+  );
+}

@@ -1,0 +1,378 @@
+/**
+ * TCP header (RFC 9293 3.1) and options: MSS (RFC 9293 3.2), window scale
+ * and timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018).
+ * A reusable view over the bytes, a reusable parsed-options value, and an
+ * emitter that writes header and options straight into the send buffer.
+ *
+ * @module
+ */
+
+import { checksum, pseudoSum, sum16 } from "./checksum.ts";
+
+/** TCP flag bits. */
+export const TcpFlags = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+} as const;
+
+/** Length of a TCP header without options. */
+export const TCP_HEADER_LEN = 20;
+
+const OPT_END = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2;
+const OPT_WSCALE = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+const OPT_TIMESTAMP = 8;
+
+/** Why a segment was refused by {@linkcode TcpSegment.wrap}. */
+export type TcpWireError = "truncated" | "badDataOffset" | "badChecksum" | "badOption";
+
+/**
+ * Options of one segment, parsed into typed fields. One instance is reused;
+ * absent options are `-1` (numbers) or `false`.
+ *
+ * @example
+ * ```ts
+ * import { TcpOptions } from "./tcp.ts";
+ * const o = new TcpOptions();
+ * o.mss; // -1 until a segment with MSS is parsed
+ * ```
+ */
+export class TcpOptions {
+  /** Maximum segment size, or -1. */
+  mss = -1;
+  /** Window scale shift, or -1. */
+  wscale = -1;
+  /** SACK-permitted seen. */
+  sackPermitted = false;
+  /** Timestamp option seen. */
+  hasTimestamp = false;
+  /** TSval. */
+  tsVal = 0;
+  /** TSecr. */
+  tsEcr = 0;
+  /** Number of SACK blocks. */
+  sackCount = 0;
+  /** SACK blocks as [left, right) pairs: sack[2i], sack[2i+1]. */
+  readonly sack: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
+  /** Clears to "no options". */
+  reset(): void {
+    this.mss = -1;
+    this.wscale = -1;
+    this.sackPermitted = false;
+    this.hasTimestamp = false;
+    this.sackCount = 0;
+  }
+}
+
+/**
+ * A view over a TCP segment at `buf[off, off + len)`, reused per segment.
+ *
+ * @example
+ * ```ts
+ * import { TcpSegment } from "./tcp.ts";
+ * const seg = new TcpSegment();
+ * seg.wrap(new Uint8Array(10), 0, 10, 0); // "truncated"
+ * ```
+ */
+export class TcpSegment {
+  /** Bytes. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** Offset of the TCP header. */
+  off = 0;
+  /** Segment length (header + data). */
+  len = 0;
+  /** Parsed options of the last wrapped segment. */
+  readonly options: TcpOptions = new TcpOptions();
+
+  /**
+   * Points at a segment, verifies the checksum (`pseudo` is the
+   * pseudo-header sum; pass `-1` to skip verification, e.g. when the
+   * device already checked it) and parses options.
+   */
+  wrap(buf: Uint8Array, off: number, len: number, pseudo: number): TcpWireError | undefined {
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    if (len < TCP_HEADER_LEN) return "truncated";
+    const hl = this.headerLen;
+    if (hl < TCP_HEADER_LEN || hl > len) return "badDataOffset";
+    if (pseudo >= 0 && checksum(sum16(pseudo, buf, off, off + len)) !== 0) return "badChecksum";
+    return parseOptions(buf, off + TCP_HEADER_LEN, off + hl, this.options);
+  }
+
+  /** Source port. */
+  get srcPort(): number {
+    return (this.buf[this.off] << 8) | this.buf[this.off + 1];
+  }
+  /** Destination port. */
+  get dstPort(): number {
+    return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3];
+  }
+  /** Sequence number. */
+  get seq(): number {
+    return readU32(this.buf, this.off + 4);
+  }
+  /** Acknowledgment number. */
+  get ack(): number {
+    return readU32(this.buf, this.off + 8);
+  }
+  /** Header length in bytes. */
+  get headerLen(): number {
+    return (this.buf[this.off + 12] >> 4) * 4;
+  }
+  /** Flag bits. */
+  get flags(): number {
+    return this.buf[this.off + 13];
+  }
+  /** Window field (unscaled). */
+  get window(): number {
+    return (this.buf[this.off + 14] << 8) | this.buf[this.off + 15];
+  }
+  /** Urgent pointer. */
+  get urgent(): number {
+    return (this.buf[this.off + 18] << 8) | this.buf[this.off + 19];
+  }
+  /** Offset of the data in `buf`. */
+  get dataOffset(): number {
+    return this.off + this.headerLen;
+  }
+  /** Data length. */
+  get dataLen(): number {
+    return this.len - this.headerLen;
+  }
+}
+
+/** Reads a big-endian u32. */
+export function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/** Writes a big-endian u32. */
+export function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/**
+ * Parses options in `buf[start, end)` into `out`. A malformed option (bad
+ * length) refuses the segment; unknown options are skipped (RFC 9293 3.2).
+ *
+ * @example
+ * ```ts
+ * import { parseOptions, TcpOptions } from "./tcp.ts";
+ * const o = new TcpOptions();
+ * parseOptions(new Uint8Array([2, 4, 5, 0xb4]), 0, 4, o); // o.mss === 1460
+ * ```
+ */
+export function parseOptions(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: TcpOptions,
+): TcpWireError | undefined {
+  out.reset();
+  let i = start;
+  while (i < end) {
+    const kind = buf[i];
+    if (kind === OPT_END) break;
+    if (kind === OPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return "badOption";
+    const len = buf[i + 1];
+    if (len < 2 || i + len > end) return "badOption";
+    switch (kind) {
+      case OPT_MSS:
+        if (len !== 4) return "badOption";
+        out.mss = (buf[i + 2] << 8) | buf[i + 3];
+        break;
+      case OPT_WSCALE:
+        if (len !== 3) return "badOption";
+        out.wscale = buf[i + 2];
+        break;
+      case OPT_SACK_PERMITTED:
+        if (len !== 2) return "badOption";
+        out.sackPermitted = true;
+        break;
+      case OPT_TIMESTAMP:
+        if (len !== 10) return "badOption";
+        out.hasTimestamp = true;
+        out.tsVal = readU32(buf, i + 2);
+        out.tsEcr = readU32(buf, i + 6);
+        break;
+      case OPT_SACK: {
+        if ((len - 2) % 8 !== 0 || len < 10) return "badOption";
+        const n = Math.min(4, (len - 2) / 8);
+        for (let k = 0; k < n; k++) {
+          out.sack[2 * k] = readU32(buf, i + 2 + 8 * k);
+          out.sack[2 * k + 1] = readU32(buf, i + 6 + 8 * k);
+        }
+        out.sackCount = n;
+        break;
+      }
+    }
+    i += len;
+  }
+  return undefined;
+}
+
+/** What {@linkcode emitTcp} writes. One instance is reused by the sender. */
+export class TcpHeaderFields {
+  /** Source port. */
+  srcPort = 0;
+  /** Destination port. */
+  dstPort = 0;
+  /** Sequence number. */
+  seq = 0;
+  /** Acknowledgment number. */
+  ack = 0;
+  /** Flags. */
+  flags = 0;
+  /** Window field (already scaled down). */
+  window = 0;
+  /** MSS option value, or -1. */
+  mss = -1;
+  /** Window scale option, or -1. */
+  wscale = -1;
+  /** Send SACK-permitted. */
+  sackPermitted = false;
+  /** Send the timestamp option. */
+  timestamp = false;
+  /** TSval. */
+  tsVal = 0;
+  /** TSecr. */
+  tsEcr = 0;
+  /** SACK blocks to send (pairs), count in `sackCount`. */
+  readonly sack: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  /** Number of SACK blocks. */
+  sackCount = 0;
+
+  /** Length of the options these fields produce. */
+  optionsLen(): number {
+    let n = 0;
+    if (this.mss >= 0) n += 4;
+    if (this.wscale >= 0) n += 4; // NOP + 3
+    if (this.sackPermitted && !this.timestamp) n += 4; // NOP NOP + 2
+    if (this.timestamp) n += this.sackPermitted ? 10 + 2 : 12; // SACKOK+TS or NOP NOP TS
+    if (this.sackCount > 0) n += 4 + 8 * this.sackCount; // NOP NOP + 2 + 8n
+    return n;
+  }
+}
+
+/**
+ * Writes header and options at `buf[off]`, followed by `dataLen` bytes
+ * already in place, and fills the checksum from `pseudo` (the pseudo-header
+ * sum without the length, which is added here). Returns the header length.
+ *
+ * @example
+ * ```ts
+ * import { emitTcp, TcpHeaderFields, TcpFlags } from "./tcp.ts";
+ * const f = new TcpHeaderFields();
+ * f.flags = TcpFlags.SYN;
+ * const buf = new Uint8Array(60);
+ * emitTcp(buf, 0, f, 0, 0); // 20
+ * ```
+ */
+export function emitTcp(
+  buf: Uint8Array,
+  off: number,
+  f: TcpHeaderFields,
+  dataLen: number,
+  pseudo: number,
+): number {
+  const hl = TCP_HEADER_LEN + f.optionsLen();
+  buf[off] = f.srcPort >> 8;
+  buf[off + 1] = f.srcPort & 0xff;
+  buf[off + 2] = f.dstPort >> 8;
+  buf[off + 3] = f.dstPort & 0xff;
+  writeU32(buf, off + 4, f.seq);
+  writeU32(buf, off + 8, f.ack);
+  buf[off + 12] = (hl / 4) << 4;
+  buf[off + 13] = f.flags;
+  buf[off + 14] = f.window >> 8;
+  buf[off + 15] = f.window & 0xff;
+  buf[off + 16] = 0;
+  buf[off + 17] = 0;
+  buf[off + 18] = 0;
+  buf[off + 19] = 0;
+  let i = off + TCP_HEADER_LEN;
+  if (f.mss >= 0) {
+    buf[i++] = OPT_MSS;
+    buf[i++] = 4;
+    buf[i++] = f.mss >> 8;
+    buf[i++] = f.mss & 0xff;
+  }
+  if (f.wscale >= 0) {
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_WSCALE;
+    buf[i++] = 3;
+    buf[i++] = f.wscale;
+  }
+  if (f.timestamp) {
+    if (f.sackPermitted) {
+      buf[i++] = OPT_SACK_PERMITTED;
+      buf[i++] = 2;
+    } else {
+      buf[i++] = OPT_NOP;
+      buf[i++] = OPT_NOP;
+    }
+    buf[i++] = OPT_TIMESTAMP;
+    buf[i++] = 10;
+    writeU32(buf, i, f.tsVal);
+    writeU32(buf, i + 4, f.tsEcr);
+    i += 8;
+  } else if (f.sackPermitted) {
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_SACK_PERMITTED;
+    buf[i++] = 2;
+  }
+  if (f.sackCount > 0) {
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_SACK;
+    buf[i++] = 2 + 8 * f.sackCount;
+    for (let k = 0; k < f.sackCount; k++) {
+      writeU32(buf, i, f.sack[2 * k]);
+      writeU32(buf, i + 4, f.sack[2 * k + 1]);
+      i += 8;
+    }
+  }
+  const total = hl + dataLen;
+  const c = checksum(sum16(pseudo + (total >>> 16) + (total & 0xffff), buf, off, off + total));
+  buf[off + 16] = c >> 8;
+  buf[off + 17] = c & 0xff;
+  return hl;
+}
+
+/**
+ * The TCP pseudo-header sum for `len` bytes, addresses read from `ip`.
+ *
+ * @example
+ * ```ts
+ * import { tcpPseudoSum } from "./tcp.ts";
+ * tcpPseudoSum(new Uint8Array(20), 12, 16, 4, 20);
+ * ```
+ */
+export function tcpPseudoSum(
+  ip: Uint8Array,
+  srcOff: number,
+  dstOff: number,
+  addrLen: number,
+  len: number,
+): number {
+  return pseudoSum(ip, srcOff, dstOff, addrLen, 6, len);
+}
