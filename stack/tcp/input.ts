@@ -213,7 +213,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     } else if (c.appClosed) {
       // Nobody will read it: reset (RFC 9293 3.10.4, RFC 2525 2.17).
       s.dropped.dataAfterClose++;
-      sendSegment(c, c.sndNxt, 0, RST | ACK);
+      sendSegment(c, c.sndMax, 0, RST | ACK);
       s.resetsSent++;
       s.connectionsAborted++;
       closeConnection(c);

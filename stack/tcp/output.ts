@@ -139,9 +139,14 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
   }
 }
 
-/** Sends a pure ACK now. */
+/**
+ * Sends a pure ACK now. Its sequence number is SND.MAX, not SND.NXT: after
+ * a timeout rewinds SND.NXT, the peer has already seen up to SND.MAX and
+ * would drop an ACK numbered below its RCV.NXT as out of window (BSD does
+ * the same).
+ */
 export function sendAck(c: TcpConnection): void {
-  sendSegment(c, c.sndNxt, 0, ACK);
+  sendSegment(c, c.sndMax, 0, ACK);
 }
 
 /** RFC 6675 pipe: bytes thought to be in the network during SACK recovery. */
@@ -215,7 +220,7 @@ export function armPersist(c: TcpConnection): void {
 
 /** Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5). */
 export function sendAbortReset(c: TcpConnection): void {
-  sendSegment(c, c.sndNxt, 0, RST | ACK);
+  sendSegment(c, c.sndMax, 0, RST | ACK);
   c.ctx.stats.resetsSent++;
 }
 
