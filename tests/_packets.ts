@@ -80,3 +80,57 @@ export function icmpEcho(type: number, id: number, seq: number, data: Uint8Array
   out[3] = c & 0xff;
   return out;
 }
+
+export interface TcpSpec {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack?: number;
+  flags: string; // e.g. "S", "SA", "A", "FA", "R", "PA"
+  window?: number;
+  mss?: number;
+  wscale?: number;
+  sackOk?: boolean;
+  ts?: [number, number];
+  sack?: [number, number][];
+  data?: Uint8Array;
+}
+
+const FLAG_BITS: Record<string, number> = { F: 1, S: 2, R: 4, P: 8, A: 16, U: 32 };
+
+/** A TCP segment (header, options, data) built byte by byte, checksum filled. */
+export function tcpBytes(src: Uint8Array, dst: Uint8Array, t: TcpSpec): Uint8Array {
+  const opts: number[] = [];
+  if (t.mss !== undefined) opts.push(2, 4, t.mss >> 8, t.mss & 0xff);
+  if (t.wscale !== undefined) opts.push(1, 3, 3, t.wscale);
+  if (t.sackOk) opts.push(1, 1, 4, 2);
+  const u32 = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  if (t.ts) opts.push(1, 1, 8, 10, ...u32(t.ts[0]), ...u32(t.ts[1]));
+  if (t.sack) {
+    opts.push(1, 1, 5, 2 + 8 * t.sack.length);
+    for (const [l, r] of t.sack) opts.push(...u32(l), ...u32(r));
+  }
+  while (opts.length % 4) opts.push(0);
+  const data = t.data ?? new Uint8Array(0);
+  const hl = 20 + opts.length;
+  const out = new Uint8Array(hl + data.length);
+  out[0] = t.sport >> 8;
+  out[1] = t.sport & 255;
+  out[2] = t.dport >> 8;
+  out[3] = t.dport & 255;
+  out.set(u32(t.seq >>> 0), 4);
+  out.set(u32((t.ack ?? 0) >>> 0), 8);
+  out[12] = (hl / 4) << 4;
+  let f = 0;
+  for (const ch of t.flags) f |= FLAG_BITS[ch];
+  out[13] = f;
+  const w = t.window ?? 65535;
+  out[14] = w >> 8;
+  out[15] = w & 255;
+  out.set(opts, 20);
+  out.set(data, hl);
+  const c = checksum(sum16(pseudo(src, dst, 6, out.length), out, 0, out.length));
+  out[16] = c >> 8;
+  out[17] = c & 255;
+  return out;
+}

@@ -201,9 +201,11 @@ export function tcpOutput(c: TcpConnection): void {
     sent = true;
     if (fin) break;
   }
-  // RFC 9293 3.8.6.1: data waits behind a zero window: probe it.
+  // Data waits and nothing is in flight to bring an ACK: either the window
+  // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
+  // send into (3.8.6.2.1, the override timeout). The persist timer does both.
   if (
-    c.sndWnd === 0 && seqDiff(c.dataEnd, c.sndNxt) > 0 && c.rtoAt === 0 &&
+    seqDiff(c.dataEnd, c.sndNxt) > 0 && c.sndNxt === c.sndMax && c.rtoAt === 0 &&
     c.persistAt === 0
   ) {
     armPersist(c);

@@ -87,7 +87,15 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
 
 function persistTimeout(c: TcpConnection): void {
   c.persistAt = 0;
-  if (c.sndWnd > 0 || seqDiff(c.dataEnd, c.sndUna) <= 0) {
+  if (seqDiff(c.dataEnd, c.sndUna) <= 0) return;
+  const usable = c.sndWnd - seqDiff(c.sndNxt, c.sndUna);
+  if (usable > 0) {
+    // SWS override (RFC 9293 3.8.6.2.1): send what the window takes.
+    const len = Math.min(usable, c.effMss, seqDiff(c.dataEnd, c.sndNxt));
+    if (len > 0) {
+      c.ctx.stats.windowProbes++;
+      sendSegment(c, c.sndNxt, len, 0x18);
+    }
     tcpOutput(c);
     return;
   }

@@ -1,0 +1,644 @@
+// RFC 9293 state machine, driven by crafted segments from a scripted peer.
+
+import assert from "node:assert/strict";
+import type { TcpConn } from "../../stack/tcp/socket.ts";
+import { Peer, settle } from "../_peer.ts";
+import { net } from "../_tcp.ts";
+
+const P = 40000; // the peer's port
+const ISN = 1_000_000; // the peer's ISN
+
+/** LISTEN -> SYN-RECEIVED -> ESTABLISHED with every option. */
+async function passiveOpen(peer: Peer, opts: { ts?: boolean } = {}) {
+  const listener = peer.stack.listen({ port: 80 });
+  let conn: TcpConn | undefined;
+  listener.accept().then((c) => conn = c);
+  const ts = opts.ts ?? true;
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN,
+    flags: "S",
+    mss: 1460,
+    wscale: 7,
+    sackOk: true,
+    ts: ts ? [500, 0] : undefined,
+  });
+  const [synack] = peer.take();
+  assert.equal(synack.flags, "SA");
+  assert.equal(synack.ack, ISN + 1);
+  const iss = synack.seq;
+  const tsv = synack.ts?.[0] ?? 0;
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "A",
+    ts: ts ? [501, tsv] : undefined,
+  });
+  await settle();
+  assert.ok(conn, "accepted");
+  return {
+    conn: conn!,
+    iss,
+    listener,
+    synack,
+    ts: ts ? (v: number): [number, number] => [v, tsv] : () => undefined,
+  };
+}
+
+Deno.test("tcp: passive open answers with MSS, window scale, SACK-permitted and timestamps", async () => {
+  const peer = new Peer();
+  const { conn, synack } = await passiveOpen(peer);
+  assert.equal(synack.mss, 1460, "MSS clamped to MTU 1500 - 40");
+  assert.equal(synack.wscale, 5, "scale for a 1 MiB buffer");
+  assert.equal(synack.sackOk, true);
+  assert.equal(synack.ts?.[1], 500, "TSecr echoes the SYN's TSval");
+  assert.equal(conn.state, "ESTABLISHED");
+  assert.equal(conn.remoteAddr.port, P);
+  assert.equal(peer.stack.tcp.stats.passiveOpens, 1);
+});
+
+Deno.test("tcp: IPv6 MSS is MTU - 60 and options are omitted when the peer sends none", async () => {
+  const peer = new Peer({}, true);
+  peer.stack.listen({ port: 80 });
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "S", mss: 1440 });
+  const [synack] = peer.take();
+  assert.equal(synack.flags, "SA");
+  assert.equal(synack.mss, 1440);
+  assert.equal(synack.wscale, -1, "no scaling unless both sides offer it (RFC 7323 2.2)");
+  assert.equal(synack.sackOk, false);
+  assert.equal(synack.ts, undefined);
+});
+
+Deno.test("tcp: active open sends SYN with options and completes on SYN,ACK", async () => {
+  const peer = new Peer();
+  let conn: TcpConn | undefined;
+  peer.stack.connect({ hostname: "192.0.2.1", port: 8080 }).then((c) => conn = c);
+  const [syn] = peer.take();
+  assert.equal(syn.flags, "S");
+  assert.equal(syn.dport, 8080);
+  assert.ok(syn.sport >= 49152, "ephemeral port from the IANA range");
+  assert.equal(syn.mss, 1460);
+  assert.ok(syn.sackOk && syn.ts && syn.wscale >= 0);
+  peer.send({
+    sport: 8080,
+    dport: syn.sport,
+    seq: ISN,
+    ack: syn.seq + 1,
+    flags: "SA",
+    mss: 1400,
+    wscale: 2,
+    sackOk: true,
+    ts: [77, syn.ts![0]],
+  });
+  const [ack] = peer.take();
+  assert.equal(ack.flags, "A");
+  assert.equal(ack.ack, ISN + 1);
+  assert.equal(ack.ts?.[1], 77);
+  await settle();
+  assert.equal(conn?.state, "ESTABLISHED");
+  assert.equal(conn!.block.sndMss, 1400);
+  assert.equal(conn!.block.sndScale, 2);
+});
+
+Deno.test("tcp: a SYN to a closed port gets RST,ACK; an ACK gets RST with SEQ=SEG.ACK (RFC 9293 3.10.7.1)", () => {
+  const peer = new Peer();
+  peer.send({ sport: P, dport: 81, seq: ISN, flags: "S", data: new Uint8Array(3) });
+  let [r] = peer.take();
+  assert.equal(r.flags, "RA");
+  assert.equal(r.seq, 0);
+  assert.equal(r.ack, ISN + 1 + 3);
+  peer.send({ sport: P, dport: 81, seq: ISN, ack: 4242, flags: "A" });
+  [r] = peer.take();
+  assert.equal(r.flags, "R");
+  assert.equal(r.seq, 4242);
+  peer.send({ sport: P, dport: 81, seq: ISN, flags: "R" });
+  assert.equal(peer.take().length, 0, "never answer an RST");
+  assert.equal(peer.stack.tcp.stats.dropped.noSocket, 3);
+});
+
+Deno.test("tcp: LISTEN ignores RST, resets ACKs, drops segments without SYN", () => {
+  const peer = new Peer();
+  peer.stack.listen({ port: 80 });
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "R" });
+  assert.equal(peer.take().length, 0);
+  peer.send({ sport: P, dport: 80, seq: ISN, ack: 99, flags: "A" });
+  const [r] = peer.take();
+  assert.equal(r.flags, "R");
+  assert.equal(r.seq, 99);
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "F" });
+  assert.equal(peer.take().length, 0);
+  assert.equal(peer.stack.tcp.stats.dropped.listenBadFlags, 3);
+});
+
+Deno.test("tcp: SYN backlog is bounded", () => {
+  const peer = new Peer({ tcp: { synBacklog: 2 } });
+  peer.stack.listen({ port: 80 });
+  for (let i = 0; i < 4; i++) peer.send({ sport: P + i, dport: 80, seq: ISN, flags: "S" });
+  assert.equal(peer.take().length, 2);
+  assert.equal(peer.stack.tcp.stats.dropped.listenOverflow, 2);
+});
+
+Deno.test("tcp: SYN-RECEIVED + RST returns to LISTEN; a bad ACK gets RST", () => {
+  const peer = new Peer();
+  peer.stack.listen({ port: 80 });
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "S" });
+  const [synack] = peer.take();
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: synack.seq + 5, flags: "A" });
+  const [r] = peer.take();
+  assert.equal(r.flags, "R");
+  assert.equal(r.seq, synack.seq + 5);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, flags: "R" });
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+  assert.equal(peer.stack.tcp.stats.resetsReceived, 1);
+});
+
+Deno.test("tcp: SYN-SENT: RST with acceptable ACK refuses; bad ACK gets RST", async () => {
+  const peer = new Peer();
+  let err: Error | undefined;
+  peer.stack.connect({ hostname: "192.0.2.1", port: 9 }).catch((e) => err = e);
+  const [syn] = peer.take();
+  peer.send({ sport: 9, dport: syn.sport, seq: 5, ack: syn.seq + 7, flags: "A" });
+  const [r] = peer.take();
+  assert.equal(r.flags, "R");
+  assert.equal(r.seq, syn.seq + 7);
+  peer.send({ sport: 9, dport: syn.sport, seq: 0, flags: "R" });
+  await settle();
+  assert.equal(err, undefined, "RST without ACK is ignored in SYN-SENT");
+  peer.send({ sport: 9, dport: syn.sport, seq: 0, ack: syn.seq + 1, flags: "RA" });
+  await settle();
+  assert.equal((err as Error | undefined)?.name, "ConnectionRefused");
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+});
+
+Deno.test("tcp: SYN retransmission backs off and gives up", async () => {
+  const peer = new Peer({ tcp: { synRetries: 2 } });
+  let err: Error | undefined;
+  peer.stack.connect({ hostname: "192.0.2.1", port: 9 }).catch((e) => err = e);
+  assert.equal(peer.take()[0].flags, "S");
+  const times: number[] = [];
+  for (let t = 0; t < 10_000 && !err; t += 100) {
+    await peer.advance(100);
+    for (const s of peer.take()) if (s.flags === "S") times.push(peer.now);
+  }
+  assert.equal(times.length, 2, "two retransmissions");
+  assert.ok(times[1] - times[0] >= 1900, "back-off doubles the 1 s initial RTO");
+  assert.equal((err as Error | undefined)?.name, "TimedOut");
+});
+
+Deno.test("tcp: ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED (passive close)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
+  const [ack] = peer.take();
+  assert.equal(ack.ack, ISN + 2);
+  assert.equal(conn.state, "CLOSE-WAIT");
+  assert.equal(await conn.read(new Uint8Array(10)), null, "EOF after FIN");
+  conn.close();
+  const [fin] = peer.take();
+  assert.equal(fin.flags, "FA");
+  assert.equal(conn.state, "LAST-ACK");
+  peer.send({ sport: P, dport: 80, seq: ISN + 2, ack: iss + 2, flags: "A", ts: ts(503) });
+  assert.equal(conn.state, "CLOSED");
+  assert.equal(peer.stack.tcp.timewait.size, 0, "the passive closer holds no TIME_WAIT");
+});
+
+Deno.test("tcp: ESTABLISHED -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT (active close)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  conn.close();
+  assert.equal(conn.state, "FIN-WAIT-1");
+  const [fin] = peer.take();
+  assert.equal(fin.flags, "FA");
+  assert.equal(fin.seq, iss + 1);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 2, flags: "A", ts: ts(502) });
+  assert.equal(conn.state, "FIN-WAIT-2");
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 2, flags: "FA", ts: ts(503) });
+  const [ack] = peer.take();
+  assert.equal(ack.flags, "A");
+  assert.equal(ack.ack, ISN + 2);
+  assert.equal(peer.stack.tcp.connectionCount, 0, "the block is freed");
+  assert.equal(peer.stack.tcp.timewait.size, 1, "a TIME_WAIT record took its place");
+});
+
+Deno.test("tcp: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (simultaneous close, crafted)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  conn.close();
+  peer.take();
+  // The peer's FIN crosses ours: it does not ACK our FIN.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
+  assert.equal(conn.state, "CLOSING");
+  peer.send({ sport: P, dport: 80, seq: ISN + 2, ack: iss + 2, flags: "A", ts: ts(503) });
+  assert.equal(peer.stack.tcp.timewait.size, 1);
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+});
+
+Deno.test("tcp: simultaneous open and simultaneous close between two stacks", async () => {
+  const n = net();
+  let a: TcpConn | undefined, b: TcpConn | undefined;
+  n.a.connect({ hostname: "192.0.2.2", port: 6001, localPort: 6000 }).then((c) => a = c);
+  n.b.connect({ hostname: "192.0.2.1", port: 6000, localPort: 6001 }).then((c) => b = c);
+  await n.run(() => a !== undefined && b !== undefined, 10_000);
+  assert.equal(a!.state, "ESTABLISHED");
+  assert.equal(b!.state, "ESTABLISHED");
+  // Both SYNs crossed: each side went through SYN-RECEIVED.
+  const syns = n.trace.filter((t) => {
+    const off = (t.packet[0] & 15) * 4;
+    return (t.packet[off + 13] & 0x12) === 0x02;
+  });
+  assert.equal(syns.length, 2);
+  a!.close();
+  b!.close();
+  assert.equal(a!.state, "FIN-WAIT-1");
+  assert.equal(b!.state, "FIN-WAIT-1");
+  await n.run(() => n.a.tcp.connectionCount === 0 && n.b.tcp.connectionCount === 0, 10_000);
+  assert.equal(n.a.tcp.timewait.size, 1, "both sides hold TIME_WAIT after CLOSING");
+  assert.equal(n.b.tcp.timewait.size, 1);
+});
+
+Deno.test("tcp: half-close: data still flows towards the side that sent FIN", async () => {
+  const n = net();
+  const l = n.b.listen({ port: 7 });
+  let server: TcpConn | undefined, client: TcpConn | undefined;
+  l.accept().then((c) => server = c);
+  n.a.connect({ hostname: "192.0.2.2", port: 7 }).then((c) => client = c);
+  await n.run(() => !!server && !!client);
+  await client!.write(new TextEncoder().encode("request"));
+  await client!.closeWrite();
+  const got: string[] = [];
+  (async () => {
+    const buf = new Uint8Array(100);
+    const k = await server!.read(buf);
+    got.push(new TextDecoder().decode(buf.subarray(0, k!)));
+    got.push(String(await server!.read(buf)));
+    await server!.write(new TextEncoder().encode("reply after your FIN"));
+    server!.close();
+  })();
+  let reply = "";
+  let eof = false;
+  (async () => {
+    const buf = new Uint8Array(100);
+    for (;;) {
+      const k = await client!.read(buf);
+      if (k === null) break;
+      reply += new TextDecoder().decode(buf.subarray(0, k));
+    }
+    eof = true;
+  })();
+  await n.run(() => eof, 10_000);
+  assert.deepEqual(got, ["request", "null"]);
+  assert.equal(reply, "reply after your FIN");
+  await n.run(() => n.a.tcp.connectionCount === 0 && n.b.tcp.connectionCount === 0, 10_000);
+});
+
+for (const state of ["ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT"] as const) {
+  Deno.test(`tcp: RST in ${state}: exact sequence resets, in-window gets a challenge ACK (RFC 5961 3.2)`, async () => {
+    const peer = new Peer();
+    const { conn, iss, ts } = await passiveOpen(peer);
+    let una = iss + 1;
+    if (state === "FIN-WAIT-1" || state === "FIN-WAIT-2") {
+      conn.close();
+      peer.take();
+      if (state === "FIN-WAIT-2") {
+        peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 2, flags: "A", ts: ts(502) });
+        una = iss + 2;
+      }
+    }
+    let rcv = ISN + 1;
+    if (state === "CLOSE-WAIT") {
+      peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: una, flags: "FA", ts: ts(502) });
+      rcv++;
+      peer.take();
+    }
+    assert.equal(conn.state, state);
+    peer.send({ sport: P, dport: 80, seq: rcv + 100, flags: "R" });
+    const [ch] = peer.take();
+    assert.equal(ch.flags, "A", "challenge ACK");
+    assert.equal(ch.ack, rcv);
+    assert.equal(conn.state, state, "not reset by an inexact RST");
+    peer.send({ sport: P, dport: 80, seq: rcv + 5_000_000, flags: "R" });
+    assert.equal(conn.state, state, "out-of-window RST ignored");
+    peer.send({ sport: P, dport: 80, seq: rcv, flags: "R" });
+    assert.equal(conn.state, "CLOSED");
+    assert.equal(peer.stack.tcp.stats.resetsReceived, 1);
+    assert.equal(peer.stack.tcp.stats.challengeAcks, 1);
+  });
+}
+
+Deno.test("tcp: RST in LAST-ACK and CLOSING closes quietly", async () => {
+  for (const st of ["LAST-ACK", "CLOSING"]) {
+    const peer = new Peer();
+    const { conn, iss, ts } = await passiveOpen(peer);
+    if (st === "LAST-ACK") {
+      peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
+      conn.close();
+    } else {
+      conn.close();
+      peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
+    }
+    assert.equal(conn.state, st);
+    peer.send({ sport: P, dport: 80, seq: ISN + 2, flags: "R" });
+    assert.equal(conn.state, "CLOSED");
+    assert.equal(peer.stack.tcp.timewait.size, 0);
+  }
+});
+
+Deno.test("tcp: RFC 5961: SYN in ESTABLISHED gets a challenge ACK, not a reset", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer);
+  peer.send({ sport: P, dport: 80, seq: ISN + 50, flags: "S", ts: [600, 0] });
+  const [ch] = peer.take();
+  assert.equal(ch.flags, "A");
+  assert.equal(ch.ack, ISN + 1);
+  assert.equal(conn.state, "ESTABLISHED");
+  assert.equal(peer.stack.tcp.stats.dropped.synInWindow, 1);
+});
+
+Deno.test("tcp: RFC 5961 5.2: data with an ACK from the future or far past is refused", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  const data = new TextEncoder().encode("blind");
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1000, flags: "PA", data, ts: ts(502) });
+  assert.equal(peer.take()[0].flags, "A", "challenge ACK");
+  // Older than SND.UNA - MAX.SND.WND (the peer offered 65535 << 7).
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss - 10_000_000,
+    flags: "PA",
+    data,
+    ts: ts(502),
+  });
+  assert.equal(peer.stack.tcp.stats.dropped.ackTooNew, 1);
+  assert.equal(peer.stack.tcp.stats.dropped.ackTooOld, 1);
+  assert.equal(conn.block.rcvBuf.readable, 0, "no blind data accepted");
+  // A good segment is accepted.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data, ts: ts(502) });
+  assert.equal(conn.block.rcvBuf.readable, 5);
+});
+
+Deno.test("tcp: RFC 5961 7: challenge ACKs are rate limited", async () => {
+  const peer = new Peer({ tcp: { challengeAckLimit: 3 } });
+  await passiveOpen(peer);
+  for (let i = 0; i < 10; i++) peer.send({ sport: P, dport: 80, seq: ISN + 10 + i, flags: "R" });
+  assert.equal(peer.take().length, 3);
+  assert.equal(peer.stack.tcp.stats.challengeAcksSuppressed, 7);
+});
+
+Deno.test("tcp: PAWS drops an old timestamp; a segment without timestamps is dropped", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer);
+  const data = new Uint8Array([1, 2, 3]);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data, ts: [400, 0] });
+  assert.equal(peer.stack.tcp.stats.dropped.paws, 1);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data });
+  assert.equal(peer.stack.tcp.stats.dropped.missingTimestamp, 1);
+  assert.equal(conn.block.rcvBuf.readable, 0);
+});
+
+Deno.test("tcp: out-of-order data is held, SACKed, and merged when the gap fills", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  const d = (s: string) => new TextEncoder().encode(s);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1 + 4,
+    ack: iss + 1,
+    flags: "A",
+    data: d("EFGH"),
+    ts: ts(502),
+  });
+  let [ack] = peer.take();
+  assert.equal(ack.ack, ISN + 1, "duplicate ACK at once for out-of-order data");
+  assert.deepEqual(ack.sack, [[ISN + 5, ISN + 9]]);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1 + 12,
+    ack: iss + 1,
+    flags: "A",
+    data: d("MN"),
+    ts: ts(503),
+  });
+  [ack] = peer.take();
+  assert.deepEqual(ack.sack, [[ISN + 13, ISN + 15], [ISN + 5, ISN + 9]], "newest block first");
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "A",
+    data: d("ABCD"),
+    ts: ts(504),
+  });
+  [ack] = peer.take();
+  assert.equal(ack.ack, ISN + 9, "gap filled, ACKed at once");
+  assert.deepEqual(ack.sack, [[ISN + 13, ISN + 15]]);
+  const buf = new Uint8Array(20);
+  const k = await conn.read(buf);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, k!)), "ABCDEFGH");
+});
+
+Deno.test("tcp: a slow reader closes the window; the sender probes it and resumes", async () => {
+  const n = net({ tcp: { sndBuf: 65536 } }, { tcp: { rcvBuf: 65536 } });
+  const l = n.b.listen({ port: 7 });
+  let server: TcpConn | undefined, client: TcpConn | undefined;
+  l.accept().then((c) => server = c);
+  n.a.connect({ hostname: "192.0.2.2", port: 7 }).then((c) => client = c);
+  await n.run(() => !!server && !!client);
+  const total = 300_000;
+  let written = false;
+  client!.write(new Uint8Array(total)).then(() => written = true);
+  await n.advance(3000);
+  assert.equal(written, false, "write waits while the peer does not read");
+  const sb = server!.block;
+  assert.equal(sb.rcvBuf.window, 0, "receive buffer full");
+  assert.equal(sb.lastWindowField, 0, "zero window advertised");
+  assert.ok(n.a.tcp.stats.windowProbes >= 1, "zero-window probes sent");
+  let got = 0;
+  const buf = new Uint8Array(65536);
+  while (got < total) {
+    const p = server!.read(buf);
+    let k: number | null = null;
+    p.then((x) => k = x);
+    await n.run(() => k !== null, 60_000);
+    got += k!;
+  }
+  await n.run(() => written, 10_000);
+  assert.equal(got, total);
+});
+
+Deno.test("tcp: Nagle holds a second small segment until the first is ACKed; setNoDelay sends it", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer);
+  await conn.write(new Uint8Array([1]));
+  await conn.write(new Uint8Array([2]));
+  let sent = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(sent.length, 1, "Nagle: one small segment in flight");
+  conn.setNoDelay(true);
+  sent = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(sent.map((s) => [...s.data]), [[2]], "turning Nagle off flushes the held byte");
+  await conn.write(new Uint8Array([3]));
+  sent = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(sent.map((s) => [...s.data]), [[3]], "and small writes go at once");
+});
+
+Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACKed at once", async () => {
+  const peer = new Peer();
+  const { iss, ts } = await passiveOpen(peer);
+  const full = new Uint8Array(1448);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "A",
+    data: full,
+    ts: ts(502),
+  });
+  assert.equal(peer.take().length, 0, "first full segment: ACK delayed");
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1 + 1448,
+    ack: iss + 1,
+    flags: "A",
+    data: full,
+    ts: ts(503),
+  });
+  assert.equal(peer.take().length, 1, "second: ACK now");
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1 + 2896,
+    ack: iss + 1,
+    flags: "A",
+    data: full,
+    ts: ts(504),
+  });
+  assert.equal(peer.take().length, 0);
+  await peer.advance(45);
+  const acks = peer.take();
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0].ack, ISN + 1 + 3 * 1448);
+  assert.equal(peer.stack.tcp.stats.delayedAcks, 1);
+});
+
+Deno.test("tcp: retransmission timeout resends the first unacknowledged segment", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer);
+  await conn.write(new TextEncoder().encode("lost"));
+  const [first] = peer.take();
+  assert.equal(first.seq, iss + 1);
+  await peer.advance(250);
+  const [again] = peer.take();
+  assert.equal(again.seq, iss + 1);
+  assert.deepEqual(again.data, first.data);
+  assert.equal(peer.stack.tcp.stats.timeouts, 1);
+});
+
+Deno.test("tcp: three duplicate ACKs trigger fast retransmit (RFC 5681 3.2)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  conn.setNoDelay(true);
+  await conn.write(new Uint8Array(1448 * 6));
+  const segs = peer.take();
+  assert.equal(segs.length, 6);
+  // One ACK for segment 0, then three duplicates of it.
+  for (let i = 0; i < 4; i++) {
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1,
+      ack: iss + 1 + 1448,
+      flags: "A",
+      ts: ts(510 + i),
+    });
+  }
+  const re = peer.take().filter((s) => s.seq === iss + 1 + 1448);
+  assert.equal(re.length, 1, "the segment after the ACKed one is resent");
+  assert.equal(peer.stack.tcp.stats.fastRetransmits, 1);
+});
+
+Deno.test("tcp: SACK blocks steer retransmission to the holes (RFC 6675)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  await conn.write(new Uint8Array(1448 * 8));
+  peer.take();
+  const base = iss + 1;
+  // Segments 0 and 3 lost; the peer SACKs 1-2 and 4-7.
+  const blocks: [number, number][] = [[base + 4 * 1448, base + 8 * 1448], [
+    base + 1448,
+    base + 3 * 1448,
+  ]];
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base,
+    flags: "A",
+    ts: ts(510),
+    sack: blocks,
+  });
+  const re = peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / 1448);
+  assert.deepEqual(re, [0, 3], "both holes, nothing that was SACKed");
+  assert.equal(peer.stack.tcp.stats.sackRecoveries, 1);
+});
+
+Deno.test("tcp: keepalive probes an idle connection and drops it when unanswered", async () => {
+  const peer = new Peer({ tcp: { keepIdleMs: 1000, keepIntervalMs: 200, keepCount: 3 } });
+  const { conn, iss } = await passiveOpen(peer);
+  conn.setKeepAlive(true);
+  await peer.advance(1100);
+  const [probe] = peer.take();
+  assert.equal(probe.seq, iss, "SEG.SEQ = SND.NXT - 1");
+  assert.equal(probe.data.length, 0);
+  await peer.advance(1000);
+  assert.equal(conn.state, "CLOSED");
+  assert.equal(peer.stack.tcp.stats.keepaliveProbes, 3);
+});
+
+Deno.test("tcp: closing with unread data sends RST (RFC 9293 3.10.4)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "PA",
+    data: new Uint8Array(5),
+    ts: ts(502),
+  });
+  peer.take();
+  conn.close();
+  const [r] = peer.take();
+  assert.equal(r.flags, "RA");
+  assert.equal(conn.state, "CLOSED");
+});
+
+Deno.test("tcp: in-stack loopback connects to our own address without the link", async () => {
+  const peer = new Peer();
+  const l = peer.stack.listen({ port: 7 });
+  const got: string[] = [];
+  (async () => {
+    const c = await l.accept();
+    const buf = new Uint8Array(10);
+    const k = await c.read(buf);
+    got.push(new TextDecoder().decode(buf.subarray(0, k!)));
+    c.close();
+  })();
+  const c = await peer.stack.connect({ hostname: "192.0.2.2", port: 7 });
+  await c.write(new TextEncoder().encode("self"));
+  await settle();
+  c.close();
+  await settle();
+  assert.deepEqual(got, ["self"]);
+  assert.equal(peer.out.length, 0, "nothing on the link");
+  assert.ok(peer.stack.ip.stats.loopbackPackets > 0);
+});
