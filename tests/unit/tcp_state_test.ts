@@ -60,7 +60,7 @@ Deno.test("tcp: passive open answers with MSS, window scale, SACK-permitted and 
   assert.equal(peer.stack.tcp.stats.passiveOpens, 1);
 });
 
-Deno.test("tcp: IPv6 MSS is MTU - 60 and options are omitted when the peer sends none", async () => {
+Deno.test("tcp: IPv6 MSS is MTU - 60 and options are omitted when the peer sends none", () => {
   const peer = new Peer({}, true);
   peer.stack.listen({ port: 80 });
   peer.send({ sport: P, dport: 80, seq: ISN, flags: "S", mss: 1440 });

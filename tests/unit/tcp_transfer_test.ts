@@ -22,7 +22,7 @@ async function transfer(
   const { client, server } = await pair(n, 5001, opts.v6);
   const up = pattern(SIZE, 1), down = pattern(SIZE, 2);
   let upGot: Uint8Array<ArrayBuffer> | undefined, downGot: Uint8Array<ArrayBuffer> | undefined;
-  let errors: unknown[] = [];
+  const errors: unknown[] = [];
   writeAll(client, up).catch((e) => errors.push(e));
   writeAll(server, down).catch((e) => errors.push(e));
   readAll(server, SIZE).then((d) => upGot = d, (e) => errors.push(e));
