@@ -27,6 +27,13 @@ export { TunDevice, TunError } from "./tun/device.ts";
 export type { Link, PacketHandler } from "./tun/loop.ts";
 export { formatIp, parseCidr, parseIp } from "./stack/wire/ip_address.ts";
 export { formatCounters } from "./stack/stats.ts";
+export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
+export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
+export type { TcpConfig } from "./stack/tcp/config.ts";
+export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait.ts";
+export { MemoryLink } from "./stack/memory_link.ts";
+export { SimNetwork } from "./stack/sim.ts";
+export { sysctlGet, sysctlSet } from "./stack/sysctl.ts";
 
 /** Options for {@linkcode startTunStack}. */
 export interface TunStackOptions extends StackOptions {
@@ -75,10 +82,12 @@ export function startTunStack(options: TunStackOptions): RunningStack {
   const stack = new Stack(options);
   stack.attach(tun.loop);
   tun.start(stack);
+  stack.start();
   return {
     stack,
     tun,
     async close() {
+      stack.stop();
       await tun.close();
     },
   };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { INSPECT_HELP, runInspect } from "./inspect.ts";
 import { runUp, UP_HELP } from "./up.ts";
 
 const HELP = `tunstack: a userspace IPv4/IPv6 + TCP stack on a Linux TUN device
@@ -16,7 +17,12 @@ Usage: tunstack <command> [flags]
 
 Commands:
   up        create the TUN device and run the stack (see tunstack up --help)
+  tw        list TIME_WAIT entries of a running stack
+  stats     print the counters of a running stack
+  sysctl    read or set run-time settings of a running stack
   help      show this text
+
+${INSPECT_HELP}
 `;
 
 async function main(args: string[]): Promise<number> {
@@ -28,6 +34,14 @@ async function main(args: string[]): Promise<number> {
         return 0;
       }
       return await runUp(rest);
+    case "tw":
+    case "stats":
+    case "sysctl":
+      if (rest.includes("--help") || rest.includes("-h")) {
+        console.log(INSPECT_HELP);
+        return 0;
+      }
+      return await runInspect(cmd, rest);
     case undefined:
     case "help":
     case "--help":

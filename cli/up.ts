@@ -10,6 +10,10 @@ import { type RunningStack, startTunStack, type TunStackOptions } from "../mod.t
 import { formatCounters } from "../stack/stats.ts";
 import { parseCidr, parseIp } from "../stack/wire/ip_address.ts";
 import { formatIp, inPrefix } from "../stack/wire/ip_address.ts";
+import { parseAssignment, sysctlSet } from "../stack/sysctl.ts";
+import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
+import { startDiscard, startEcho } from "./services/echo.ts";
+import { type CloseFirst, startHttp } from "./services/http.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -29,11 +33,47 @@ Flags:
   --no-ipv4             run without IPv4
   --no-ipv6             run without IPv6
   --vnet-hdr            open the device with IFF_VNET_HDR
+  --no-echo             no echo service on TCP 7
+  --no-discard          no discard service on TCP 9
+  --no-http             no HTTP server
+  --http-port N         HTTP server port (default 80)
+  --http-close-first W  after "Connection: close", who closes first: server
+                        (default; the stack holds TIME_WAIT) or client
+  --congestion NAME     newreno (default) or cubic
+  --rcvbuf BYTES        receive buffer per connection (default 1048576)
+  --sndbuf BYTES        send buffer per connection (default 1048576)
+  --sysctl NAME=VALUE   set a run-time setting at start (repeatable), e.g.
+                        net.inet.tcp.maxtcptw=32, net.inet.tcp.msl=1000
+  --control-dir DIR     directory of the control socket (default /run/tunstack)
+  --no-control          no control socket (tunstack tw/stats/sysctl will not work)
   --quiet               print nothing but errors
   -h, --help            show this text`;
 
+/** Everything `up` was asked to do. */
+export interface UpOptions extends TunStackOptions {
+  /** Print nothing but errors. */
+  quiet: boolean;
+  /** Run the echo service. */
+  echo: boolean;
+  /** Run the discard service. */
+  discard: boolean;
+  /** HTTP server settings, if it runs. */
+  http?: { port: number; closeFirst: CloseFirst };
+  /** Control socket directory, if the channel runs. */
+  control?: string;
+  /** Settings to apply at start. */
+  sysctl: [string, string][];
+}
+
+function intFlag(name: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new Error(`Invalid --${name}: "${v}" (must be ${min} to ${max})`);
+  }
+  return Number(v);
+}
+
 /** Parses `up` flags into stack options; throws a clear error on bad input. */
-export function parseUpArgs(args: string[]): TunStackOptions & { quiet: boolean } {
+export function parseUpArgs(args: string[]): UpOptions {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -48,17 +88,47 @@ export function parseUpArgs(args: string[]): TunStackOptions & { quiet: boolean 
       "no-ipv4": { type: "boolean", default: false },
       "no-ipv6": { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
+      "no-echo": { type: "boolean", default: false },
+      "no-discard": { type: "boolean", default: false },
+      "no-http": { type: "boolean", default: false },
+      "http-port": { type: "string", default: "80" },
+      "http-close-first": { type: "string", default: "server" },
+      congestion: { type: "string", default: "newreno" },
+      rcvbuf: { type: "string", default: String(1 << 20) },
+      sndbuf: { type: "string", default: String(1 << 20) },
+      sysctl: { type: "string", multiple: true, default: [] },
+      "control-dir": { type: "string", default: CONTROL_DIR },
+      "no-control": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
     },
   });
   if (!/^\d+$/.test(values.mtu)) {
     throw new Error(`MTU out of range: "${values.mtu}" is not a number`);
   }
-  const opts: TunStackOptions & { quiet: boolean } = {
+  const httpPort = intFlag("http-port", values["http-port"], 1, 65535);
+  const closeFirst = values["http-close-first"];
+  if (closeFirst !== "server" && closeFirst !== "client") {
+    throw new Error(`Invalid --http-close-first: "${closeFirst}" (server or client)`);
+  }
+  const congestion = values.congestion;
+  if (congestion !== "newreno" && congestion !== "cubic") {
+    throw new Error(`Invalid --congestion: "${congestion}" (newreno or cubic)`);
+  }
+  const opts: UpOptions = {
     name: values.dev,
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
     quiet: values.quiet,
+    echo: !values["no-echo"],
+    discard: !values["no-discard"],
+    http: values["no-http"] ? undefined : { port: httpPort, closeFirst },
+    control: values["no-control"] ? undefined : values["control-dir"],
+    sysctl: values.sysctl.map(parseAssignment),
+    tcp: {
+      congestion,
+      rcvBuf: intFlag("rcvbuf", values.rcvbuf, 4096, 1 << 30),
+      sndBuf: intFlag("sndbuf", values.sndbuf, 4096, 1 << 30),
+    },
   };
   if (values["no-ipv4"] && values["no-ipv6"]) {
     throw new Error("Invalid address: --no-ipv4 and --no-ipv6 leave no address");
@@ -100,7 +170,7 @@ function describe(r: RunningStack, o: TunStackOptions): string {
 
 /** Runs `tunstack up`; resolves to the exit code. */
 export async function runUp(args: string[]): Promise<number> {
-  let opts;
+  let opts: UpOptions;
   try {
     opts = parseUpArgs(args);
   } catch (e) {
@@ -114,11 +184,47 @@ export async function runUp(args: string[]): Promise<number> {
     console.error(`tunstack: ${(e as Error).message}`);
     return 1;
   }
-  if (!opts.quiet) console.log(describe(running, opts));
-  const printCounters = () =>
-    console.log(
-      formatCounters({ link: { ...running.tun.loop.stats }, ...running.stack.counters() }),
-    );
+  const stack = running.stack;
+  const linkStats = () => ({ link: { ...running.tun.loop.stats } });
+  const listeners = [];
+  let control: ControlServer | undefined;
+  try {
+    for (const [name, value] of opts.sysctl) sysctlSet(stack, name, value);
+    if (opts.echo) listeners.push(startEcho(stack));
+    if (opts.discard) listeners.push(startDiscard(stack));
+    if (opts.http) {
+      listeners.push(startHttp(stack, {
+        ...opts.http,
+        routes: {
+          "/stats": () => answer(stack, { cmd: "stats" }, linkStats),
+          "/timewait": () => answer(stack, { cmd: "tw" }, linkStats),
+        },
+      }));
+    }
+    if (opts.control) {
+      control = await startControl(
+        stack,
+        controlPath(running.tun.device.name, opts.control),
+        linkStats,
+      );
+    }
+  } catch (e) {
+    console.error(`tunstack: ${(e as Error).message}`);
+    for (const l of listeners) l.close();
+    await running.close();
+    return 1;
+  }
+  if (!opts.quiet) {
+    console.log(describe(running, opts));
+    const svc = [
+      opts.echo ? "echo 7" : "",
+      opts.discard ? "discard 9" : "",
+      opts.http ? `http ${opts.http.port} (${opts.http.closeFirst} closes first)` : "",
+    ].filter(Boolean);
+    console.log(`  services: ${svc.join(", ") || "none"}`);
+    if (control) console.log(`  control: ${control.path}`);
+  }
+  const printCounters = () => console.log(formatCounters({ ...linkStats(), ...stack.counters() }));
   const stopped = Promise.withResolvers<void>();
   const onStop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", onStop);
@@ -128,6 +234,8 @@ export async function runUp(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onStop);
   Deno.removeSignalListener("SIGTERM", onStop);
   Deno.removeSignalListener("SIGUSR2", printCounters);
+  for (const l of listeners) l.close();
+  await control?.close();
   await running.close();
   if (!opts.quiet) {
     console.log("tunstack: stopped; counters:");

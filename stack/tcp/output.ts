@@ -94,12 +94,12 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
   ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
 
   const s = ctx.stats;
-  s.freebsd.sndtotal++;
+  s.freebsd.tcps_sndtotal++;
   if (len > 0) {
     s.dataSegmentsSent++;
     s.bytesSent += len;
-  } else if (flags & (SYN | FIN | RST)) s.freebsd.sndctrl++;
-  else s.freebsd.sndacks++;
+  } else if (flags & (SYN | FIN | RST)) s.freebsd.tcps_sndctrl++;
+  else s.freebsd.tcps_sndacks++;
 
   if (flags & ACK) {
     c.lastAckSent = c.rcvNxt;
@@ -265,6 +265,6 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
   emitTcp(ip.txBuffer, off, f, 0, pseudoSum(d.buf, d.dstOff, d.srcOff, n, IpProtocol.TCP, 0));
   ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN);
   ctx.stats.resetsSent++;
-  ctx.stats.freebsd.sndtotal++;
-  ctx.stats.freebsd.sndctrl++;
+  ctx.stats.freebsd.tcps_sndtotal++;
+  ctx.stats.freebsd.tcps_sndctrl++;
 }

@@ -45,14 +45,14 @@ export function newTcpStats() {
     connectionsTimedOut: 0,
     /** FreeBSD's tcpstat names for what the TIME_WAIT manager reports. */
     freebsd: {
-      /** tcps_closed: connections closed (including drops). */
-      closed: 0,
-      /** tcps_sndtotal: segments sent. */
-      sndtotal: 0,
-      /** tcps_sndacks: ACK-only segments sent. */
-      sndacks: 0,
-      /** tcps_sndctrl: control segments (SYN, FIN, RST) without data. */
-      sndctrl: 0,
+      /** Connections closed (including drops and TIME_WAIT records ending). */
+      tcps_closed: 0,
+      /** Segments sent. */
+      tcps_sndtotal: 0,
+      /** ACK-only segments sent. */
+      tcps_sndacks: 0,
+      /** Control segments (SYN, FIN, RST) without data. */
+      tcps_sndctrl: 0,
     },
     dropped: {
       truncated: 0,

@@ -210,7 +210,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   // ---- TcpContext ----------------------------------------------------------
 
   remove(c: TcpConnection): void {
-    this.stats.freebsd.closed++;
+    this.stats.freebsd.tcps_closed++;
     this.#forget(c);
   }
 

@@ -237,7 +237,7 @@ export class TimeWaitTable {
     // count comes when the record closes (tcp_twclose).
     if (this.settings.nolocaltimewait && host.ip.isLocalAddress(c.remote)) {
       s.skippedLocal++;
-      host.tcpStats.freebsd.closed++;
+      host.tcpStats.freebsd.tcps_closed++;
       return NIL;
     }
     let slot = this.#count < this.limit ? this.#alloc() : NIL;
@@ -246,14 +246,14 @@ export class TimeWaitTable {
       slot = this.#head;
       if (slot === NIL) {
         s.closedWithoutTimeWait++;
-        host.tcpStats.freebsd.closed++;
+        host.tcpStats.freebsd.tcps_closed++;
         return NIL;
       }
       s.recycled++;
       this.#unlink(slot);
       this.#unhash(slot);
       this.#count--;
-      host.tcpStats.freebsd.closed++;
+      host.tcpStats.freebsd.tcps_closed++;
     }
     const now = host.now() >>> 0;
     const v6 = c.remote.length === 16;
@@ -432,8 +432,8 @@ export class TimeWaitTable {
       pseudoSum(scratchPseudo, 0, local.length, local.length, IpProtocol.TCP, 0),
     );
     ip.send(local, remote, IpProtocol.TCP, hl);
-    host.tcpStats.freebsd.sndacks++;
-    host.tcpStats.freebsd.sndtotal++;
+    host.tcpStats.freebsd.tcps_sndacks++;
+    host.tcpStats.freebsd.tcps_sndtotal++;
   }
 
   // ---- tcp_twclose / 2MSL queue --------------------------------------------
@@ -443,7 +443,7 @@ export class TimeWaitTable {
     this.#unlink(slot);
     this.#unhash(slot);
     this.#release(slot);
-    this.#host.tcpStats.freebsd.closed++;
+    this.#host.tcpStats.freebsd.tcps_closed++;
   }
 
   /**

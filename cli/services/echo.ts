@@ -1,0 +1,56 @@
+/**
+ * Echo (RFC 862) and discard (RFC 863) over the stack's TCP.
+ *
+ * @module
+ */
+
+import type { Stack } from "../../stack/stack.ts";
+import type { TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
+
+async function serve(listener: TcpListener, handle: (c: TcpConn) => Promise<void>): Promise<void> {
+  for await (const conn of listener) {
+    handle(conn).catch(() => conn.close()).finally(() => conn.close());
+  }
+}
+
+/**
+ * Starts an echo server: every byte read is written back; the peer's FIN
+ * is answered with ours.
+ *
+ * @example
+ * ```ts ignore
+ * const l = startEcho(stack, 7);
+ * l.close();
+ * ```
+ */
+export function startEcho(stack: Stack, port = 7): TcpListener {
+  const l = stack.listen({ port });
+  serve(l, async (c) => {
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await c.read(buf);
+      if (n === null) break;
+      await c.write(buf.subarray(0, n));
+    }
+    await c.closeWrite();
+  });
+  return l;
+}
+
+/**
+ * Starts a discard server: everything read is thrown away.
+ *
+ * @example
+ * ```ts ignore
+ * const l = startDiscard(stack, 9);
+ * l.close();
+ * ```
+ */
+export function startDiscard(stack: Stack, port = 9): TcpListener {
+  const l = stack.listen({ port });
+  serve(l, async (c) => {
+    const buf = new Uint8Array(256 * 1024);
+    while ((await c.read(buf)) !== null) { /* discard */ }
+  });
+  return l;
+}

@@ -1,0 +1,294 @@
+/**
+ * A small HTTP/1.1 server (RFC 9112) on the stack: `/` status, `/bytes/N`
+ * downloads, `/upload` sink with SHA-256, `/stats` and `/timewait` JSON.
+ * Keep-alive is honoured, and so is `Connection: close`; which side closes
+ * first is a setting, because that decides which side holds TIME_WAIT.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { Stack } from "../../stack/stack.ts";
+import type { TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
+
+/** Who closes the connection first after a `Connection: close` exchange. */
+export type CloseFirst = "server" | "client";
+
+/** HTTP server options. */
+export interface HttpOptions {
+  /** Port (default 80). */
+  port?: number;
+  /**
+   * `server`: the server closes after answering `Connection: close` (and
+   * holds TIME_WAIT). `client`: the server answers, then waits for the
+   * client's FIN before closing (the client holds TIME_WAIT).
+   */
+  closeFirst?: CloseFirst;
+  /** Idle keep-alive timeout, ms. */
+  idleMs?: number;
+  /** Extra JSON routes, such as `/stats`. */
+  routes?: Record<string, () => unknown>;
+}
+
+const MAX_HEADER = 16 * 1024;
+const CHUNK = new Uint8Array(64 * 1024).map((_, i) => 97 + (i % 26));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class BadRequest extends Error {}
+
+/** Buffered reading over a connection. */
+class Reader {
+  #c: TcpConn;
+  #buf = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+  constructor(c: TcpConn) {
+    this.#c = c;
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    if (this.#end === this.#buf.length) throw new BadRequest("header too large");
+    const n = await this.#c.read(this.#buf.subarray(this.#end));
+    if (n === null) return false;
+    this.#end += n;
+    return true;
+  }
+
+  /** Reads through the blank line ending a header block; null at clean EOF. */
+  async head(): Promise<string | null> {
+    for (;;) {
+      const view = this.#buf.subarray(this.#start, this.#end);
+      const i = indexOfCrlfCrlf(view);
+      if (i >= 0) {
+        const text = dec.decode(view.subarray(0, i));
+        this.#start += i + 4;
+        return text;
+      }
+      if (this.#end - this.#start > MAX_HEADER) throw new BadRequest("header too large");
+      if (!(await this.#fill())) {
+        if (this.#end === this.#start) return null;
+        throw new BadRequest("truncated header");
+      }
+    }
+  }
+
+  /** Reads one CRLF-terminated line (chunked encoding). */
+  async line(): Promise<string> {
+    for (;;) {
+      const view = this.#buf.subarray(this.#start, this.#end);
+      const i = view.indexOf(10);
+      if (i >= 0) {
+        const text = dec.decode(view.subarray(0, i)).replace(/\r$/, "");
+        this.#start += i + 1;
+        return text;
+      }
+      if (!(await this.#fill())) throw new BadRequest("truncated chunk");
+    }
+  }
+
+  /** Hands up to `max` body bytes to `sink`; returns how many. */
+  async body(max: number, sink: (b: Uint8Array) => void): Promise<number> {
+    if (this.#start === this.#end && !(await this.#fill())) throw new BadRequest("truncated body");
+    const n = Math.min(max, this.#end - this.#start);
+    sink(this.#buf.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    return n;
+  }
+}
+
+function indexOfCrlfCrlf(b: Uint8Array): number {
+  for (let i = b.indexOf(13); i >= 0 && i + 3 < b.length; i = b.indexOf(13, i + 1)) {
+    if (b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
+interface Request {
+  method: string;
+  path: string;
+  version: string;
+  headers: Map<string, string>;
+}
+
+function parseHead(text: string): Request {
+  const lines = text.split("\r\n");
+  const m = /^([A-Z]+) (\S+) HTTP\/(1\.[01])$/.exec(lines[0]);
+  if (!m) throw new BadRequest("bad request line");
+  const headers = new Map<string, string>();
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(":");
+    if (i <= 0) throw new BadRequest("bad header");
+    headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+  }
+  return { method: m[1], path: m[2], version: m[3], headers };
+}
+
+async function readBody(r: Reader, req: Request, sink: (b: Uint8Array) => void): Promise<number> {
+  const te = req.headers.get("transfer-encoding");
+  if (te !== undefined) {
+    if (te.toLowerCase() !== "chunked") throw new BadRequest("unsupported transfer-encoding");
+    let total = 0;
+    for (;;) {
+      const size = parseInt((await r.line()).split(";")[0], 16);
+      if (!Number.isFinite(size) || size < 0) throw new BadRequest("bad chunk size");
+      if (size === 0) {
+        while ((await r.line()) !== "") { /* trailers */ }
+        return total;
+      }
+      for (let left = size; left > 0;) left -= await r.body(left, sink);
+      total += size;
+      if ((await r.line()) !== "") throw new BadRequest("bad chunk end");
+    }
+  }
+  const cl = req.headers.get("content-length");
+  if (cl === undefined) return 0;
+  if (!/^\d+$/.test(cl)) throw new BadRequest("bad content-length");
+  const len = Number(cl);
+  for (let left = len; left > 0;) left -= await r.body(left, sink);
+  return len;
+}
+
+/**
+ * Starts the HTTP server on the stack.
+ *
+ * @example
+ * ```ts ignore
+ * const l = startHttp(stack, { port: 80, closeFirst: "server" });
+ * l.close();
+ * ```
+ */
+export function startHttp(stack: Stack, options: HttpOptions = {}): TcpListener {
+  const l = stack.listen({ port: options.port ?? 80 });
+  (async () => {
+    for await (const conn of l) {
+      serveConnection(stack, conn, options).catch(() => {}).finally(() => conn.close());
+    }
+  })();
+  return l;
+}
+
+async function serveConnection(stack: Stack, conn: TcpConn, o: HttpOptions): Promise<void> {
+  const r = new Reader(conn);
+  const closeFirst = o.closeFirst ?? "server";
+  for (;;) {
+    let head: string | null;
+    const idle = setTimeout(() => conn.close(), o.idleMs ?? 30_000);
+    try {
+      head = await r.head();
+    } catch (e) {
+      clearTimeout(idle);
+      if (e instanceof BadRequest) {
+        await respond(conn, 400, "text/plain", `Bad request: ${e.message}\n`, true);
+      }
+      return;
+    } finally {
+      clearTimeout(idle);
+    }
+    if (head === null) return; // the client closed first
+    let req: Request;
+    try {
+      req = parseHead(head);
+    } catch (e) {
+      await respond(conn, 400, "text/plain", `Bad request: ${(e as Error).message}\n`, true);
+      return;
+    }
+    const wantsClose = req.headers.get("connection")?.toLowerCase() === "close" ||
+      (req.version === "1.0" && req.headers.get("connection")?.toLowerCase() !== "keep-alive");
+    await handle(stack, conn, r, req, wantsClose, o);
+    if (!wantsClose) continue;
+    if (closeFirst === "client") {
+      // Answered; wait for the client's FIN so that it closes first.
+      const buf = new Uint8Array(4096);
+      const t = setTimeout(() => conn.close(), o.idleMs ?? 30_000);
+      try {
+        while ((await conn.read(buf)) !== null) { /* drain */ }
+      } finally {
+        clearTimeout(t);
+      }
+    }
+    return;
+  }
+}
+
+async function handle(
+  stack: Stack,
+  conn: TcpConn,
+  r: Reader,
+  req: Request,
+  close: boolean,
+  o: HttpOptions,
+): Promise<void> {
+  const path = req.path.split("?")[0];
+  const bytes = /^\/bytes\/(\d{1,12})$/.exec(path);
+  if (path === "/upload" && (req.method === "POST" || req.method === "PUT")) {
+    const h = createHash("sha256");
+    const n = await readBody(r, req, (b) => h.update(b));
+    const body = JSON.stringify({ bytes: n, sha256: h.digest("hex") }) + "\n";
+    await respond(conn, 200, "application/json", body, close);
+    return;
+  }
+  await readBody(r, req, () => {}); // any other body is discarded
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    await respond(conn, 405, "text/plain", "Method not allowed\n", close);
+  } else if (bytes) {
+    const n = Number(bytes[1]);
+    await conn.write(enc.encode(headText(200, "application/octet-stream", n, close)));
+    if (req.method === "GET") {
+      for (let left = n; left > 0;) {
+        const k = Math.min(left, CHUNK.length);
+        await conn.write(CHUNK.subarray(0, k));
+        left -= k;
+      }
+    }
+  } else if (path === "/") {
+    const tcp = stack.tcp;
+    const text = [
+      "tunstack: a userspace TCP/IP stack",
+      `addresses: ${[stack.ip.ipv4, stack.ip.ipv6].filter(Boolean).length}`,
+      `connections: ${tcp.connectionCount}`,
+      `time-wait: ${tcp.timewait.size}`,
+      "routes: / /bytes/N /upload /stats /timewait",
+      "",
+    ].join("\n");
+    await respond(conn, 200, "text/plain", text, close, req.method === "HEAD");
+  } else if (o.routes && path in o.routes) {
+    const body = JSON.stringify(o.routes[path](), null, 2) + "\n";
+    await respond(conn, 200, "application/json", body, close, req.method === "HEAD");
+  } else {
+    await respond(conn, 404, "text/plain", "Not found\n", close);
+  }
+}
+
+function headText(status: number, type: string, length: number, close: boolean): string {
+  const reason: Record<number, string> = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+  };
+  return `HTTP/1.1 ${status} ${reason[status] ?? ""}\r\nServer: tunstack\r\n` +
+    `Content-Type: ${type}\r\nContent-Length: ${length}\r\n` +
+    `Connection: ${close ? "close" : "keep-alive"}\r\n\r\n`;
+}
+
+async function respond(
+  conn: TcpConn,
+  status: number,
+  type: string,
+  body: string,
+  close: boolean,
+  headOnly = false,
+): Promise<void> {
+  const b = enc.encode(body);
+  const h = enc.encode(headText(status, type, b.length, close));
+  const out = new Uint8Array(h.length + (headOnly ? 0 : b.length));
+  out.set(h);
+  if (!headOnly) out.set(b, h.length);
+  await conn.write(out);
+}
