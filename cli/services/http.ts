@@ -31,7 +31,8 @@ export interface HttpOptions {
 }
 
 const MAX_HEADER = 16 * 1024;
-const CHUNK = new Uint8Array(64 * 1024).map((_, i) => 97 + (i % 26));
+// A multiple of 26, so /bytes/N is one unbroken a..z sequence across chunks.
+const CHUNK = new Uint8Array(26 * 2520).map((_, i) => 97 + (i % 26));
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 

@@ -142,20 +142,49 @@ export class Netns {
     return p;
   }
 
-  /** Starts `tunstack up` with extra flags and waits until the device is up. */
+  /** Control-socket directory of stacks started by this test. */
+  controlDir = "";
+
+  #perms(): string[] {
+    const d = this.controlDir;
+    return [`--allow-read=${d}`, `--allow-write=${d}`, `--allow-net=unix:${d}/tunstack0.sock`];
+  }
+
+  /** Starts `tunstack up` with extra flags and waits until it serves. */
   async startStack(flags: string[] = []): Promise<Proc> {
     const p = this.spawn([
       Deno.execPath(),
       "run",
       "--allow-ffi",
-      "--allow-read",
-      "--allow-write",
+      ...this.#perms(),
       "cli/main.ts",
       "up",
+      "--control-dir",
+      this.controlDir,
       ...flags,
     ]);
-    await p.waitFor(/device \S+ up/);
+    await p.waitFor(/control: |services: none/);
     return p;
+  }
+
+  /** Runs `tunstack <args>` against the stack of this namespace. */
+  async tunstack(args: string[]): Promise<RunResult> {
+    return await this.run([
+      Deno.execPath(),
+      "run",
+      ...this.#perms(),
+      "cli/main.ts",
+      ...args,
+      "--control-dir",
+      this.controlDir,
+    ]);
+  }
+
+  /** `tunstack <args> --json`, parsed. */
+  async tunstackJson<T>(args: string[]): Promise<T> {
+    const r = await this.tunstack([...args, "--json"]);
+    if (r.code !== 0) throw new Error(`tunstack ${args.join(" ")}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
   }
 
   /** Starts tcpdump writing `file` and waits until it listens. */
@@ -202,6 +231,7 @@ export async function tempDir(): Promise<[string, () => Promise<void>]> {
 export async function withNetns(body: (ns: Netns, dir: string) => Promise<void>): Promise<void> {
   const ns = await Netns.create();
   const [dir, rm] = await tempDir();
+  ns.controlDir = `${dir}/control`;
   try {
     await body(ns, dir);
   } finally {

@@ -1,0 +1,218 @@
+// The kernel's TCP against tunstack's, over the tunnel: curl, nc, pcaps and
+// kernel counters. Each test has its own namespace; every load is bounded.
+
+import assert from "node:assert/strict";
+import { integrationIgnored, withNetns } from "./_netns.ts";
+
+const ignore = integrationIgnored();
+const GiB = 1024 * 1024 * 1024;
+
+function sha(text: string): string {
+  return text.trim().split(/\s+/)[0];
+}
+
+Deno.test({
+  name: "tcp: curl GET 1 GiB (IPv4) and POST 1 GiB (IPv6) with sha256; kernel retransmits stay 0",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack();
+      await ns.ok(["nstat", "-n"]); // reset the namespace's counters baseline
+      // The server sends 'a'..'z' repeated; compare with the same bytes made locally.
+      const down = await ns.ok([
+        "sh",
+        "-c",
+        `curl -sS --fail -m 120 http://192.0.2.2/bytes/${GiB} | sha256sum`,
+      ], 130_000);
+      const want = await ns.ok([
+        "sh",
+        "-c",
+        `yes abcdefghijklmnopqrstuvwxyz | tr -d '\\n' | head -c ${GiB} | sha256sum`,
+      ], 130_000);
+      assert.equal(sha(down), sha(want), "download sha256");
+
+      const file = `${dir}/upload.bin`;
+      await ns.ok(["sh", "-c", `head -c ${256 * 1024 * 1024} /dev/urandom > ${file}`]);
+      const fileSha = sha(await ns.ok(["sha256sum", file]));
+      // 1 GiB: the random file four times, streamed with a known length.
+      const up = await ns.ok([
+        "sh",
+        "-c",
+        `cat ${file} ${file} ${file} ${file} | curl -sS --fail -m 120 -T - -H 'Content-Length: ${GiB}' 'http://[2001:db8::2]/upload'`,
+      ], 130_000);
+      const r = JSON.parse(up) as { bytes: number; sha256: string };
+      assert.equal(r.bytes, GiB);
+      const want4 = sha(
+        await ns.ok(["sh", "-c", `cat ${file} ${file} ${file} ${file} | sha256sum`]),
+      );
+      assert.equal(r.sha256, want4, "upload sha256");
+      assert.notEqual(fileSha, "");
+      const nstat = await ns.ok(["nstat", "-az", "TcpRetransSegs"]);
+      assert.match(nstat, /TcpRetransSegs\s+0\s/, `kernel retransmitted: ${nstat}`);
+    }),
+});
+
+Deno.test({
+  name: "tcp: curl POST and GET small bodies over both families, keep-alive and Connection: close",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      await ns.startStack();
+      for (const host of ["192.0.2.2", "[2001:db8::2]"]) {
+        const post = await ns.ok([
+          "curl",
+          "-sS",
+          "--fail",
+          "-m",
+          "10",
+          "--data-binary",
+          "hello",
+          `http://${host}/upload`,
+        ]);
+        assert.deepEqual(JSON.parse(post), {
+          bytes: 5,
+          sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        });
+        const page = await ns.ok(["curl", "-sS", "--fail", "-m", "10", `http://${host}/`]);
+        assert.match(page, /^tunstack/);
+        // Two requests on one connection (keep-alive): curl reports one connect.
+        const two = await ns.ok([
+          "curl",
+          "-sS",
+          "--fail",
+          "-m",
+          "10",
+          "-o",
+          "/dev/null",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{num_connects}\n",
+          `http://${host}/bytes/10`,
+          `http://${host}/bytes/20`,
+        ]);
+        assert.deepEqual(
+          two.trim().split("\n"),
+          ["1", "0"],
+          "second request reused the connection",
+        );
+        const hdr = await ns.ok([
+          "curl",
+          "-sS",
+          "-i",
+          "-m",
+          "10",
+          "-H",
+          "Connection: close",
+          `http://${host}/bytes/3`,
+        ]);
+        assert.match(hdr, /Connection: close/);
+        assert.match(hdr, /\r\n\r\nabc$/);
+      }
+      const nf = await ns.run([
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-m",
+        "10",
+        "http://192.0.2.2/nope",
+      ]);
+      assert.equal(nf.stdout, "404");
+    }),
+});
+
+Deno.test({
+  name: "tcp: nc to echo (IPv4 and IPv6) and to discard",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack();
+      const file = `${dir}/data.bin`;
+      await ns.ok(["sh", "-c", `head -c 1048576 /dev/urandom > ${file}`]);
+      const want = sha(await ns.ok(["sha256sum", file]));
+      for (const host of ["192.0.2.2", "2001:db8::2"]) {
+        const echoed = await ns.ok(["sh", "-c", `nc -N ${host} 7 < ${file} | sha256sum`], 30_000);
+        assert.equal(sha(echoed), want, `echo over ${host}`);
+      }
+      await ns.ok(["sh", "-c", `head -c 10000000 /dev/zero | nc -N 192.0.2.2 9`], 30_000);
+      const stats = await ns.tunstackJson<{ tcp: { bytesReceived: number } }>(["stats"]);
+      assert.ok(stats.tcp.bytesReceived >= 10_000_000 + 2 * 1048576);
+    }),
+});
+
+Deno.test({
+  name: "tcp: the stack as client (examples/connect_out.ts) to a kernel nc -l server",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      // Any address: 192.0.2.1 exists only once the example has made the device.
+      const server = ns.spawn(["sh", "-c", "echo pong | timeout 20 nc -l 9000"]);
+      const client = await ns.run([
+        Deno.execPath(),
+        "run",
+        "--allow-ffi",
+        "examples/connect_out.ts",
+        "192.0.2.1",
+        "9000",
+        "ping",
+      ], 30_000);
+      assert.equal(client.code, 0, client.stderr);
+      assert.match(client.stdout, /reply: pong/);
+      await server.done;
+      assert.match(server.stdout, /^ping$/m);
+    }),
+});
+
+Deno.test({
+  name:
+    "tcp: tcpdump shows MSS, wscale, SACK-permitted and timestamps in the handshake and no bad checksum",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack();
+      const pcap = `${dir}/tcp.pcap`;
+      const dump = await ns.capture(pcap, "tunstack0", ["tcp"]);
+      await ns.ok([
+        "curl",
+        "-sS",
+        "--fail",
+        "-m",
+        "10",
+        "-o",
+        "/dev/null",
+        "http://192.0.2.2/bytes/200000",
+      ]);
+      await ns.ok([
+        "curl",
+        "-sS",
+        "--fail",
+        "-m",
+        "10",
+        "-o",
+        "/dev/null",
+        "http://[2001:db8::2]/bytes/200000",
+      ]);
+      await dump.stop("SIGINT");
+      const text = await ns.ok(["tcpdump", "-r", pcap, "-n", "-vv"]);
+      for (const [src, dst] of [["192.0.2.2.80", "192.0.2.1"], ["2001:db8::2.80", "2001:db8::1"]]) {
+        const synack = text.split("\n").find((l) =>
+          l.includes(`${src} > ${dst}`) && l.includes("Flags [S.]")
+        );
+        assert.ok(synack, `SYN-ACK from ${src}:\n${text.slice(0, 3000)}`);
+        assert.match(synack!, /mss 1(460|440)/);
+        assert.match(synack!, /sackOK/);
+        assert.match(synack!, /TS val \d+ ecr \d+/);
+        assert.match(synack!, /wscale \d+/);
+      }
+      assert.doesNotMatch(text, /incorrect|bad cksum/i, "every checksum is right");
+      assert.match(text, /cksum 0x[0-9a-f]+ \(correct\)/);
+    }),
+});
