@@ -1,6 +1,8 @@
 // A scripted TCP peer for state-machine tests: it crafts segments by hand,
 // feeds them to one stack on a fake clock, and decodes what the stack sends.
 
+import assert from "node:assert/strict";
+import type { TcpConn, TcpListener } from "../stack/tcp/socket.ts";
 import { MemoryLink } from "../stack/memory_link.ts";
 import { Stack, type StackOptions } from "../stack/stack.ts";
 import { TcpSegment } from "../stack/wire/tcp.ts";
@@ -100,4 +102,65 @@ export class Peer {
 /** Lets promise continuations (application code) run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+export const P = 40000; // the peer's port
+export const ISN = 1_000_000; // the peer's ISN
+
+/** LISTEN -> SYN-RECEIVED -> ESTABLISHED with every option. */
+export async function passiveOpen(
+  peer: Peer,
+  opts: { ts?: boolean; port?: number; listen?: boolean } = {},
+) {
+  const sport = opts.port ?? P;
+  const listener = opts.listen === false ? undefined : peer.stack.listen({ port: 80 });
+  let conn: TcpConn | undefined;
+  if (listener) listener.accept().then((c) => conn = c);
+  else pendingAccept(peer).then((c) => conn = c);
+  const ts = opts.ts ?? true;
+  peer.send({
+    sport,
+    dport: 80,
+    seq: ISN,
+    flags: "S",
+    mss: 1460,
+    wscale: 7,
+    sackOk: true,
+    ts: ts ? [500, 0] : undefined,
+  });
+  const [synack] = peer.take();
+  assert.equal(synack.flags, "SA");
+  assert.equal(synack.ack, ISN + 1);
+  const iss = synack.seq;
+  const tsv = synack.ts?.[0] ?? 0;
+  peer.send({
+    sport,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "A",
+    ts: ts ? [501, tsv] : undefined,
+  });
+  await settle();
+  assert.ok(conn, "accepted");
+  return {
+    conn: conn!,
+    iss,
+    listener,
+    synack,
+    ts: ts ? (v: number): [number, number] => [v, tsv] : () => undefined,
+  };
+}
+
+const listeners = new WeakMap<Peer, TcpListener>();
+
+/** The stack's port-80 listener for later passive opens on the same peer. */
+export function listen80(peer: Peer): void {
+  listeners.set(peer, peer.stack.listen({ port: 80 }));
+}
+
+function pendingAccept(peer: Peer): Promise<TcpConn> {
+  const l = listeners.get(peer);
+  if (!l) throw new Error("call listen80(peer) first");
+  return l.accept();
 }

@@ -15,7 +15,7 @@ import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { closeConnection, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
-import { sendAbortReset, sendResetFor, tcpOutput } from "./output.ts";
+import { sendAbortReset, sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { isSynchronized } from "./state.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
@@ -218,7 +218,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
     c.state = "TIME-WAIT";
     // tcp_twstart: the record takes over (and sends the pending ACK); the
     // connection block is freed.
-    this.timewait.start(c);
+    const slot = this.timewait.start(c);
+    // No record (nolocaltimewait, or nothing to recycle): FreeBSD 7 closed
+    // without the final ACK, leaving the peer in LAST-ACK until it
+    // retransmits; like FreeBSD since r331322 we still send it.
+    if (slot < 0 && c.ackNow) sendAck(c);
     this.#forget(c);
     c.rtoAt =
       c.delackAt =

@@ -2,51 +2,8 @@
 
 import assert from "node:assert/strict";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
-import { Peer, settle } from "../_peer.ts";
+import { ISN, P, passiveOpen, Peer, settle } from "../_peer.ts";
 import { net } from "../_tcp.ts";
-
-const P = 40000; // the peer's port
-const ISN = 1_000_000; // the peer's ISN
-
-/** LISTEN -> SYN-RECEIVED -> ESTABLISHED with every option. */
-async function passiveOpen(peer: Peer, opts: { ts?: boolean } = {}) {
-  const listener = peer.stack.listen({ port: 80 });
-  let conn: TcpConn | undefined;
-  listener.accept().then((c) => conn = c);
-  const ts = opts.ts ?? true;
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN,
-    flags: "S",
-    mss: 1460,
-    wscale: 7,
-    sackOk: true,
-    ts: ts ? [500, 0] : undefined,
-  });
-  const [synack] = peer.take();
-  assert.equal(synack.flags, "SA");
-  assert.equal(synack.ack, ISN + 1);
-  const iss = synack.seq;
-  const tsv = synack.ts?.[0] ?? 0;
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: iss + 1,
-    flags: "A",
-    ts: ts ? [501, tsv] : undefined,
-  });
-  await settle();
-  assert.ok(conn, "accepted");
-  return {
-    conn: conn!,
-    iss,
-    listener,
-    synack,
-    ts: ts ? (v: number): [number, number] => [v, tsv] : () => undefined,
-  };
-}
 
 Deno.test("tcp: passive open answers with MSS, window scale, SACK-permitted and timestamps", async () => {
   const peer = new Peer();
