@@ -157,8 +157,10 @@ export class TimeWaitTable {
   readonly settings: TimeWaitSettings;
   /** The cap used when `settings.maxtcptw` is 0. */
   readonly autoSize: number;
-  /** Most records expired per `scan` call (bounds the pause). */
-  scanBudget = 4096;
+  /** Most records expired per `scan` call. */
+  scanBudget = 1 << 16;
+  /** Most milliseconds one `scan` call works (bounds the pause). */
+  scanTimeMs = 0.5;
   #host: TimeWaitHost;
   #cap = 0; // slots allocated
   // Struct of arrays, one element per slot.
@@ -448,18 +450,21 @@ export class TimeWaitTable {
 
   /**
    * Expires due records from the head of the FIFO (`tcp_tw_2msl_scan(0)`),
-   * at most `scanBudget` per call. Returns how many expired; when it equals
-   * the budget more may be due.
+   * at most `scanBudget` records and about `scanTimeMs` per call, so a
+   * mass expiry is spread over ticks instead of pausing the stack. Returns
+   * how many expired.
    */
   scan(nowMs: number): number {
     const now = nowMs >>> 0;
+    const deadline = performance.now() + this.scanTimeMs;
     let n = 0;
     while (n < this.scanBudget) {
       const slot = this.#head;
       if (slot === NIL || ((this.#expire[slot] - now) | 0) > 0) break;
       this.close(slot);
       this.stats.expired++;
-      n++;
+      // Reading the clock costs more than a close: look every 256.
+      if ((++n & 255) === 0 && performance.now() >= deadline) break;
     }
     return n;
   }
@@ -658,6 +663,10 @@ export class TimeWaitTable {
   }
 
   #hashInsert(slot: number): void {
+    // Probing needs empty cells: when live and deleted cells would pass 3/4
+    // of the index, rebuild it first (`slot` is not in it yet). Only inserts
+    // get here, never an expiry tick: deleting keeps live + deleted constant.
+    if ((this.#count + 1 + this.#deleted) * 4 > this.#hash.length * 3) this.#rehash();
     const t = this.#hash;
     const mask = t.length - 1;
     let i = this.#slotHash(slot) & mask;
@@ -676,8 +685,7 @@ export class TimeWaitTable {
         if (t[(i + 1) & mask] === 0) t[i] = 0;
         else {
           t[i] = -1;
-          // Too many tombstones make misses long: rebuild the index.
-          if (++this.#deleted > t.length >>> 2) this.#rehash();
+          this.#deleted++;
         }
         return;
       }
