@@ -54,7 +54,7 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
   const remote = new Uint8Array(family === 4 ? 4 : 16);
   if (family === 4) remote.set([10, 0, 0, 0]);
   else remote.set(parseIp("2001:db8:1::")!);
-  const c = {
+  const block = {
     remote,
     localPort: 80,
     remotePort: 0,
@@ -71,13 +71,14 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
     noDelay: false,
     keepAlive: false,
     ackNow: false,
-  } as unknown as TcpConnection;
+  };
+  const c = block as unknown as TcpConnection;
   const set = (i: number) => {
     // Distinct 4-tuples: peer address from i / 60000, port from i % 60000.
     const hi = Math.floor(i / 60000);
     remote[remote.length - 2] = hi >> 8;
     remote[remote.length - 1] = hi & 0xff;
-    c.remotePort = 1024 + (i % 60000);
+    block.remotePort = 1024 + (i % 60000);
   };
   await settleGc();
   const before = memory();
@@ -98,7 +99,7 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
   for (let k = 0; k < probes; k++) {
     const i = (k * 7919) % n;
     set(i);
-    if (tw.lookup(remote, 0, remote.length, c.remotePort, 80) >= 0) found++;
+    if (tw.lookup(remote, 0, remote.length, block.remotePort, 80) >= 0) found++;
   }
   const lookupMs = performance.now() - t;
   if (found !== probes) throw new Error(`lookup found ${found} of ${probes}`);
