@@ -109,15 +109,21 @@ export class TcpConn implements ConnectionEvents {
   }
 
   // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by
-  // at least two segments or half the buffer.
+  // at least two segments or half the buffer. At once if the peer may be
+  // stalled (under two segments offered); otherwise within the delayed-ACK
+  // time, so that a reply about to be sent carries the update.
   #windowUpdate(): void {
     const c = this.#c;
     if (!receivesData(c.state)) return;
     const offered = Math.max(0, (c.rcvAdv - c.rcvNxt) | 0);
     const grown = c.rcvBuf.window - offered;
-    if (grown >= Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) {
+    if (grown < Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) return;
+    if (offered < 2 * c.rcvMss) {
       c.ackNow = true;
       tcpOutput(c);
+    } else if (c.delackAt === 0) {
+      c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
+      c.ctx.watch(c);
     }
   }
 

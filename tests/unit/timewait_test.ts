@@ -362,3 +362,48 @@ Deno.test("timewait: replies count as tcps_sndacks and tcps_sndtotal", async () 
   assert.equal(f.tcps_sndacks, before.acks + 1);
   assert.equal(f.tcps_sndtotal, before.total + 1);
 });
+
+Deno.test("timewait: the index survives heavy churn (tombstones never fill it)", async () => {
+  const { IpLayer } = await import("../../stack/ip.ts");
+  const { newTcpStats } = await import("../../stack/tcp/stats.ts");
+  const { TimeWaitTable } = await import("../../stack/tcp/timewait.ts");
+  let now = 0;
+  const ipl = new IpLayer({ ipv4: ip("192.0.2.2") });
+  const tw = new TimeWaitTable(
+    { ip: ipl, tcpStats: newTcpStats(), now: () => now },
+    { maxtcptw: 64, nolocaltimewait: false, mslMs: 1, paws: false, rfc6191: false },
+    64,
+  );
+  const block = {
+    remote: new Uint8Array([10, 0, 0, 1]),
+    localPort: 80,
+    remotePort: 0,
+    sndMax: 1,
+    rcvNxt: 2,
+    iss: 3,
+    irs: 4,
+    rcvAdv: 100,
+    rcvScale: 0,
+    tsOk: false,
+    tsRecent: 0,
+    tsOffset: 0,
+    createdAt: 0,
+    noDelay: false,
+    keepAlive: false,
+    ackNow: false,
+  };
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 60; i++) {
+      block.remotePort = 1000 + round * 60 + i;
+      tw.start(block as never);
+    }
+    for (let i = 0; i < 60; i++) {
+      assert.ok(tw.lookup(block.remote, 0, 4, 1000 + round * 60 + i, 80) >= 0, "present");
+    }
+    assert.equal(tw.lookup(block.remote, 0, 4, 999, 80), -1, "a miss terminates");
+    now += 5;
+    tw.scan(now);
+    assert.equal(tw.size, 0);
+  }
+  assert.equal(tw.stats.expired, 200 * 60);
+});
