@@ -8,6 +8,8 @@
  * @module
  */
 
+import { insertRange, rangesLength } from "./_ranges.ts";
+
 /**
  * A reassembling byte ring. Offsets are relative to the next byte expected
  * (RCV.NXT).
@@ -55,9 +57,7 @@ export class ReceiveBuffer {
 
   /** Out-of-order bytes held. */
   get outOfOrderBytes(): number {
-    let n = 0;
-    for (let i = 0; i < this.#ranges.length; i += 2) n += this.#ranges[i + 1] - this.#ranges[i];
-    return n;
+    return rangesLength(this.#ranges);
   }
 
   /**
@@ -76,7 +76,7 @@ export class ReceiveBuffer {
       pos = 0;
     }
     if (offset > 0) {
-      this.#addRange(offset, offset + n);
+      this.#recentStart = insertRange(this.#ranges, offset, offset + n);
       return 0;
     }
     // In order: absorb every held range the new bytes reach.
@@ -92,20 +92,6 @@ export class ReceiveBuffer {
     if (this.#recentStart >= 0) this.#recentStart -= end;
     this.#ready += end;
     return end;
-  }
-
-  #addRange(start: number, end: number): void {
-    const r = this.#ranges;
-    let i = 0;
-    while (i < r.length && r[i + 1] < start) i += 2;
-    let j = i;
-    while (j < r.length && r[j] <= end) {
-      if (r[j] < start) start = r[j];
-      if (r[j + 1] > end) end = r[j + 1];
-      j += 2;
-    }
-    r.splice(i, j - i, start, end);
-    this.#recentStart = start;
   }
 
   /**

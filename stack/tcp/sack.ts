@@ -6,6 +6,8 @@
  * @module
  */
 
+import { insertRange, rangesLength } from "./_ranges.ts";
+
 /**
  * Sorted, disjoint `[start, end)` offsets from SND.UNA.
  *
@@ -38,17 +40,8 @@ export class SackScoreboard {
   /** Records `[start, end)` as SACKed. */
   add(start: number, end: number): void {
     if (end <= start) return;
-    const r = this.#r;
-    let i = 0;
-    while (i < r.length && r[i + 1] < start) i += 2;
-    let j = i;
-    while (j < r.length && r[j] <= end) {
-      if (r[j] < start) start = r[j];
-      if (r[j + 1] > end) end = r[j + 1];
-      j += 2;
-    }
-    r.splice(i, j - i, start, end);
-    this.#recount();
+    insertRange(this.#r, start, end);
+    this.sackedBytes = rangesLength(this.#r);
   }
 
   /** SND.UNA moved forward by `n`: shift and trim. */
@@ -62,7 +55,7 @@ export class SackScoreboard {
       r[w++] = e;
     }
     r.length = w;
-    this.#recount();
+    this.sackedBytes = rangesLength(r);
   }
 
   /** Forgets everything (RFC 6675 5.1: after an RTO the peer may renege). */
@@ -108,11 +101,5 @@ export class SackScoreboard {
       if (e > s) n -= e - s;
     }
     return n;
-  }
-
-  #recount(): void {
-    let n = 0;
-    for (let i = 0; i < this.#r.length; i += 2) n += this.#r[i + 1] - this.#r[i];
-    this.sackedBytes = n;
   }
 }

@@ -10,7 +10,7 @@
 import type { IpDatagram, IpLayer } from "../ip.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
-import { TcpSegment } from "../wire/tcp.ts";
+import { readU32, TcpSegment } from "../wire/tcp.ts";
 import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { closeConnection, segmentArrives } from "./input.ts";
@@ -22,7 +22,7 @@ import { newTcpStats, type TcpStats } from "./stats.ts";
 import { ConnectionResetError, TcpConnection, type TcpContext } from "./tcb.ts";
 import { runTimers } from "./timer.ts";
 import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
-import { hashTuple, readWord } from "./tuple.ts";
+import { hashTuple } from "./tuple.ts";
 
 /** Raised for a local address/port already taken, or no free port. */
 export class AddressInUseError extends Error {
@@ -184,8 +184,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #newIss(c: TcpConnection): void {
     const w = this.#isnWords;
     const n = c.local.length / 4;
-    for (let i = 0; i < n; i++) w[i] = readWord(c.local, i * 4);
-    for (let i = 0; i < n; i++) w[n + i] = readWord(c.remote, i * 4);
+    for (let i = 0; i < n; i++) w[i] = readU32(c.local, i * 4);
+    for (let i = 0; i < n; i++) w[n + i] = readU32(c.remote, i * 4);
     w[2 * n] = ((c.localPort << 16) | c.remotePort) >>> 0;
     c.iss = this.#isn.isn(w.subarray(0, 2 * n + 1));
     c.sndUna = c.sndNxt = c.sndMax = c.iss;

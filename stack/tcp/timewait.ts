@@ -20,16 +20,18 @@
 import { formatIp } from "../wire/ip_address.ts";
 import {
   emitTcp,
+  readU32,
   TCP_HEADER_LEN,
   TcpFlags,
   TcpHeaderFields,
   type TcpSegment,
+  writeU32,
 } from "../wire/tcp.ts";
 import type { IpLayer } from "../ip.ts";
 import { pseudoSum } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
-import { readWord, tupleHash, writeWord } from "./tuple.ts";
+import { tupleHash } from "./tuple.ts";
 import type { TcpConnection } from "./tcb.ts";
 import type { TcpStats } from "./stats.ts";
 
@@ -262,9 +264,9 @@ export class TimeWaitTable {
     this.#flags[slot] = (v6 ? F_V6 : 0) | (c.tsOk ? F_TS : 0);
     if (v6) {
       const a6 = this.#ensureAddr6();
-      for (let i = 0; i < 4; i++) a6[slot * 4 + i] = readWord(c.remote, i * 4);
+      for (let i = 0; i < 4; i++) a6[slot * 4 + i] = readU32(c.remote, i * 4);
       this.#addr[slot] = 0;
-    } else this.#addr[slot] = readWord(c.remote, 0);
+    } else this.#addr[slot] = readU32(c.remote, 0);
     this.#ports[slot] = ((c.localPort << 16) | c.remotePort) >>> 0;
     this.#sndNxt[slot] = c.sndMax;
     this.#rcvNxt[slot] = c.rcvNxt;
@@ -302,14 +304,14 @@ export class TimeWaitTable {
     if (this.#count === 0) return NIL;
     const ports = ((localPort << 16) | remotePort) >>> 0;
     const v6 = addrLen === 16;
-    const w0 = readWord(buf, off);
+    const w0 = readU32(buf, off);
     const h = v6
       ? tupleHash(
         this.#seed,
         w0,
-        readWord(buf, off + 4),
-        readWord(buf, off + 8),
-        readWord(buf, off + 12),
+        readU32(buf, off + 4),
+        readU32(buf, off + 8),
+        readU32(buf, off + 12),
         ports,
       )
       : tupleHash(this.#seed, w0, 0, 0, 0, ports);
@@ -327,8 +329,8 @@ export class TimeWaitTable {
       }
       const a6 = this.#addr6!;
       if (
-        a6[slot * 4] === w0 && a6[slot * 4 + 1] === readWord(buf, off + 4) &&
-        a6[slot * 4 + 2] === readWord(buf, off + 8) && a6[slot * 4 + 3] === readWord(buf, off + 12)
+        a6[slot * 4] === w0 && a6[slot * 4 + 1] === readU32(buf, off + 4) &&
+        a6[slot * 4 + 2] === readU32(buf, off + 8) && a6[slot * 4 + 3] === readU32(buf, off + 12)
       ) return slot;
     }
   }
@@ -535,10 +537,10 @@ export class TimeWaitTable {
 
   #remoteBytes(slot: number): Uint8Array {
     if (this.#flags[slot] & F_V6) {
-      for (let i = 0; i < 4; i++) writeWord(scratchAddr, i * 4, this.#addr6![slot * 4 + i]);
+      for (let i = 0; i < 4; i++) writeU32(scratchAddr, i * 4, this.#addr6![slot * 4 + i]);
       return scratchAddr;
     }
-    writeWord(scratchAddr4, 0, this.#addr[slot]);
+    writeU32(scratchAddr4, 0, this.#addr[slot]);
     return scratchAddr4;
   }
 

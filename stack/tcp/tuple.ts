@@ -5,35 +5,7 @@
  * @module
  */
 
-/**
- * Reads a big-endian 32-bit word.
- *
- * @example
- * ```ts
- * import { readWord } from "./tuple.ts";
- * readWord(new Uint8Array([192, 0, 2, 1]), 0); // 3221225985
- * ```
- */
-export function readWord(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-/**
- * Writes a big-endian 32-bit word.
- *
- * @example
- * ```ts
- * import { writeWord } from "./tuple.ts";
- * const b = new Uint8Array(4);
- * writeWord(b, 0, 0xc0000201); // b = [192, 0, 2, 1]
- * ```
- */
-export function writeWord(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
+import { readU32 } from "../wire/tcp.ts";
 
 /**
  * Mixes a remote address (four words; IPv4 uses the first) and the ports
@@ -80,14 +52,14 @@ export function hashTuple(
   localPort: number,
 ): number {
   const ports = ((localPort << 16) | remotePort) >>> 0;
-  const a = readWord(remote, off);
+  const a = readU32(remote, off);
   if (len === 4) return tupleHash(seed, a, 0, 0, 0, ports);
   return tupleHash(
     seed,
     a,
-    readWord(remote, off + 4),
-    readWord(remote, off + 8),
-    readWord(remote, off + 12),
+    readU32(remote, off + 4),
+    readU32(remote, off + 8),
+    readU32(remote, off + 12),
     ports,
   );
 }

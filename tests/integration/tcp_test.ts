@@ -180,26 +180,18 @@ Deno.test({
       await ns.startStack();
       const pcap = `${dir}/tcp.pcap`;
       const dump = await ns.capture(pcap, "tunstack0", ["tcp"]);
-      await ns.ok([
-        "curl",
-        "-sS",
-        "--fail",
-        "-m",
-        "10",
-        "-o",
-        "/dev/null",
-        "http://192.0.2.2/bytes/200000",
-      ]);
-      await ns.ok([
-        "curl",
-        "-sS",
-        "--fail",
-        "-m",
-        "10",
-        "-o",
-        "/dev/null",
-        "http://[2001:db8::2]/bytes/200000",
-      ]);
+      for (const host of ["192.0.2.2", "[2001:db8::2]"]) {
+        await ns.ok([
+          "curl",
+          "-sS",
+          "--fail",
+          "-m",
+          "10",
+          "-o",
+          "/dev/null",
+          `http://${host}/bytes/200000`,
+        ]);
+      }
       await dump.stop("SIGINT");
       const text = await ns.ok(["tcpdump", "-r", pcap, "-n", "-vv"]);
       for (const [src, dst] of [["192.0.2.2.80", "192.0.2.1"], ["2001:db8::2.80", "2001:db8::1"]]) {

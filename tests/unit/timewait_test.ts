@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { sysctlSet } from "../../stack/sysctl.ts";
 import { autoMaxTcpTw } from "../../stack/tcp/timewait.ts";
-import { ip, tcpBytes } from "../_packets.ts";
+import { ip, tcpBytes, type TcpSpec } from "../_packets.ts";
 import { ISN, listen80, P, passiveOpen, Peer, type Seen, settle } from "../_peer.ts";
 
 /** An active close driven to TIME-WAIT; returns what the entry should hold. */
@@ -42,6 +42,19 @@ function tcpPart(s: Seen): Uint8Array {
 }
 
 const stats = (peer: Peer) => peer.stack.tcp.timewait.stats;
+
+/** A data segment at the entry's rcv_nxt that ACKs its snd_nxt. */
+function dataAt(t: Tw, bytes: number, tsVal: number, flags = "PA"): TcpSpec {
+  return {
+    sport: t.port,
+    dport: 80,
+    seq: t.rcvNxt,
+    ack: t.sndNxt,
+    flags,
+    data: new Uint8Array(bytes),
+    ts: [tsVal, 0],
+  };
+}
 
 Deno.test("timewait: entry holds a compressed record and the block is freed; the pending ACK is exact", async () => {
   const peer = new Peer();
@@ -176,15 +189,7 @@ Deno.test("timewait: data is answered with an ACK; a pure duplicate ACK is not",
   const t = await timeWait(peer);
   const tw = peer.stack.tcp.timewait;
   const lastWin = tw.list(peer.now)[0].lastWin;
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: t.rcvNxt,
-    ack: t.sndNxt,
-    flags: "PA",
-    data: new Uint8Array(3),
-    ts: [504, 0],
-  });
+  peer.send(dataAt(t, 3, 504));
   const [ack] = peer.take();
   assert.deepEqual(tcpPart(ack), expectedAck(peer, t, lastWin));
   assert.equal(stats(peer).check.acked, 1);
@@ -211,27 +216,11 @@ Deno.test("timewait: PAWS is off by default and, when on, drops old timestamps",
   const peer = new Peer();
   const t = await timeWait(peer);
   const old: [number, number] = [100, 0]; // older than ts_recent 503
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: t.rcvNxt,
-    ack: t.sndNxt,
-    flags: "PA",
-    data: new Uint8Array(1),
-    ts: old,
-  });
+  peer.send({ ...dataAt(t, 1, 0), ts: old });
   assert.equal(peer.take().length, 1, "FreeBSD 7: answered");
   assert.equal(stats(peer).check.pawsDropped, 0);
   sysctlSet(peer.stack, "net.inet.tcp.tw_paws", "1");
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: t.rcvNxt,
-    ack: t.sndNxt,
-    flags: "PA",
-    data: new Uint8Array(1),
-    ts: old,
-  });
+  peer.send({ ...dataAt(t, 1, 0), ts: old });
   const [ack] = peer.take();
   assert.equal(ack.flags, "A", "RFC 7323 5.3: ACK the old segment, then drop it");
   peer.send({ sport: P, dport: 80, seq: t.rcvNxt + 5, flags: "S", ts: old });
@@ -258,15 +247,7 @@ Deno.test("timewait: IPv6 entries are found and answered", async () => {
   const [e] = peer.stack.tcp.timewait.list(peer.now);
   assert.equal(e.peerAddress, "2001:db8::1");
   assert.equal(e.localAddress, "2001:db8::2");
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: t.rcvNxt,
-    ack: t.sndNxt,
-    flags: "PA",
-    data: new Uint8Array(2),
-    ts: [510, 0],
-  });
+  peer.send(dataAt(t, 2, 510));
   const [ack] = peer.take();
   assert.equal(ack.seq, t.sndNxt);
   assert.equal(ack.ack, t.rcvNxt);
@@ -350,15 +331,7 @@ Deno.test("timewait: replies count as tcps_sndacks and tcps_sndtotal", async () 
   const t = await timeWait(peer);
   const f = peer.stack.tcp.stats.freebsd;
   const before = { acks: f.tcps_sndacks, total: f.tcps_sndtotal };
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: t.rcvNxt,
-    ack: t.sndNxt,
-    flags: "PA",
-    data: new Uint8Array(1),
-    ts: [510, 0],
-  });
+  peer.send(dataAt(t, 1, 510));
   assert.equal(f.tcps_sndacks, before.acks + 1);
   assert.equal(f.tcps_sndtotal, before.total + 1);
 });
