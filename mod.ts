@@ -24,7 +24,7 @@ import { TunInterface } from "./tun/interface.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { TunInterface } from "./tun/interface.ts";
 export { TunDevice, TunError } from "./tun/device.ts";
-export type { Link, PacketHandler } from "./tun/loop.ts";
+export { GsoType, type Link, type PacketHandler, TxOffload } from "./stack/link.ts";
 export { formatIp, parseCidr, parseIp } from "./stack/wire/ip_address.ts";
 export { formatCounters } from "./stack/stats.ts";
 export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
@@ -47,6 +47,8 @@ export interface TunStackOptions extends StackOptions {
   kernelIpv6?: Cidr;
   /** Open the device with `IFF_VNET_HDR`. */
   vnetHdr?: boolean;
+  /** Use checksum and segmentation offload when the kernel grants it. */
+  offload?: boolean;
 }
 
 /** A stack running on a TUN device. */
@@ -78,6 +80,7 @@ export function startTunStack(options: TunStackOptions): RunningStack {
     mtu: options.mtu,
     addresses,
     vnetHdr: options.vnetHdr,
+    offload: options.offload,
   });
   const stack = new Stack(options);
   stack.attach(tun.loop);

@@ -32,7 +32,10 @@ Flags:
   --ipv6 A              the stack's IPv6 address (default 2001:db8::2)
   --no-ipv4             run without IPv4
   --no-ipv6             run without IPv6
-  --vnet-hdr            open the device with IFF_VNET_HDR
+  --no-offload          no checksum/segmentation offload (default: on when the
+                        kernel grants TUNSETOFFLOAD; tcpdump on the device then
+                        shows our TCP checksums as partial, i.e. "incorrect")
+  --vnet-hdr            open the device with IFF_VNET_HDR even without offload
   --no-echo             no echo service on TCP 7
   --no-discard          no discard service on TCP 9
   --no-http             no HTTP server
@@ -88,6 +91,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-ipv4": { type: "boolean", default: false },
       "no-ipv6": { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
+      "no-offload": { type: "boolean", default: false },
       "no-echo": { type: "boolean", default: false },
       "no-discard": { type: "boolean", default: false },
       "no-http": { type: "boolean", default: false },
@@ -118,6 +122,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     name: values.dev,
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
+    offload: !values["no-offload"],
     quiet: values.quiet,
     echo: !values["no-echo"],
     discard: !values["no-discard"],
@@ -157,7 +162,9 @@ export function parseUpArgs(args: string[]): UpOptions {
 }
 
 function describe(r: RunningStack, o: TunStackOptions): string {
-  const lines = [`tunstack: device ${r.tun.device.name} up, mtu ${o.mtu}`];
+  const loop = r.tun.loop;
+  const off = loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none";
+  const lines = [`tunstack: device ${r.tun.device.name} up, mtu ${o.mtu}, offload ${off}`];
   for (const v of [4, 6] as const) {
     const k = o[`kernelIpv${v}`];
     const own = o[`ipv${v}`];

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Link } from "../tun/loop.ts";
+import type { Link, TxOffload } from "./link.ts";
 import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
@@ -34,6 +34,8 @@ export class IpDatagram {
   ttl = 0;
   /** Whether the destination is multicast or broadcast. */
   multicast = false;
+  /** The link vouches for the transport checksum (offload or loopback). */
+  csumValid = false;
 }
 
 /** Upper-layer input, by protocol number. */
@@ -127,6 +129,16 @@ export class IpLayer {
     return this.#link?.mtu ?? 65535;
   }
 
+  /** The link computes transport checksums left partial. */
+  get csumOffload(): boolean {
+    return this.#link?.csumOffload ?? false;
+  }
+
+  /** Largest packet the link segments for us (the MTU without TSO). */
+  get gsoMax(): number {
+    return this.#link?.gsoMax ?? this.mtu;
+  }
+
   /** Registers the input function for an upper-layer protocol. */
   register(protocol: number, handler: ProtocolHandler): void {
     this.#handlers.set(protocol, handler);
@@ -144,7 +156,7 @@ export class IpLayer {
   }
 
   /** Handles one received packet. Never throws on malformed input. */
-  receive(buf: Uint8Array, len: number): void {
+  receive(buf: Uint8Array, len: number, csumValid = false): void {
     const s = this.stats;
     s.rxPackets++;
     if (len < 1) {
@@ -154,6 +166,7 @@ export class IpLayer {
     const d = this.#dgram;
     const version = buf[0] >> 4;
     d.buf = buf;
+    d.csumValid = csumValid;
     if (version === 4) {
       const ip = this.#v4;
       const err = ip.wrap(buf, len);
@@ -229,7 +242,13 @@ export class IpLayer {
    * Sends the `payloadLen` bytes at `payloadOffset` in `txBuffer` from `src`
    * to `dst`. A packet to one of our own addresses is looped back.
    */
-  send(src: IpAddress, dst: IpAddress, protocol: number, payloadLen: number): boolean {
+  send(
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: number,
+    payloadLen: number,
+    offload?: TxOffload,
+  ): boolean {
     const h = this.#headroom;
     const tx = this.#tx;
     let len: number;
@@ -249,7 +268,7 @@ export class IpLayer {
       this.stats.txNoLink++;
       return false;
     }
-    if (!this.#link.transmit(tx, len)) {
+    if (!this.#link.transmit(tx, len, offload)) {
       this.stats.txLinkDropped++;
       return false;
     }
@@ -267,7 +286,8 @@ export class IpLayer {
       this.#loopScheduled = false;
       const q = this.#loopQueue;
       this.#loopQueue = [];
-      for (const p of q) this.receive(p, p.length);
+      // Our own packets: a checksum left partial for offload is fine.
+      for (const p of q) this.receive(p, p.length, true);
     });
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Link } from "../tun/loop.ts";
+import type { Link } from "./link.ts";
 
 /**
  * A link that hands every transmitted packet (a copy) to `deliver`.
@@ -22,11 +22,14 @@ import type { Link } from "../tun/loop.ts";
 export class MemoryLink implements Link {
   readonly headroom = 0;
   readonly mtu: number;
+  readonly csumOffload = false;
+  readonly gsoMax: number;
   #deliver: (packet: Uint8Array) => void;
 
   /** A link of `mtu` bytes handing packets to `deliver`. */
   constructor(mtu: number, deliver: (packet: Uint8Array) => void) {
     this.mtu = mtu;
+    this.gsoMax = mtu;
     this.#deliver = deliver;
   }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Link, PacketHandler } from "../tun/loop.ts";
+import type { Link, PacketHandler } from "./link.ts";
 import { Icmp } from "./icmp.ts";
 import { IpLayer } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
@@ -74,8 +74,8 @@ export class Stack implements PacketHandler {
   }
 
   /** Handles one packet from the link. */
-  receive(buf: Uint8Array, len: number): void {
-    this.ip.receive(buf, len);
+  receive(buf: Uint8Array, len: number, csumValid = false): void {
+    this.ip.receive(buf, len, csumValid);
   }
 
   /** Called after a batch of packets. */

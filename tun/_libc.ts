@@ -17,6 +17,8 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  // The same ioctl for requests whose argument is a plain integer.
+  ioctl_int: { parameters: ["i32", "u64", "u64"], result: "i32", name: "ioctl" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },

@@ -14,6 +14,14 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const TUNSETIFF = 0x400454can;
 const TUNSETVNETHDRSZ = 0x400454d8n;
+const TUNSETOFFLOAD = 0x400454d0n;
+
+/** `TUNSETOFFLOAD` flags (linux/if_tun.h). */
+export const TunOffload = {
+  CSUM: 0x01,
+  TSO4: 0x02,
+  TSO6: 0x04,
+} as const;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
@@ -161,6 +169,18 @@ export class TunDevice {
     // EIO: the interface is down; a packet to a down link is lost, not fatal.
     if (e === 5) return false;
     throw new SyscallError("write " + this.name, e);
+  }
+
+  /**
+   * Asks the kernel for offloads (`TUNSETOFFLOAD`): with `CSUM` it may hand
+   * us packets whose TCP checksum is left to us (`NEEDS_CSUM`), with TSO it
+   * may hand us and take from us segments up to 64 KB. Needs `vnetHdr`.
+   * Returns false when the kernel refuses.
+   */
+  setOffload(flags: number): boolean {
+    if (!this.vnetHdr) return false;
+    // TUNSETOFFLOAD takes the flags as the argument itself, not a pointer.
+    return libc().ioctl_int(this.fd, TUNSETOFFLOAD, BigInt(flags)) >= 0;
   }
 
   /** Closes the fd; the kernel removes the (non-persistent) device. */

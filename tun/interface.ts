@@ -5,8 +5,9 @@
  * @module
  */
 
-import { TunDevice, TunError } from "./device.ts";
-import { type PacketHandler, PacketLoop } from "./loop.ts";
+import { TunDevice, TunError, TunOffload } from "./device.ts";
+import type { PacketHandler } from "../stack/link.ts";
+import { PacketLoop } from "./loop.ts";
 import { ifIndex, type InterfaceAddress, Netlink } from "./netlink.ts";
 
 /** Smallest and largest MTU accepted (IPv4 minimum, TUN maximum). */
@@ -26,6 +27,11 @@ export interface TunInterfaceOptions {
   addresses: InterfaceAddress[];
   /** Open with `IFF_VNET_HDR`. */
   vnetHdr?: boolean;
+  /**
+   * Ask for checksum and TCP segmentation offload (implies `vnetHdr`). If
+   * the kernel refuses, the device works without them.
+   */
+  offload?: boolean;
 }
 
 /**
@@ -74,7 +80,10 @@ export class TunInterface {
   static create(options: TunInterfaceOptions): TunInterface {
     const bad = checkMtu(options.mtu, options.addresses.some((a) => a.bytes.length === 16));
     if (bad) throw new TunError(bad);
-    const device = TunDevice.open({ name: options.name, vnetHdr: options.vnetHdr });
+    const device = TunDevice.open({
+      name: options.name,
+      vnetHdr: options.vnetHdr || options.offload,
+    });
     try {
       const index = ifIndex(device.name);
       if (index === 0) throw new TunError(`Device vanished: ${device.name}`);
@@ -87,7 +96,13 @@ export class TunInterface {
       } finally {
         nl.close();
       }
-      return new TunInterface(device, new PacketLoop(device, options.mtu), index);
+      const loop = new PacketLoop(device, options.mtu);
+      if (options.offload) {
+        const { CSUM, TSO4, TSO6 } = TunOffload;
+        if (device.setOffload(CSUM | TSO4 | TSO6)) loop.enableOffload(true);
+        else if (device.setOffload(CSUM)) loop.enableOffload(false);
+      }
+      return new TunInterface(device, loop, index);
     } catch (e) {
       device.close();
       throw e;

@@ -9,28 +9,8 @@
 
 import { errno, libc, SyscallError } from "./_libc.ts";
 import { setImmediate } from "node:timers";
+import type { Link, PacketHandler, TxOffload } from "../stack/link.ts";
 import { TunDevice, VNET_HDR_LEN } from "./device.ts";
-
-/** Receives packets from the loop. Implemented by the stack; knows no FFI. */
-export interface PacketHandler {
-  /** Handles one IP packet in `buf[0, len)`; must not keep `buf`. */
-  receive(buf: Uint8Array<ArrayBuffer>, len: number): void;
-  /** Called once after each batch, so output can be coalesced. */
-  flush(): void;
-}
-
-/** Where the stack's outgoing packets go. */
-export interface Link {
-  /** Bytes the link needs in front of each packet (the caller leaves them zero). */
-  readonly headroom: number;
-  /** Largest IP packet the link carries. */
-  readonly mtu: number;
-  /**
-   * Sends `frame[headroom, headroom + len)`; `frame[0, headroom)` is free
-   * for the link. Returns false when the packet was dropped.
-   */
-  transmit(frame: Uint8Array<ArrayBuffer>, len: number): boolean;
-}
 
 /** Counters of the loop. */
 export interface LoopStats {
@@ -71,6 +51,8 @@ const SPIN = 2;
 export class PacketLoop implements Link {
   readonly headroom: number;
   readonly mtu: number;
+  csumOffload = false;
+  gsoMax: number;
   /** Counters. */
   readonly stats: LoopStats = {
     rxPackets: 0,
@@ -95,6 +77,7 @@ export class PacketLoop implements Link {
     this.#dev = dev;
     this.mtu = mtu;
     this.headroom = dev.vnetHdr ? VNET_HDR_LEN : 0;
+    this.gsoMax = mtu;
     // vnet mode may deliver 64 KB GSO packets whatever the MTU.
     const size = this.headroom + (dev.vnetHdr ? 65535 : Math.max(mtu, 1280));
     this.#rx = new Uint8Array(size);
@@ -107,6 +90,16 @@ export class PacketLoop implements Link {
     v.setInt16(4, POLLIN, true);
     v.setInt32(8, this.#wakeFd, true);
     v.setInt16(12, POLLIN, true);
+  }
+
+  /**
+   * Turns on what `TUNSETOFFLOAD` granted: partial checksums, and TSO
+   * (segments up to 64 KB) when `tso` is set.
+   */
+  enableOffload(tso: boolean): void {
+    if (!this.#dev.vnetHdr) throw new Error("Offloads need IFF_VNET_HDR");
+    this.csumOffload = true;
+    if (tso) this.gsoMax = 65535;
   }
 
   /** Starts delivering packets to `handler`. */
@@ -125,7 +118,8 @@ export class PacketLoop implements Link {
     libc().close(this.#wakeFd);
   }
 
-  transmit(frame: Uint8Array<ArrayBuffer>, len: number): boolean {
+  transmit(frame: Uint8Array<ArrayBuffer>, len: number, offload?: TxOffload): boolean {
+    if (this.headroom !== 0) writeVnetHdr(frame, offload);
     const total = len + this.headroom;
     if (this.#dev.write(frame, total)) {
       this.stats.txPackets++;
@@ -147,8 +141,10 @@ export class PacketLoop implements Link {
         if (len === 0) break;
         this.stats.rxPackets++;
         this.stats.rxBytes += len - this.headroom;
+        // virtio_net_hdr flags: NEEDS_CSUM (1) or DATA_VALID (2).
+        const csumValid = this.headroom !== 0 && (this.#rx[0] & 3) !== 0;
         try {
-          handler.receive(this.#rxPacket, len - this.headroom);
+          handler.receive(this.#rxPacket, len - this.headroom, csumValid);
         } catch (err) {
           // A bug in packet handling must not take the device down.
           console.error("tunstack: packet handler failed:", err);
@@ -178,6 +174,24 @@ export class PacketLoop implements Link {
       await c.poll(this.#pollfds, 2n, -1);
     }
   }
+}
+
+// virtio_net_hdr in the device's (little-endian) byte order.
+function writeVnetHdr(f: Uint8Array, o: TxOffload | undefined): void {
+  if (o === undefined) {
+    f.fill(0, 0, VNET_HDR_LEN);
+    return;
+  }
+  f[0] = 1; // NEEDS_CSUM
+  f[1] = o.gsoType;
+  f[2] = o.hdrLen & 0xff;
+  f[3] = o.hdrLen >> 8;
+  f[4] = o.gsoSize & 0xff;
+  f[5] = o.gsoSize >> 8;
+  f[6] = o.csumStart & 0xff;
+  f[7] = o.csumStart >> 8;
+  f[8] = o.csumOffset & 0xff;
+  f[9] = o.csumOffset >> 8;
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -240,6 +240,8 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, len: number): void {
   const s = c.ctx.stats;
   const at = seqDiff(seq, c.rcvNxt);
+  // Everything inside the offered window fits the buffer; count it if not.
+  if (at + len > c.rcvBuf.window) s.dropped.receiveBufferFull++;
   if (at > 0) {
     c.rcvBuf.write(at, buf, off, len);
     s.outOfOrderSegments++;
@@ -251,7 +253,8 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
   c.rcvNxt = seqAdd(c.rcvNxt, adv);
   s.bytesReceived += adv;
   if (hadGap) c.ackNow = true; // a segment that fills a gap is ACKed at once
-  else if (++c.unackedSegments >= 2 || len < c.rcvMss / 2) {
+  // A coalesced (GRO/TSO) segment counts as the full segments it holds.
+  else if ((c.unackedSegments += len >= 2 * c.rcvMss ? 2 : 1) >= 2 || len < c.rcvMss / 2) {
     // Every second full segment (RFC 5681 4.2); a short segment usually ends
     // a request, and holding its ACK would stall a Nagle sender.
     if (c.unackedSegments >= 2) c.ackNow = true;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { GsoType, TxOffload } from "../link.ts";
 import type { IpDatagram } from "../ip.ts";
 import { pseudoSum, sum16 } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
@@ -22,6 +23,7 @@ import type { TcpConnection, TcpContext } from "./tcb.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const hdr = new TcpHeaderFields();
+const txOffload = new TxOffload();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
 /** Pseudo-header sum (addresses and protocol) of a connection, without length. */
@@ -41,7 +43,8 @@ export function windowField(c: TcpConnection): number {
   if (win < Math.min(c.rcvBuf.capacity / 2, c.rcvMss)) win = 0;
   const offered = seqDiff(c.rcvAdv, c.rcvNxt);
   if (offered > win) win = offered;
-  return Math.min(0xffff, Math.ceil(win / (1 << c.rcvScale)));
+  // Round down: rounding up would offer bytes the buffer cannot hold.
+  return Math.min(0xffff, win >>> c.rcvScale);
 }
 
 /**
@@ -90,8 +93,23 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
   const tx = ip.txBuffer;
   const hl = TCP_HEADER_LEN + f.optionsLen();
   if (len > 0) c.sndBuf.copyOut(seqDiff(seq, c.bufSeq), tx, off + hl, len);
-  emitTcp(tx, off, f, len, connectionPseudo(c));
-  ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
+  if (ip.csumOffload) {
+    // The device computes the checksum and, past one segment's worth,
+    // cuts the data into segments of `perSegment` bytes (TSO).
+    emitTcp(tx, off, f, len, connectionPseudo(c), true);
+    const ipHl = c.local.length === 4 ? 20 : 40;
+    const perSegment = c.sndMss + TCP_HEADER_LEN - hl;
+    const o = txOffload;
+    o.gsoType = len > perSegment ? (ipHl === 20 ? GsoType.TCPV4 : GsoType.TCPV6) : GsoType.NONE;
+    o.gsoSize = o.gsoType === GsoType.NONE ? 0 : perSegment;
+    o.hdrLen = ipHl + hl;
+    o.csumStart = ipHl;
+    o.csumOffset = 16;
+    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len, o);
+  } else {
+    emitTcp(tx, off, f, len, connectionPseudo(c));
+    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
+  }
 
   const s = ctx.stats;
   s.freebsd.tcps_sndtotal++;
@@ -149,6 +167,17 @@ export function sendAck(c: TcpConnection): void {
   sendSegment(c, c.sndMax, 0, ACK);
 }
 
+/**
+ * Most data in one segment: one MSS, or with TSO as many whole segments as
+ * fit a 64 KB packet (the device cuts them up).
+ */
+function tsoLimit(c: TcpConnection): number {
+  const ip = c.ctx.ip;
+  if (ip.gsoMax <= ip.mtu) return c.effMss;
+  const room = ip.gsoMax - (c.local.length === 4 ? 20 : 40) - 60;
+  return Math.max(c.effMss, room - (room % c.effMss));
+}
+
 /** RFC 6675 pipe: bytes thought to be in the network during SACK recovery. */
 export function pipe(c: TcpConnection): number {
   const sb = c.sack;
@@ -177,12 +206,16 @@ export function tcpOutput(c: TcpConnection): void {
       sent = true;
     }
   }
+  const maxSeg = tsoLimit(c);
   for (;;) {
     const avail = seqDiff(c.dataEnd, c.sndNxt);
     const outstanding = seqDiff(c.sndNxt, c.sndUna);
     const inFlight = c.inRecovery && c.sackOk ? pipe(c) : outstanding;
     const room = Math.min(c.sndWnd - outstanding, c.cc.cwnd - inFlight);
-    const len = Math.max(0, Math.min(avail, c.effMss, room));
+    let len = Math.max(0, Math.min(avail, maxSeg, room));
+    // With TSO, a burst that stops short of the data ends on a segment
+    // boundary, so the device never makes a runt in the middle of a stream.
+    if (len > c.effMss && len < avail) len -= len % c.effMss;
     const fin = c.finQueued && avail >= 0 && len === avail && room >= len;
     if (len === 0 && !fin) break;
     if (len < c.effMss && !fin) {

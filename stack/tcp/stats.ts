@@ -79,6 +79,7 @@ export function newTcpStats() {
       badAckInSynReceived: 0,
       dataAfterClose: 0,
       beyondWindow: 0,
+      receiveBufferFull: 0,
       urgentIgnored: 0,
     },
   };

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checksum, pseudoSum, sum16 } from "./checksum.ts";
+import { checksum, fold, pseudoSum, sum16 } from "./checksum.ts";
 
 /** TCP flag bits. */
 export const TcpFlags = {
@@ -275,7 +275,8 @@ export class TcpHeaderFields {
 /**
  * Writes header and options at `buf[off]`, followed by `dataLen` bytes
  * already in place, and fills the checksum from `pseudo` (the pseudo-header
- * sum without the length, which is added here). Returns the header length.
+ * sum without the length, which is added here), or only its pseudo-header
+ * part when `partial` (checksum offload). Returns the header length.
  *
  * @example
  * ```ts
@@ -292,6 +293,7 @@ export function emitTcp(
   f: TcpHeaderFields,
   dataLen: number,
   pseudo: number,
+  partial = false,
 ): number {
   const hl = TCP_HEADER_LEN + f.optionsLen();
   buf[off] = f.srcPort >> 8;
@@ -352,7 +354,10 @@ export function emitTcp(
     }
   }
   const total = hl + dataLen;
-  const c = checksum(sum16(pseudo + (total >>> 16) + (total & 0xffff), buf, off, off + total));
+  const ps = pseudo + (total >>> 16) + (total & 0xffff);
+  // Partial: the device finishes it; the field holds the folded pseudo-header
+  // sum, not complemented (virtio NEEDS_CSUM, Linux CHECKSUM_PARTIAL).
+  const c = partial ? fold(ps) : checksum(sum16(ps, buf, off, off + total));
   buf[off + 16] = c >> 8;
   buf[off + 17] = c & 0xff;
   return hl;
