@@ -12,7 +12,7 @@ import { parseCidr, parseIp } from "../stack/wire/ip_address.ts";
 import { formatIp, inPrefix } from "../stack/wire/ip_address.ts";
 import { parseAssignment, sysctlSet } from "../stack/sysctl.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
-import { startDiscard, startEcho } from "./services/echo.ts";
+import { startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
 
 /** Help text of `tunstack up`. */
@@ -38,6 +38,8 @@ Flags:
   --vnet-hdr            open the device with IFF_VNET_HDR even without offload
   --no-echo             no echo service on TCP 7
   --no-discard          no discard service on TCP 9
+  --no-once             no "once" service on TCP 8 (echo one read, then close:
+                        the server closes first)
   --no-http             no HTTP server
   --http-port N         HTTP server port (default 80)
   --http-close-first W  after "Connection: close", who closes first: server
@@ -60,6 +62,8 @@ export interface UpOptions extends TunStackOptions {
   echo: boolean;
   /** Run the discard service. */
   discard: boolean;
+  /** Run the once service. */
+  once: boolean;
   /** HTTP server settings, if it runs. */
   http?: { port: number; closeFirst: CloseFirst };
   /** Control socket directory, if the channel runs. */
@@ -94,6 +98,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-offload": { type: "boolean", default: false },
       "no-echo": { type: "boolean", default: false },
       "no-discard": { type: "boolean", default: false },
+      "no-once": { type: "boolean", default: false },
       "no-http": { type: "boolean", default: false },
       "http-port": { type: "string", default: "80" },
       "http-close-first": { type: "string", default: "server" },
@@ -126,6 +131,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     quiet: values.quiet,
     echo: !values["no-echo"],
     discard: !values["no-discard"],
+    once: !values["no-once"],
     http: values["no-http"] ? undefined : { port: httpPort, closeFirst },
     control: values["no-control"] ? undefined : values["control-dir"],
     sysctl: values.sysctl.map(parseAssignment),
@@ -199,6 +205,7 @@ export async function runUp(args: string[]): Promise<number> {
     for (const [name, value] of opts.sysctl) sysctlSet(stack, name, value);
     if (opts.echo) listeners.push(startEcho(stack));
     if (opts.discard) listeners.push(startDiscard(stack));
+    if (opts.once) listeners.push(startOnce(stack));
     if (opts.http) {
       listeners.push(startHttp(stack, {
         ...opts.http,
@@ -226,6 +233,7 @@ export async function runUp(args: string[]): Promise<number> {
     const svc = [
       opts.echo ? "echo 7" : "",
       opts.discard ? "discard 9" : "",
+      opts.once ? "once 8" : "",
       opts.http ? `http ${opts.http.port} (${opts.http.closeFirst} closes first)` : "",
     ].filter(Boolean);
     console.log(`  services: ${svc.join(", ") || "none"}`);

@@ -54,3 +54,24 @@ export function startDiscard(stack: Stack, port = 9): TcpListener {
   });
   return l;
 }
+
+/**
+ * Starts a "once" server: echoes what one read returns, then closes, so the
+ * server closes first (and holds TIME_WAIT). The benchmark's short
+ * connections use it; echo is the client-closes-first counterpart.
+ *
+ * @example
+ * ```ts ignore
+ * const l = startOnce(stack, 8);
+ * l.close();
+ * ```
+ */
+export function startOnce(stack: Stack, port = 8): TcpListener {
+  const l = stack.listen({ port });
+  serve(l, async (c) => {
+    const buf = new Uint8Array(65536);
+    const n = await c.read(buf);
+    if (n !== null) await c.write(buf.subarray(0, n));
+  });
+  return l;
+}

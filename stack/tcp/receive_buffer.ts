@@ -1,5 +1,5 @@
 /**
- * The receive buffer: a fixed ring. In-order bytes wait there for the
+ * The receive buffer: a ring that grows on demand up to its capacity. In-order bytes wait there for the
  * application; out-of-order segments are written straight to their place in
  * the window (RFC 9293 3.10.7.4, "segment text") and tracked as ranges, so
  * reassembly costs no extra copy and its memory is bounded by the window.
@@ -9,6 +9,7 @@
  */
 
 import { insertRange, rangesLength } from "./_ranges.ts";
+import { growRing, RING_INITIAL } from "./_ring.ts";
 
 /**
  * A reassembling byte ring. Offsets are relative to the next byte expected
@@ -24,7 +25,7 @@ import { insertRange, rangesLength } from "./_ranges.ts";
  * ```
  */
 export class ReceiveBuffer {
-  /** Capacity in bytes. */
+  /** Capacity in bytes (the window offered; the physical ring grows to it). */
   readonly capacity: number;
   #buf: Uint8Array;
   #head = 0;
@@ -37,7 +38,7 @@ export class ReceiveBuffer {
   /** A buffer of `capacity` bytes. */
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#buf = new Uint8Array(capacity);
+    this.#buf = new Uint8Array(Math.min(capacity, RING_INITIAL));
   }
 
   /** In-order bytes waiting for the application. */
@@ -68,9 +69,15 @@ export class ReceiveBuffer {
     const room = this.window;
     if (offset >= room || n <= 0) return 0;
     if (offset + n > room) n = room - offset;
-    let pos = (this.#head + this.#ready + offset) % this.capacity;
+    const grown = growRing(this.#buf, this.#head, this.#ready + offset + n, this.capacity);
+    if (grown !== this.#buf) {
+      this.#buf = grown;
+      this.#head = 0;
+    }
+    const size = this.#buf.length;
+    let pos = (this.#head + this.#ready + offset) % size;
     for (let done = 0; done < n;) {
-      const run = Math.min(n - done, this.capacity - pos);
+      const run = Math.min(n - done, size - pos);
       this.#buf.set(src.subarray(srcOff + done, srcOff + done + run), pos);
       done += run;
       pos = 0;
@@ -123,11 +130,12 @@ export class ReceiveBuffer {
   /** Copies up to `dst.length` ready bytes into `dst`; returns the count. */
   read(dst: Uint8Array, dstOff = 0, max = dst.length - dstOff): number {
     const n = Math.min(max, this.#ready);
+    const size = this.#buf.length;
     for (let done = 0; done < n;) {
-      const run = Math.min(n - done, this.capacity - this.#head);
+      const run = Math.min(n - done, size - this.#head);
       dst.set(this.#buf.subarray(this.#head, this.#head + run), dstOff + done);
       done += run;
-      this.#head = (this.#head + run) % this.capacity;
+      this.#head = (this.#head + run) % size;
     }
     this.#ready -= n;
     return n;

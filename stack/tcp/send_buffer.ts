@@ -1,13 +1,16 @@
 /**
- * The send buffer: a fixed ring holding bytes written by the application
- * and not yet acknowledged. Segments are copied out of it straight into the
- * packet being built, and retransmissions read the same bytes again.
+ * The send buffer: a ring holding bytes written by the application and not
+ * yet acknowledged, growing on demand up to its capacity. Segments are
+ * copied out of it straight into the packet being built, and
+ * retransmissions read the same bytes again.
  *
  * @module
  */
 
+import { growRing, RING_INITIAL } from "./_ring.ts";
+
 /**
- * A byte ring of fixed capacity.
+ * A byte ring of bounded capacity.
  *
  * @example
  * ```ts
@@ -19,16 +22,16 @@
  * ```
  */
 export class SendBuffer {
-  /** Capacity in bytes. */
+  /** Capacity in bytes (the physical ring grows up to it). */
   readonly capacity: number;
   #buf: Uint8Array;
   #head = 0;
   #len = 0;
 
-  /** A ring of `capacity` bytes. */
+  /** A ring that holds up to `capacity` bytes. */
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#buf = new Uint8Array(capacity);
+    this.#buf = new Uint8Array(Math.min(capacity, RING_INITIAL));
   }
 
   /** Bytes held. */
@@ -44,13 +47,19 @@ export class SendBuffer {
   /** Appends up to `n` bytes of `src` from `off`; returns how many fit. */
   append(src: Uint8Array, off: number, n: number): number {
     const take = Math.min(n, this.capacity - this.#len);
-    let tail = (this.#head + this.#len) % this.capacity;
+    const grown = growRing(this.#buf, this.#head, this.#len + take, this.capacity);
+    if (grown !== this.#buf) {
+      this.#buf = grown;
+      this.#head = 0;
+    }
+    const size = this.#buf.length;
+    let tail = (this.#head + this.#len) % size;
     let done = 0;
     while (done < take) {
-      const run = Math.min(take - done, this.capacity - tail);
+      const run = Math.min(take - done, size - tail);
       this.#buf.set(src.subarray(off + done, off + done + run), tail);
       done += run;
-      tail = (tail + run) % this.capacity;
+      tail = (tail + run) % size;
     }
     this.#len += take;
     return take;
@@ -59,16 +68,17 @@ export class SendBuffer {
   /** Drops `n` acknowledged bytes from the front. */
   consume(n: number): void {
     if (n > this.#len) n = this.#len;
-    this.#head = (this.#head + n) % this.capacity;
+    this.#head = (this.#head + n) % this.#buf.length;
     this.#len -= n;
   }
 
   /** Copies `n` bytes starting `from` bytes after the front into `dst[dstOff]`. */
   copyOut(from: number, dst: Uint8Array, dstOff: number, n: number): void {
-    let pos = (this.#head + from) % this.capacity;
+    const size = this.#buf.length;
+    let pos = (this.#head + from) % size;
     let done = 0;
     while (done < n) {
-      const run = Math.min(n - done, this.capacity - pos);
+      const run = Math.min(n - done, size - pos);
       dst.set(this.#buf.subarray(pos, pos + run), dstOff + done);
       done += run;
       pos = 0;

@@ -1,0 +1,184 @@
+// Load generator for `deno task bench`, for the workloads no Debian tool
+// covers, and the kernel-side reference server for runs over veth.
+//
+//	loadgen echo     -addr H:P -bytes N         one connection, N bytes each way at once
+//	loadgen pingpong -addr H:P -count N         1-byte round trips, median and p99
+//	loadgen short    -addr H:P -conns N -c C    connect, 1 byte each way, close
+//	                 [-server-closes]           wait for the server's FIN instead
+//	loadgen serve    -listen A                  echo 7, once 8, discard 9 (kernel)
+//
+// Every mode is bounded by its count and by -timeout. Results are one JSON
+// line on stdout.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	os.Exit(1)
+}
+
+func out(v any) {
+	b, _ := json.Marshal(v)
+	fmt.Println(string(b))
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fail(fmt.Errorf("usage: loadgen echo|pingpong|short|serve [flags]"))
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	addr := fs.String("addr", "192.0.2.2:7", "server address")
+	listen := fs.String("listen", "0.0.0.0", "serve: address to listen on")
+	nbytes := fs.Int64("bytes", 1<<30, "echo: bytes each way")
+	count := fs.Int("count", 20000, "pingpong: round trips")
+	conns := fs.Int("conns", 10000, "short: connections")
+	conc := fs.Int("c", 4, "short: concurrent connections")
+	serverCloses := fs.Bool("server-closes", false, "short: the server closes first")
+	timeout := fs.Duration("timeout", 120*time.Second, "give up after")
+	fs.Parse(os.Args[2:])
+	time.AfterFunc(*timeout, func() { fail(fmt.Errorf("timed out after %v", *timeout)) })
+
+	switch os.Args[1] {
+	case "echo":
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			fail(err)
+		}
+		buf := make([]byte, 256*1024)
+		start := time.Now()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left := *nbytes; left > 0; {
+				n := int64(len(buf))
+				if left < n {
+					n = left
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					fail(err)
+				}
+				left -= n
+			}
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		rbuf := make([]byte, 256*1024)
+		var got int64
+		for got < *nbytes {
+			n, err := c.Read(rbuf)
+			got += int64(n)
+			if err != nil {
+				break
+			}
+		}
+		wg.Wait()
+		secs := time.Since(start).Seconds()
+		c.Close()
+		if got != *nbytes {
+			fail(fmt.Errorf("echo: got %d of %d bytes back", got, *nbytes))
+		}
+		out(map[string]any{"bytes": got, "seconds": secs, "gbps": float64(got) * 8 / secs / 1e9})
+	case "pingpong":
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			fail(err)
+		}
+		c.(*net.TCPConn).SetNoDelay(true)
+		b := []byte{1}
+		rtts := make([]float64, 0, *count)
+		for i := 0; i < *count; i++ {
+			t := time.Now()
+			if _, err := c.Write(b); err != nil {
+				fail(err)
+			}
+			if _, err := io.ReadFull(c, b); err != nil {
+				fail(err)
+			}
+			rtts = append(rtts, float64(time.Since(t).Nanoseconds())/1000)
+		}
+		c.Close()
+		sort.Float64s(rtts)
+		out(map[string]any{"count": len(rtts), "medianUs": rtts[len(rtts)/2], "p99Us": rtts[len(rtts)*99/100]})
+	case "short":
+		var done, failed int64
+		var next int64 = -1
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < *conc; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := make([]byte, 64)
+				for atomic.AddInt64(&next, 1) < int64(*conns) {
+					c, err := net.Dial("tcp", *addr)
+					if err != nil {
+						atomic.AddInt64(&failed, 1)
+						continue
+					}
+					ok := false
+					if _, err := c.Write(b[:1]); err == nil {
+						if _, err := io.ReadFull(c, b[:1]); err == nil {
+							ok = true
+						}
+					}
+					if ok && *serverCloses {
+						// The server closes first: wait for its FIN.
+						if _, err := c.Read(b); err != io.EOF {
+							ok = false
+						}
+					}
+					c.Close()
+					if ok {
+						atomic.AddInt64(&done, 1)
+					} else {
+						atomic.AddInt64(&failed, 1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		secs := time.Since(start).Seconds()
+		out(map[string]any{"conns": done, "failed": failed, "seconds": secs, "perSec": float64(done) / secs})
+	case "serve":
+		serve := func(port int, handle func(net.Conn)) {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", *listen, port))
+			if err != nil {
+				fail(err)
+			}
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go handle(c)
+				}
+			}()
+		}
+		serve(7, func(c net.Conn) { io.Copy(c, c); c.Close() })
+		serve(9, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+		serve(8, func(c net.Conn) {
+			buf := make([]byte, 65536)
+			if n, err := c.Read(buf); err == nil {
+				c.Write(buf[:n])
+			}
+			c.Close()
+		})
+		fmt.Println("ready")
+		select {}
+	default:
+		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
+	}
+}

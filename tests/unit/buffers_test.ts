@@ -1,0 +1,67 @@
+// The socket rings against plain-array models under random operations,
+// across wrap-around and growth.
+
+import assert from "node:assert/strict";
+import { rng } from "../../stack/sim.ts";
+import { ReceiveBuffer } from "../../stack/tcp/receive_buffer.ts";
+import { SendBuffer } from "../../stack/tcp/send_buffer.ts";
+
+Deno.test("send buffer: appends, acks and reads match a model while it grows and wraps", () => {
+  const r = rng(3);
+  const b = new SendBuffer(50_000);
+  let model: number[] = [];
+  let counter = 0;
+  for (let step = 0; step < 3000; step++) {
+    const op = r();
+    if (op < 0.5) {
+      const n = Math.floor(r() * 3000);
+      const src = Uint8Array.from({ length: n }, () => counter++ & 0xff);
+      const took = b.append(src, 0, n);
+      assert.equal(took, Math.min(n, 50_000 - model.length));
+      model.push(...src.subarray(0, took));
+    } else if (op < 0.8) {
+      const n = Math.floor(r() * 3000);
+      b.consume(n);
+      model = model.slice(Math.min(n, model.length));
+    } else if (model.length > 0) {
+      const from = Math.floor(r() * model.length);
+      const n = Math.min(model.length - from, Math.floor(r() * 2000));
+      const out = new Uint8Array(n);
+      b.copyOut(from, out, 0, n);
+      assert.deepEqual([...out], model.slice(from, from + n));
+    }
+    assert.equal(b.length, model.length);
+  }
+});
+
+Deno.test("receive buffer: in-order, out-of-order and reads match a model while it grows", () => {
+  const r = rng(5);
+  const cap = 40_000;
+  const b = new ReceiveBuffer(cap);
+  const stream = Uint8Array.from({ length: 400_000 }, (_, i) => (i * 7) & 0xff);
+  let nxt = 0; // stream offset of RCV.NXT
+  let read = 0; // stream offset the application has read
+  const have = new Set<number>(); // out-of-order stream offsets held
+  for (let step = 0; step < 4000 && read < 300_000; step++) {
+    if (r() < 0.6) {
+      const off = r() < 0.5 ? 0 : Math.floor(r() * 6000);
+      const n = 1 + Math.floor(r() * 1500);
+      if (nxt + off + n > stream.length) continue;
+      const adv = b.write(off, stream, nxt + off, n);
+      const room = cap - (nxt - read);
+      if (off < room) { for (let i = off; i < Math.min(off + n, room); i++) have.add(nxt + i); }
+      let expect = 0;
+      while (have.has(nxt + expect)) have.delete(nxt + expect++);
+      assert.equal(adv, expect, `step ${step}`);
+      nxt += adv;
+    } else {
+      const out = new Uint8Array(1 + Math.floor(r() * 5000));
+      const n = b.read(out);
+      assert.deepEqual([...out.subarray(0, n)], [...stream.subarray(read, read + n)]);
+      read += n;
+    }
+    assert.equal(b.readable, nxt - read);
+    assert.equal(b.window, cap - (nxt - read));
+  }
+  assert.ok(read > 50_000, "the test moved real data");
+});
