@@ -1,73 +1,352 @@
-// `deno task bench`: every benchmark in one run, a table on stdout and JSON
-// in bench/results/. Throughput needs root and /dev/net/tun (it is skipped
-// with a note otherwise); TIME_WAIT scale is pure.
+// `deno task bench`: every benchmark in one run. Prints one table per part
+// and writes all results as JSON to bench/results/<date>.json, so commits
+// can be compared. Parts:
+//   1. TIME_WAIT at 1,000,000 entries (pure, no root)
+//   2. tunstack vs gVisor netstack (TUN) vs Linux over veth, same run,
+//      medians of BENCH_RUNS (default 3): echo, ping-pong, short
+//      connections in both close orders, bulk one way
+//   3. tunstack bulk throughput at MTU 1500, 9000, 65535
+//   4. short connections and memory from 10 to 10,000 connections,
+//      tunstack and gVisor
+// Parts 2-4 need root and /dev/net/tun; gVisor needs Go and Debian's
+// golang-gvisor-gvisor-dev, which the task installs when apt can.
 
-import { runThroughput, type ThroughputResult } from "./throughput.ts";
 import type { ScaleResult } from "./timewait_scale.ts";
+import {
+  BIN,
+  gvisorTarget,
+  kernelTarget,
+  ROOT,
+  rss,
+  type Target,
+  tunstackTarget,
+} from "./targets.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
+const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? "3");
+const GiB = 1 << 30;
+const ECHO_BYTES = Number(Deno.env.get("BENCH_ECHO_BYTES") ?? GiB);
+const dec = new TextDecoder();
 
-async function scale(family: 4 | 6): Promise<ScaleResult> {
-  // A fresh process per family: a clean heap, and gc exposed.
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--v8-flags=--expose-gc", "bench/timewait_scale.ts", String(family)],
-    cwd: ROOT,
-    stderr: "inherit",
-  }).output();
-  if (out.code !== 0) throw new Error(`timewait_scale ${family} failed`);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const r = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    ...opts,
+  })
+    .outputSync();
+  return { ok: r.code === 0, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---- 1. TIME_WAIT scale ----------------------------------------------------
+
+async function timewaitScale(): Promise<ScaleResult[]> {
+  const out: ScaleResult[] = [];
+  for (const f of [4, 6]) {
+    // A fresh process per family: a clean heap, and gc exposed.
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--expose-gc", "bench/timewait_scale.ts", String(f)],
+      cwd: ROOT,
+      stderr: "inherit",
+    }).output();
+    if (r.code !== 0) throw new Error(`timewait_scale ${f} failed`);
+    out.push(JSON.parse(dec.decode(r.stdout)));
+  }
+  return out;
+}
+
+// ---- tools -----------------------------------------------------------------
+
+function ensureTools(): { gvisor: boolean; note?: string } {
+  const gopath = "/usr/share/gocode";
+  const need = [];
+  if (!run(["sh", "-c", "command -v go"]).ok) need.push("golang-go");
+  if (!run(["test", "-d", `${gopath}/src/gvisor.dev/gvisor/pkg/tcpip`]).ok) {
+    need.push("golang-gvisor-gvisor-dev");
+  }
+  for (const [cmd, pkg] of [["nc", "netcat-openbsd"], ["curl", "curl"], ["iperf3", "iperf3"]]) {
+    if (!run(["sh", "-c", `command -v ${cmd}`]).ok) need.push(pkg);
+  }
+  if (need.length > 0) {
+    console.log(`installing ${need.join(" ")} ...`);
+    run(["apt-get", "install", "-y", "-qq", ...need], {
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+    });
+  }
+  Deno.mkdirSync(BIN, { recursive: true });
+  const env = { GO111MODULE: "off", GOPATH: gopath, HOME: Deno.env.get("HOME") ?? "/root" };
+  const lg = run(["go", "build", "-o", `${BIN}/loadgen`, "."], {
+    cwd: `${ROOT}bench/loadgen`,
+    env,
+  });
+  if (!lg.ok) throw new Error(`cannot build bench/loadgen (needs Go): ${lg.err}`);
+  const gv = run(["go", "build", "-o", `${BIN}/gvisor-server`, "."], {
+    cwd: `${ROOT}bench/gvisor`,
+    env,
+  });
+  return gv.ok
+    ? { gvisor: true }
+    : { gvisor: false, note: `gVisor server not built: ${gv.err.trim()}` };
+}
+
+// ---- loads -----------------------------------------------------------------
+
+async function loadgen(
+  t: Target,
+  args: string[],
+  timeoutMs = 300_000,
+): Promise<Record<string, number>> {
+  const out = await t.client.ok([`${BIN}/loadgen`, ...args], timeoutMs);
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+interface Workload {
+  key: string;
+  label: string;
+  unit: string;
+  better: "higher" | "lower";
+  measure(t: Target): Promise<number | undefined>;
+}
+
+const WORKLOADS: Workload[] = [
+  {
+    key: "echo",
+    label: `TCP echo, ${ECHO_BYTES / GiB} GiB each way, one connection`,
+    unit: "Gbit/s",
+    better: "higher",
+    measure: async (t) =>
+      (await loadgen(t, ["echo", "-addr", `${t.host}:7`, "-bytes", String(ECHO_BYTES)])).gbps,
+  },
+  {
+    key: "pingpong",
+    label: "1-byte ping-pong, median round trip",
+    unit: "µs",
+    better: "lower",
+    measure: async (t) =>
+      (await loadgen(t, ["pingpong", "-addr", `${t.host}:7`, "-count", "20000"])).medianUs,
+  },
+  {
+    key: "shortClient",
+    label: "short connections, client closes first",
+    unit: "conn/s",
+    better: "higher",
+    measure: async (t) =>
+      (await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", "20000", "-c", "4"])).perSec,
+  },
+  {
+    key: "shortServer",
+    label: "short connections, server closes first",
+    unit: "conn/s",
+    better: "higher",
+    measure: async (t) =>
+      (await loadgen(t, [
+        "short",
+        "-addr",
+        `${t.host}:8`,
+        "-conns",
+        "20000",
+        "-c",
+        "4",
+        "-server-closes",
+      ]))
+        .perSec,
+  },
+  {
+    key: "bulkIn",
+    label: "bulk one way, kernel client -> server (to discard, 1 GiB)",
+    unit: "Gbit/s",
+    better: "higher",
+    measure: async (t) =>
+      (await loadgen(t, ["send", "-addr", `${t.host}:9`, "-bytes", String(GiB)])).gbps,
+  },
+  {
+    key: "bulkOut",
+    label: "bulk one way, server -> kernel client (from chargen, 1 GiB)",
+    unit: "Gbit/s",
+    better: "higher",
+    measure: async (t) =>
+      (await loadgen(t, ["recv", "-addr", `${t.host}:19`, "-bytes", String(GiB)])).gbps,
+  },
+];
+
+/** Medians of RUNS runs of every workload against one target. */
+async function measureAll(t: Target): Promise<Record<string, number | undefined>> {
+  // Warm-up: JIT and caches, not counted.
+  await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", "2000", "-c", "4"]);
+  const out: Record<string, number | undefined> = {};
+  for (const w of WORKLOADS) {
+    const xs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const v = await w.measure(t);
+      if (v === undefined) break;
+      xs.push(v);
+    }
+    out[w.key] = xs.length ? round(median(xs)) : undefined;
+    console.log(`  ${t.name.padEnd(8)} ${w.key.padEnd(12)} ${xs.map((x) => round(x)).join(", ")}`);
+  }
+  return out;
+}
+
+// ---- main ------------------------------------------------------------------
 
 function canRunRoot(): boolean {
   const tun = new Deno.Command("test", { args: ["-c", "/dev/net/tun"] }).outputSync().success;
   return Deno.uid() === 0 && tun;
 }
 
-const results: {
-  date: string;
-  machine: string;
-  scale: ScaleResult[];
-  throughput?: ThroughputResult[];
-} = {
+const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: `${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}`,
-  scale: [],
+  runs: RUNS,
 };
-
 console.log(`tunstack bench, ${results.date}, ${results.machine}\n`);
-console.log("TIME_WAIT at 1,000,000 entries (goals: <= 64 B IPv4, <= 112 B IPv6, tick < 1 ms)");
-console.log("family  B/entry  slab B/entry  insert/s    lookup/s    expire/s    longest tick");
-for (const f of [4, 6] as const) {
-  const r = await scale(f);
-  results.scale.push(r);
+
+console.log("1. TIME_WAIT at 1,000,000 entries (goals: <= 64 B IPv4, <= 112 B IPv6, tick < 1 ms)");
+const scale = await timewaitScale();
+results.timewait = scale;
+console.log("family  B/entry  slab B/entry  insert/s   lookup/s   expire/s   longest tick");
+for (const r of scale) {
+  const e = (x: number) => x.toExponential(2).padEnd(10);
   console.log(
-    `IPv${f}    ${String(r.bytesPerEntry).padEnd(8)} ${String(r.slabBytesPerEntry).padEnd(13)} ${
-      r.insertPerSec.toExponential(2).padEnd(11)
-    } ${r.lookupPerSec.toExponential(2).padEnd(11)} ${
-      r.expirePerSec.toExponential(2).padEnd(11)
-    } ${r.longestTickMs} ms`,
+    `IPv${r.family}    ${String(r.bytesPerEntry).padEnd(8)} ${
+      String(r.slabBytesPerEntry).padEnd(13)
+    } ${e(r.insertPerSec)} ${e(r.lookupPerSec)} ${e(r.expirePerSec)} ${r.longestTickMs} ms`,
   );
 }
 
-if (canRunRoot()) {
-  const runs = Number(Deno.env.get("BENCH_RUNS") ?? "3");
+if (!canRunRoot()) {
+  console.log("\nParts 2-4 skipped: they need root and /dev/net/tun.");
+} else {
+  const tools = ensureTools();
+  if (tools.note) console.log(tools.note);
+
+  console.log(`\n2. Same run, MTU 1500, medians of ${RUNS} (runs listed as they finish)`);
+  const table: Record<string, Record<string, number | undefined>> = {};
+  const makers: [string, () => Promise<Target>][] = [
+    ["tunstack", () => tunstackTarget()],
+    ["kernel", () => kernelTarget()],
+  ];
+  if (tools.gvisor) makers.splice(1, 0, ["gvisor", () => gvisorTarget()]);
+  for (const [name, make] of makers) {
+    const t = await make();
+    try {
+      table[name] = await measureAll(t);
+    } finally {
+      await t.close();
+    }
+  }
+  results.compare = table;
+  const g = table.gvisor ?? {}, k = table.kernel ?? {}, s = table.tunstack;
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b) : undefined);
+  const goals: Record<string, (x: Record<string, number | undefined>) => string> = {
+    echo: (r) => `>= 4x gVisor: ${r.vsGvisor ?? "?"}x`,
+    pingpong: (r) => `<= 0.75x gVisor: ${r.vsGvisor ?? "?"}x`,
+    shortClient: (r) => `>= 2x gVisor: ${r.vsGvisor ?? "?"}x, >= 0.5x kernel: ${r.vsKernel}x`,
+    shortServer: (r) => `>= 2x gVisor: ${r.vsGvisor ?? "?"}x, >= 0.5x kernel: ${r.vsKernel}x`,
+    bulkIn: (r) =>
+      `>= 0.8x device ceiling (8.6 Gbit/s with TSO): ${round((r.tunstack ?? 0) / 8.6)}x`,
+    bulkOut: (r) =>
+      `>= 0.8x device ceiling (8.6 Gbit/s with TSO): ${round((r.tunstack ?? 0) / 8.6)}x`,
+  };
+  const rows = WORKLOADS.map((w) => {
+    const r = {
+      tunstack: s[w.key],
+      gvisor: g[w.key],
+      kernel: k[w.key],
+      vsGvisor: ratio(s[w.key], g[w.key]),
+      vsKernel: ratio(s[w.key], k[w.key]),
+    };
+    return { w, r };
+  });
   console.log(
-    `\nThroughput, MTU 1500, median of ${runs} (tunstack on TUN vs kernel-to-kernel over veth)`,
+    "\n| workload | unit | tunstack | gVisor | kernel/veth | tunstack/gVisor | tunstack/kernel | target |",
   );
-  results.throughput = await runThroughput(runs);
-  console.log(
-    "workload                                  tunstack Gbit/s  kernel veth Gbit/s  ratio",
-  );
-  for (const r of results.throughput) {
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const { w, r } of rows) {
+    const f = (x?: number) => (x === undefined ? "-" : String(x));
     console.log(
-      `${r.workload.padEnd(41)} ${String(r.tunstackGbps).padEnd(16)} ${
-        String(r.kernelVethGbps).padEnd(19)
-      } ${r.ratio}`,
+      `| ${w.label} | ${w.unit} | ${f(r.tunstack)} | ${f(r.gvisor)} | ${f(r.kernel)} | ${
+        f(r.vsGvisor)
+      } | ${f(r.vsKernel)} | ${goals[w.key](r)} |`,
     );
   }
-} else console.log("\nThroughput skipped: needs root and /dev/net/tun.");
+
+  console.log("\n3. tunstack bulk throughput by MTU (Gbit/s, one run each)");
+  const byMtu: Record<string, { bulkIn: number; bulkOut: number }> = {};
+  for (const mtu of [1500, 9000, 65535]) {
+    const t = await tunstackTarget(["--mtu", String(mtu)]);
+    try {
+      byMtu[mtu] = {
+        bulkIn: round((await WORKLOADS[4].measure(t))!),
+        bulkOut: round((await WORKLOADS[5].measure(t))!),
+      };
+      console.log(
+        `  MTU ${String(mtu).padEnd(6)} in ${byMtu[mtu].bulkIn}  out ${byMtu[mtu].bulkOut}`,
+      );
+    } finally {
+      await t.close();
+    }
+  }
+  results.byMtu = byMtu;
+
+  console.log(
+    "\n4. Concurrency: short conn/s (client closes first) and memory per held connection",
+  );
+  const byConc: Record<string, unknown>[] = [];
+  const scanMakers: (() => Promise<Target>)[] = [() => tunstackTarget()];
+  if (tools.gvisor) scanMakers.push(() => gvisorTarget());
+  for (const make of scanMakers) {
+    const t = await make();
+    try {
+      await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", "2000", "-c", "4"]); // warm-up
+      for (const n of [10, 100, 1000, 10000]) {
+        const conns = String(Math.max(20000, n * 2));
+        const perSec =
+          (await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", conns, "-c", String(n)]))
+            .perSec;
+        const before = await rss(t.pid!);
+        const hold = t.client.spawn([
+          `${BIN}/loadgen`,
+          "hold",
+          "-addr",
+          `${t.host}:7`,
+          "-conns",
+          String(n),
+          "-hold",
+          "3s",
+        ]);
+        await hold.waitFor(/holding/, 120_000);
+        const during = await rss(t.pid!);
+        await hold.done;
+        const row = {
+          stack: t.name,
+          concurrent: n,
+          connPerSec: Math.round(perSec),
+          rssMiB: round(during / 2 ** 20, 1),
+          bytesPerHeldConn: Math.round(Math.max(0, during - before) / n),
+        };
+        byConc.push(row);
+        console.log(
+          `  ${t.name.padEnd(8)} ${String(n).padEnd(6)} ${
+            String(row.connPerSec).padEnd(7)
+          } conn/s  RSS ${row.rssMiB} MiB  ~${row.bytesPerHeldConn} B per held connection`,
+        );
+      }
+    } finally {
+      await t.close();
+    }
+  }
+  results.byConcurrency = byConc;
+}
 
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
-const file = `${ROOT}bench/results/${results.date.replace(/[:.]/g, "-")}.json`;
+const file = `${ROOT}bench/results/${String(results.date).replace(/[:.]/g, "-")}.json`;
 await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nresults: ${file}`);

@@ -12,7 +12,7 @@ import { parseCidr, parseIp } from "../stack/wire/ip_address.ts";
 import { formatIp, inPrefix } from "../stack/wire/ip_address.ts";
 import { parseAssignment, sysctlSet } from "../stack/sysctl.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
-import { startDiscard, startEcho, startOnce } from "./services/echo.ts";
+import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
 
 /** Help text of `tunstack up`. */
@@ -32,6 +32,8 @@ Flags:
   --ipv6 A              the stack's IPv6 address (default 2001:db8::2)
   --no-ipv4             run without IPv4
   --no-ipv6             run without IPv6
+  --busy-poll-us N      after traffic, keep polling the device this long before
+                        sleeping (default 50; 0 turns it off)
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
                         shows our TCP checksums as partial, i.e. "incorrect")
@@ -40,6 +42,7 @@ Flags:
   --no-discard          no discard service on TCP 9
   --no-once             no "once" service on TCP 8 (echo one read, then close:
                         the server closes first)
+  --no-chargen          no chargen service on TCP 19
   --no-http             no HTTP server
   --http-port N         HTTP server port (default 80)
   --http-close-first W  after "Connection: close", who closes first: server
@@ -64,12 +67,16 @@ export interface UpOptions extends TunStackOptions {
   discard: boolean;
   /** Run the once service. */
   once: boolean;
+  /** Run the chargen service. */
+  chargen: boolean;
   /** HTTP server settings, if it runs. */
   http?: { port: number; closeFirst: CloseFirst };
   /** Control socket directory, if the channel runs. */
   control?: string;
   /** Settings to apply at start. */
   sysctl: [string, string][];
+  /** Busy-poll window of the packet loop, µs. */
+  busyPollUs: number;
 }
 
 function intFlag(name: string, v: string, min: number, max: number): number {
@@ -96,9 +103,11 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-ipv6": { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
+      "busy-poll-us": { type: "string", default: "50" },
       "no-echo": { type: "boolean", default: false },
       "no-discard": { type: "boolean", default: false },
       "no-once": { type: "boolean", default: false },
+      "no-chargen": { type: "boolean", default: false },
       "no-http": { type: "boolean", default: false },
       "http-port": { type: "string", default: "80" },
       "http-close-first": { type: "string", default: "server" },
@@ -128,10 +137,12 @@ export function parseUpArgs(args: string[]): UpOptions {
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
     offload: !values["no-offload"],
+    busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),
     quiet: values.quiet,
     echo: !values["no-echo"],
     discard: !values["no-discard"],
     once: !values["no-once"],
+    chargen: !values["no-chargen"],
     http: values["no-http"] ? undefined : { port: httpPort, closeFirst },
     control: values["no-control"] ? undefined : values["control-dir"],
     sysctl: values.sysctl.map(parseAssignment),
@@ -198,6 +209,7 @@ export async function runUp(args: string[]): Promise<number> {
     return 1;
   }
   const stack = running.stack;
+  running.tun.loop.busyPollUs = opts.busyPollUs;
   const linkStats = () => ({ link: { ...running.tun.loop.stats } });
   const listeners = [];
   let control: ControlServer | undefined;
@@ -206,6 +218,7 @@ export async function runUp(args: string[]): Promise<number> {
     if (opts.echo) listeners.push(startEcho(stack));
     if (opts.discard) listeners.push(startDiscard(stack));
     if (opts.once) listeners.push(startOnce(stack));
+    if (opts.chargen) listeners.push(startChargen(stack));
     if (opts.http) {
       listeners.push(startHttp(stack, {
         ...opts.http,
@@ -234,6 +247,7 @@ export async function runUp(args: string[]): Promise<number> {
       opts.echo ? "echo 7" : "",
       opts.discard ? "discard 9" : "",
       opts.once ? "once 8" : "",
+      opts.chargen ? "chargen 19" : "",
       opts.http ? `http ${opts.http.port} (${opts.http.closeFirst} closes first)` : "",
     ].filter(Boolean);
     console.log(`  services: ${svc.join(", ") || "none"}`);

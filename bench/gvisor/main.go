@@ -1,5 +1,5 @@
 // A small gVisor netstack server on a TUN device, the reference tunstack is
-// measured against: echo (7), discard (9) and once (8: echo one read, then
+// measured against: echo (7), discard (9), chargen (19) and once (8: echo one read, then
 // close, so the server closes first). Built by bench/main.ts from Debian's
 // golang-gvisor-gvisor-dev (GOPATH mode, offline).
 //
@@ -80,6 +80,15 @@ func main() {
 	}
 	serve(7, func(c net.Conn) { io.Copy(c, c); c.Close() })
 	serve(9, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	serve(19, func(c net.Conn) { // chargen (RFC 864): send until the client closes
+		buf := make([]byte, 256*1024)
+		for {
+			if _, err := c.Write(buf); err != nil {
+				break
+			}
+		}
+		c.Close()
+	})
 	serve(8, func(c net.Conn) {
 		buf := make([]byte, 65536)
 		if n, err := c.Read(buf); err == nil {

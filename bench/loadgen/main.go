@@ -5,7 +5,11 @@
 //	loadgen pingpong -addr H:P -count N         1-byte round trips, median and p99
 //	loadgen short    -addr H:P -conns N -c C    connect, 1 byte each way, close
 //	                 [-server-closes]           wait for the server's FIN instead
-//	loadgen serve    -listen A                  echo 7, once 8, discard 9 (kernel)
+//	loadgen send     -addr H:P -bytes N         write N bytes (to discard), Gbit/s
+//	loadgen recv     -addr H:P -bytes N         read N bytes (from chargen), Gbit/s
+//	loadgen hold     -addr H:P -conns N         open N echo connections, print
+//	                 -hold D                    "holding", keep them D, close
+//	loadgen serve    -listen A                  echo 7, once 8, discard 9, chargen 19
 //
 // Every mode is bounded by its count and by -timeout. Results are one JSON
 // line on stdout.
@@ -47,6 +51,7 @@ func main() {
 	conc := fs.Int("c", 4, "short: concurrent connections")
 	serverCloses := fs.Bool("server-closes", false, "short: the server closes first")
 	timeout := fs.Duration("timeout", 120*time.Second, "give up after")
+	hold := fs.Duration("hold", 2*time.Second, "hold: how long to keep the connections")
 	fs.Parse(os.Args[2:])
 	time.AfterFunc(*timeout, func() { fail(fmt.Errorf("timed out after %v", *timeout)) })
 
@@ -151,6 +156,62 @@ func main() {
 		wg.Wait()
 		secs := time.Since(start).Seconds()
 		out(map[string]any{"conns": done, "failed": failed, "seconds": secs, "perSec": float64(done) / secs})
+	case "send", "recv":
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			fail(err)
+		}
+		buf := make([]byte, 256*1024)
+		start := time.Now()
+		var moved int64
+		for moved < *nbytes {
+			n := int64(len(buf))
+			if *nbytes-moved < n {
+				n = *nbytes - moved
+			}
+			var k int
+			if os.Args[1] == "send" {
+				k, err = c.Write(buf[:n])
+			} else {
+				k, err = c.Read(buf[:n])
+			}
+			moved += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		if os.Args[1] == "send" {
+			// Count until the server has it all: its FIN follows our FIN.
+			c.(*net.TCPConn).CloseWrite()
+			io.Copy(io.Discard, c)
+		}
+		secs := time.Since(start).Seconds()
+		c.Close()
+		if moved != *nbytes {
+			fail(fmt.Errorf("%s: moved %d of %d bytes", os.Args[1], moved, *nbytes))
+		}
+		out(map[string]any{"bytes": moved, "seconds": secs, "gbps": float64(moved) * 8 / secs / 1e9})
+	case "hold":
+		cs := make([]net.Conn, 0, *conns)
+		b := []byte{1}
+		for i := 0; i < *conns; i++ {
+			c, err := net.Dial("tcp", *addr)
+			if err != nil {
+				fail(err)
+			}
+			if _, err := c.Write(b); err != nil {
+				fail(err)
+			}
+			if _, err := io.ReadFull(c, b); err != nil {
+				fail(err)
+			}
+			cs = append(cs, c)
+		}
+		fmt.Println(`{"holding":` + fmt.Sprint(len(cs)) + `}`)
+		time.Sleep(*hold)
+		for _, c := range cs {
+			c.Close()
+		}
 	case "serve":
 		serve := func(port int, handle func(net.Conn)) {
 			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", *listen, port))
@@ -169,6 +230,15 @@ func main() {
 		}
 		serve(7, func(c net.Conn) { io.Copy(c, c); c.Close() })
 		serve(9, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+		serve(19, func(c net.Conn) { // chargen (RFC 864): send until the client closes
+			buf := make([]byte, 256*1024)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					break
+				}
+			}
+			c.Close()
+		})
 		serve(8, func(c net.Conn) {
 			buf := make([]byte, 65536)
 			if n, err := c.Read(buf); err == nil {

@@ -1,5 +1,6 @@
 /**
- * Echo (RFC 862) and discard (RFC 863) over the stack's TCP.
+ * Echo (RFC 862), discard (RFC 863), chargen (RFC 864) and "once" over the
+ * stack's TCP.
  *
  * @module
  */
@@ -72,6 +73,28 @@ export function startOnce(stack: Stack, port = 8): TcpListener {
     const buf = new Uint8Array(65536);
     const n = await c.read(buf);
     if (n !== null) await c.write(buf.subarray(0, n));
+  });
+  return l;
+}
+
+/**
+ * Starts a chargen server (RFC 864, TCP): sends a-z lines until the client
+ * closes. The benchmark reads 1 GiB from it.
+ *
+ * @example
+ * ```ts ignore
+ * const l = startChargen(stack, 19);
+ * l.close();
+ * ```
+ */
+export function startChargen(stack: Stack, port = 19): TcpListener {
+  const l = stack.listen({ port });
+  const chunk = new Uint8Array(256 * 1024).map((_, i) => (i % 64 === 63 ? 10 : 97 + (i % 26)));
+  serve(l, async (c) => {
+    // A read in the background notices the client's FIN or RST.
+    let open = true;
+    c.read(new Uint8Array(1024)).finally(() => open = false).catch(() => {});
+    while (open) await c.write(chunk);
   });
   return l;
 }

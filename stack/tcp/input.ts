@@ -276,13 +276,18 @@ function finArrives(c: TcpConnection): boolean {
   c.finReceived = true;
   c.oooFinSeq = -1;
   c.rcvNxt = seqAdd(c.rcvNxt, 1);
-  c.ackNow = true;
   switch (c.state) {
     case "SYN-RECEIVED":
     case "ESTABLISHED":
       c.state = "CLOSE-WAIT";
-      break;
+      // An application that sees EOF usually closes at once: give it one
+      // turn of the event loop, so that our FIN carries this ACK.
+      if (c.events !== undefined && !c.appClosed) c.ctx.deferAck(c);
+      else c.ackNow = true;
+      c.events?.onReadable();
+      return false;
     case "FIN-WAIT-1":
+      c.ackNow = true;
       if (c.finAcked) {
         c.ctx.enterTimeWait(c);
         c.events?.onReadable();
@@ -291,6 +296,7 @@ function finArrives(c: TcpConnection): boolean {
       c.state = "CLOSING";
       break;
     case "FIN-WAIT-2":
+      c.ackNow = true;
       c.ctx.enterTimeWait(c);
       c.events?.onReadable();
       return true;

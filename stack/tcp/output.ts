@@ -122,6 +122,7 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
   if (flags & ACK) {
     c.lastAckSent = c.rcvNxt;
     c.ackNow = false;
+    c.ackPending = false;
     c.delackAt = 0;
     c.unackedSegments = 0;
   }

@@ -52,6 +52,8 @@ export interface TcpContext {
   allowChallengeAck(): boolean;
   /** The connection armed a timer; make sure it is scanned. */
   watch(c: TcpConnection): void;
+  /** Send `c`'s ACK after the application has had one turn, unless it went out. */
+  deferAck(c: TcpConnection): void;
 }
 
 /** Error raised to the application when the peer resets the connection. */
@@ -218,6 +220,8 @@ export class TcpConnection {
   // Flags.
   /** Send an ACK at the next output. */
   ackNow = false;
+  /** An ACK waits for the application's turn (`TcpContext.deferAck`). */
+  ackPending = false;
   /** Full-size segments received since the last ACK. */
   unackedSegments = 0;
   /** Nagle off (RFC 9293 3.7.4). */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { IpDatagram, IpLayer } from "../ip.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
@@ -62,6 +63,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #count = 0;
   #listeners = new Map<number, ListenerCore>();
   #timed = new Set<TcpConnection>();
+  #deferred: TcpConnection[] = [];
   #seg = new TcpSegment();
   #isn: IsnGenerator;
   #seed = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -259,6 +261,24 @@ export class TcpLayer implements TcpContext, AcceptHost {
   watch(c: TcpConnection): void {
     this.#timed.add(c);
   }
+
+  deferAck(c: TcpConnection): void {
+    c.ackPending = true;
+    this.#deferred.push(c);
+    if (this.#deferred.length === 1) setImmediate(this.#flushDeferred);
+  }
+
+  // Runs after the application's reactions (promise continuations): an ACK
+  // that rode on its segment is no longer pending.
+  #flushDeferred = (): void => {
+    const list = this.#deferred;
+    this.#deferred = [];
+    for (const c of list) {
+      if (!c.ackPending) continue;
+      c.ackPending = false;
+      if (c.state !== "CLOSED") sendAck(c);
+    }
+  };
 
   // ---- open ----------------------------------------------------------------
 

@@ -145,21 +145,36 @@ Deno.test("tcp: SYN retransmission backs off and gives up", async () => {
   assert.equal((err as Error | undefined)?.name, "TimedOut");
 });
 
-Deno.test("tcp: ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED (passive close)", async () => {
+Deno.test("tcp: ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED; our FIN carries the ACK of theirs", async () => {
   const peer = new Peer();
   const { conn, iss, ts } = await passiveOpen(peer);
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
-  const [ack] = peer.take();
-  assert.equal(ack.ack, ISN + 2);
   assert.equal(conn.state, "CLOSE-WAIT");
+  assert.equal(peer.take().length, 0, "the ACK waits one turn for the application");
   assert.equal(await conn.read(new Uint8Array(10)), null, "EOF after FIN");
   conn.close();
-  const [fin] = peer.take();
-  assert.equal(fin.flags, "FA");
+  const segs = peer.take();
+  assert.equal(segs.length, 1, "one segment: FIN and ACK together");
+  assert.equal(segs[0].flags, "FA");
+  assert.equal(segs[0].ack, ISN + 2);
   assert.equal(conn.state, "LAST-ACK");
+  await settle();
+  assert.equal(peer.take().length, 0, "no separate ACK follows");
   peer.send({ sport: P, dport: 80, seq: ISN + 2, ack: iss + 2, flags: "A", ts: ts(503) });
   assert.equal(conn.state, "CLOSED");
   assert.equal(peer.stack.tcp.timewait.size, 0, "the passive closer holds no TIME_WAIT");
+});
+
+Deno.test("tcp: a FIN is ACKed after one turn when the application does not close", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "FA", ts: ts(502) });
+  assert.equal(peer.take().length, 0);
+  await settle();
+  const [ack] = peer.take();
+  assert.equal(ack.flags, "A");
+  assert.equal(ack.ack, ISN + 2);
+  assert.equal(conn.state, "CLOSE-WAIT");
 });
 
 Deno.test("tcp: ESTABLISHED -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT (active close)", async () => {

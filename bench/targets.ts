@@ -1,0 +1,116 @@
+// The three servers a benchmark compares, each in private namespaces:
+// tunstack on a TUN device, gVisor's netstack on a TUN device (bench/gvisor),
+// and the Linux kernel reached over a veth pair. Loads run in the client
+// namespace of each, against the same services: echo 7, once 8, discard 9.
+
+import { Netns, type Proc } from "../tests/integration/_netns.ts";
+
+export const ROOT = new URL("../", import.meta.url).pathname;
+export const BIN = `${ROOT}bench/.bin`;
+
+/** A server under test and the namespace its load runs from. */
+export interface Target {
+  name: "tunstack" | "gvisor" | "kernel";
+  client: Netns;
+  host: string;
+  /** PID of the serving process, for memory readings (not for the kernel). */
+  pid?: number;
+  close(): Promise<void>;
+}
+
+async function tuneClient(ns: Netns): Promise<void> {
+  // Client-closes-first loads leave the client in TIME_WAIT: reuse those
+  // ports for new outgoing connections and widen the range, as a load
+  // generator host would.
+  await ns.ok([
+    "sysctl",
+    "-qw",
+    "net.ipv4.tcp_tw_reuse=1",
+    "net.ipv4.ip_local_port_range=1024 65535",
+  ]);
+}
+
+/** tunstack with `flags` (default offloads and busy polling). */
+export async function tunstackTarget(flags: string[] = []): Promise<Target> {
+  const ns = await Netns.create();
+  ns.controlDir = await Deno.makeTempDir({ prefix: "tunstack-bench-" });
+  await tuneClient(ns);
+  const p: Proc = await ns.startStack(["--no-ipv6", ...flags]);
+  return {
+    name: "tunstack",
+    client: ns,
+    host: "192.0.2.2",
+    pid: p.pid,
+    async close() {
+      await ns.close();
+      await Deno.remove(ns.controlDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** gVisor netstack on a TUN device. */
+export async function gvisorTarget(mtu = 1500): Promise<Target> {
+  const ns = await Netns.create();
+  await tuneClient(ns);
+  const p = ns.spawn([
+    `${BIN}/gvisor-server`,
+    "-dev",
+    "tungv0",
+    "-addr",
+    "192.0.2.2",
+    "-mtu",
+    String(mtu),
+  ]);
+  await p.waitFor(/ready/);
+  await ns.ok(["ip", "addr", "add", "192.0.2.1/24", "dev", "tungv0"]);
+  await ns.ok(["ip", "link", "set", "tungv0", "up", "mtu", String(mtu)]);
+  return { name: "gvisor", client: ns, host: "192.0.2.2", pid: p.pid, close: () => ns.close() };
+}
+
+/** Two kernels joined by veth; the server side runs `loadgen serve`. */
+export async function kernelTarget(mtu = 1500): Promise<Target> {
+  const a = await Netns.create(), b = await Netns.create();
+  const r = await new Deno.Command("ip", {
+    args: [
+      "link",
+      "add",
+      "bva",
+      "netns",
+      a.name,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "bvb",
+      "netns",
+      b.name,
+    ],
+  }).output();
+  if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+  await a.ok(["ip", "addr", "add", "198.51.100.1/24", "dev", "bva"]);
+  await b.ok(["ip", "addr", "add", "198.51.100.2/24", "dev", "bvb"]);
+  await a.ok(["ip", "link", "set", "bva", "up", "mtu", String(mtu)]);
+  await b.ok(["ip", "link", "set", "bvb", "up", "mtu", String(mtu)]);
+  await tuneClient(a);
+  const p = b.spawn([`${BIN}/loadgen`, "serve", "-listen", "198.51.100.2", "-timeout", "2h"]);
+  await p.waitFor(/ready/);
+  return {
+    name: "kernel",
+    client: a,
+    host: "198.51.100.2",
+    async close() {
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+/** Resident memory of a process, bytes (via ps: Deno reads /proc only with --allow-all). */
+export async function rss(pid: number): Promise<number> {
+  const r = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(r.stdout).trim() || 0) * 1024;
+}
