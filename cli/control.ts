@@ -31,7 +31,14 @@ export function controlPath(device: string, dir = CONTROL_DIR): string {
   return `${dir}/${device}.sock`;
 }
 
-/** Answers one request against a stack (also used by the HTTP routes). */
+/**
+ * Answers one request against a stack (also used by the HTTP routes).
+ *
+ * @example
+ * ```ts ignore
+ * answer(stack, { cmd: "sysctl" }, () => ({})); // every setting
+ * ```
+ */
 export function answer(
   stack: Stack,
   req: ControlRequest,

@@ -66,7 +66,14 @@ function hostPort(a: string, p: number): string {
   return a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
 }
 
-/** Runs one inspection command; resolves to the exit code. */
+/**
+ * Runs one inspection command; resolves to the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await runInspect("tw", ["--json"]));
+ * ```
+ */
 export async function runInspect(cmd: "tw" | "stats" | "sysctl", args: string[]): Promise<number> {
   let v;
   try {

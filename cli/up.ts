@@ -86,7 +86,14 @@ function intFlag(name: string, v: string, min: number, max: number): number {
   return Number(v);
 }
 
-/** Parses `up` flags into stack options; throws a clear error on bad input. */
+/**
+ * Parses `up` flags into stack options; throws a clear error on bad input.
+ *
+ * @example
+ * ```ts ignore
+ * parseUpArgs(["--dev", "tun1", "--mtu", "9000"]).mtu; // 9000
+ * ```
+ */
 export function parseUpArgs(args: string[]): UpOptions {
   const { values } = parseArgs({
     args,
@@ -192,7 +199,14 @@ function describe(r: RunningStack, o: TunStackOptions): string {
   return lines.join("\n");
 }
 
-/** Runs `tunstack up`; resolves to the exit code. */
+/**
+ * Runs `tunstack up`; resolves to the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await runUp(["--no-http"]));
+ * ```
+ */
 export async function runUp(args: string[]): Promise<number> {
   let opts: UpOptions;
   try {

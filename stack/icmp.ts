@@ -17,7 +17,15 @@ import {
 } from "./wire/icmp.ts";
 import { IpProtocol } from "./wire/ipv4.ts";
 
-/** Counters of the ICMP layer. */
+/**
+ * Counters of the ICMP layer.
+ *
+ * @example
+ * ```ts
+ * import { newIcmpStats } from "./icmp.ts";
+ * newIcmpStats().echoReplies; // 0
+ * ```
+ */
 export function newIcmpStats() {
   return {
     echoRequests: 0,

@@ -12,7 +12,14 @@ import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
 
-/** The parts of a received datagram an upper layer needs; reused per packet. */
+/**
+ * The parts of a received datagram an upper layer needs; reused per packet.
+ *
+ * @example
+ * ```ts ignore
+ * ip.register(6, (d: IpDatagram) => console.log(d.payloadLen));
+ * ```
+ */
 export class IpDatagram {
   /** Packet bytes. */
   buf: Uint8Array = new Uint8Array(0);
@@ -41,7 +48,15 @@ export class IpDatagram {
 /** Upper-layer input, by protocol number. */
 export type ProtocolHandler = (d: IpDatagram) => void;
 
-/** Counters of the IP layer. */
+/**
+ * Counters of the IP layer.
+ *
+ * @example
+ * ```ts
+ * import { newIpStats } from "./ip.ts";
+ * newIpStats().dropped.badChecksum; // 0
+ * ```
+ */
 export function newIpStats() {
   return {
     rxPackets: 0,

@@ -26,6 +26,13 @@ export const GsoType = { NONE: 0, TCPV4: 1, TCPV6: 4 } as const;
  * a partial checksum at `csumStart + csumOffset`, and, when `gsoType` is
  * set, segmentation into pieces of `gsoSize` bytes after `hdrLen` bytes of
  * headers. One instance is reused by the sender.
+ *
+ * @example
+ * ```ts ignore
+ * const o = new TxOffload();
+ * o.gsoType = GsoType.TCPV4;
+ * o.gsoSize = 1448;
+ * ```
  */
 export class TxOffload {
   /** A {@linkcode GsoType}. */

@@ -40,7 +40,14 @@ export interface TunOptions {
   path?: string;
 }
 
-/** Raised when the device cannot be created, with a one-line reason. */
+/**
+ * Raised when the device cannot be created, with a one-line reason.
+ *
+ * @example
+ * ```ts ignore
+ * throw new TunError("Device name in use: tunstack0");
+ * ```
+ */
 export class TunError extends Error {
   /** Builds the error. */
   constructor(message: string) {
@@ -49,7 +56,15 @@ export class TunError extends Error {
   }
 }
 
-/** Checks an interface name as the kernel will. Returns an error message or `undefined`. */
+/**
+ * Checks an interface name as the kernel will. Returns an error message or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { checkIfName } from "./device.ts";
+ * checkIfName("tunstack0"); // undefined: valid
+ * ```
+ */
 export function checkIfName(name: string): string | undefined {
   const len = new TextEncoder().encode(name).length;
   if (len === 0 || len >= IFNAMSIZ) {

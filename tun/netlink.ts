@@ -35,7 +35,14 @@ export interface InterfaceAddress {
   prefix: number;
 }
 
-/** Looks up an interface index; 0 when there is none. */
+/**
+ * Looks up an interface index; 0 when there is none.
+ *
+ * @example
+ * ```ts ignore
+ * ifIndex("lo"); // 1 on most systems
+ * ```
+ */
 export function ifIndex(name: string): number {
   return libc().if_nametoindex(cString(name));
 }

@@ -5,6 +5,9 @@
 /** Smallest physical ring. */
 export const RING_INITIAL = 4096;
 
+/** The ring of a buffer that has held nothing yet (shared, never written). */
+export const EMPTY: Uint8Array = new Uint8Array(0);
+
 /**
  * Returns a ring of at least `need` bytes (capped at `max`) holding the
  * bytes of `old` in order from `head`, or `old` itself when it is big enough.

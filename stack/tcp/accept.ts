@@ -12,7 +12,15 @@ import { sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import type { TcpConnection } from "./tcb.ts";
 
-/** A listening port. */
+/**
+ * A listening port.
+ *
+ * @example
+ * ```ts ignore
+ * const l = new ListenerCore(80, undefined, 128, 128);
+ * l.synPending; // 0
+ * ```
+ */
 export class ListenerCore {
   /** The port. */
   readonly port: number;
@@ -60,7 +68,14 @@ export interface AcceptHost {
   createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
 }
 
-/** A segment for a listener (RFC 9293 3.10.7.2). */
+/**
+ * A segment for a listener (RFC 9293 3.10.7.2).
+ *
+ * @example
+ * ```ts ignore
+ * listenInput(layer, listener, datagram, segment); // a SYN becomes SYN-RECEIVED
+ * ```
+ */
 export function listenInput(
   host: AcceptHost & Parameters<typeof sendResetFor>[0],
   l: ListenerCore,

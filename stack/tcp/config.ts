@@ -32,7 +32,7 @@ export interface TcpConfig {
   keepIntervalMs: number;
   /** Unanswered keepalive probes before the connection is dropped. */
   keepCount: number;
-  /** Default SYN backlog (half-open connections) per listener. */
+  /** Default SYN backlog (half-open connections) per listener (Linux somaxconn). */
   synBacklog: number;
   /** Default accept queue length per listener. */
   acceptBacklog: number;
@@ -62,8 +62,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepIdleMs: 2 * 3600_000,
   keepIntervalMs: 75_000,
   keepCount: 9,
-  synBacklog: 128,
-  acceptBacklog: 128,
+  synBacklog: 4096,
+  acceptBacklog: 4096,
   maxConnections: 65536,
   ephemeralLow: 49152,
   ephemeralHigh: 65535,

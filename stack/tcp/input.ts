@@ -22,6 +22,11 @@ const DEFAULT_MSS_V6 = 1220;
 /**
  * Applies the options of a SYN (RFC 9293 3.7.1 MSS, RFC 7323 window scale
  * and timestamps, RFC 2018 SACK-permitted) to a new connection.
+ *
+ * @example
+ * ```ts ignore
+ * negotiate(conn, segment.options); // on a SYN
+ * ```
  */
 export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   const cfg = c.ctx.config;
@@ -44,7 +49,14 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   c.sackOk = opt.sackPermitted && cfg.sack;
 }
 
-/** Moves a connection to CLOSED and tells its socket. */
+/**
+ * Moves a connection to CLOSED and tells its socket.
+ *
+ * @example
+ * ```ts ignore
+ * closeConnection(conn, new ConnectionResetError());
+ * ```
+ */
 export function closeConnection(c: TcpConnection, error?: Error): void {
   if (c.state === "CLOSED") return;
   c.state = "CLOSED";
@@ -66,7 +78,14 @@ function challengeAck(c: TcpConnection): void {
   } else s.challengeAcksSuppressed++;
 }
 
-/** Handles a segment for a connection that is not in LISTEN. */
+/**
+ * Handles a segment for a connection that is not in LISTEN.
+ *
+ * @example
+ * ```ts ignore
+ * segmentArrives(conn, segment); // after demultiplexing
+ * ```
+ */
 export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   const ctx = c.ctx;
   const s = ctx.stats;

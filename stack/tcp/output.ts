@@ -26,7 +26,14 @@ const hdr = new TcpHeaderFields();
 const txOffload = new TxOffload();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
-/** Pseudo-header sum (addresses and protocol) of a connection, without length. */
+/**
+ * Pseudo-header sum (addresses and protocol) of a connection, without length.
+ *
+ * @example
+ * ```ts ignore
+ * connectionPseudo(conn); // addresses + protocol, length added per segment
+ * ```
+ */
 export function connectionPseudo(c: TcpConnection): number {
   let s = sum16(0, c.local, 0, c.local.length);
   s = sum16(s, c.remote, 0, c.remote.length);
@@ -37,6 +44,11 @@ export function connectionPseudo(c: TcpConnection): number {
  * The window to advertise, as the 16-bit field, with receiver-side silly
  * window avoidance (RFC 9293 3.8.6.2.2) and never shrinking the right edge
  * already offered (RFC 9293 3.8.6.2.2, RFC 7323 2.4).
+ *
+ * @example
+ * ```ts ignore
+ * windowField(conn); // e.g. 32768 with a 1 MiB buffer and scale 5
+ * ```
  */
 export function windowField(c: TcpConnection): number {
   let win = c.rcvBuf.window;
@@ -50,6 +62,11 @@ export function windowField(c: TcpConnection): number {
 /**
  * Builds and sends one segment of `len` data bytes starting at `seq`.
  * `flags` may include SYN, FIN, PSH, RST and ACK.
+ *
+ * @example
+ * ```ts ignore
+ * sendSegment(conn, conn.sndNxt, 0, TcpFlags.ACK);
+ * ```
  */
 export function sendSegment(c: TcpConnection, seq: number, len: number, flags: number): void {
   const ctx = c.ctx;
@@ -163,6 +180,11 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
  * a timeout rewinds SND.NXT, the peer has already seen up to SND.MAX and
  * would drop an ACK numbered below its RCV.NXT as out of window (BSD does
  * the same).
+ *
+ * @example
+ * ```ts ignore
+ * sendAck(conn);
+ * ```
  */
 export function sendAck(c: TcpConnection): void {
   sendSegment(c, c.sndMax, 0, ACK);
@@ -179,13 +201,27 @@ function tsoLimit(c: TcpConnection): number {
   return Math.max(c.effMss, room - (room % c.effMss));
 }
 
-/** RFC 6675 pipe: bytes thought to be in the network during SACK recovery. */
+/**
+ * RFC 6675 pipe: bytes thought to be in the network during SACK recovery.
+ *
+ * @example
+ * ```ts ignore
+ * pipe(conn) <= conn.cc.cwnd; // may send more
+ * ```
+ */
 export function pipe(c: TcpConnection): number {
   const sb = c.sack;
   return c.flightSize - sb.sackedBytes - sb.unsackedBetween(c.highRxt, sb.highest);
 }
 
-/** Sends whatever the windows, Nagle and the state allow; then a pending ACK. */
+/**
+ * Sends whatever the windows, Nagle and the state allow; then a pending ACK.
+ *
+ * @example
+ * ```ts ignore
+ * tcpOutput(conn); // after a write, an ACK or a timer
+ * ```
+ */
 export function tcpOutput(c: TcpConnection): void {
   const st = c.state;
   if (st === "CLOSED" || st === "LISTEN" || st === "TIME-WAIT") return;
@@ -247,14 +283,28 @@ export function tcpOutput(c: TcpConnection): void {
   if (!sent && c.ackNow) sendAck(c);
 }
 
-/** Arms the persist timer with back-off (5 s .. 60 s after the first). */
+/**
+ * Arms the persist timer with back-off (5 s .. 60 s after the first).
+ *
+ * @example
+ * ```ts ignore
+ * armPersist(conn); // zero window, data waiting
+ * ```
+ */
 export function armPersist(c: TcpConnection): void {
   const base = Math.max(c.rtt.rto, 200);
   c.persistAt = c.ctx.now() + Math.min(60_000, base * (1 << Math.min(c.persistShift, 9)));
   c.ctx.watch(c);
 }
 
-/** Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5). */
+/**
+ * Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5).
+ *
+ * @example
+ * ```ts ignore
+ * sendAbortReset(conn);
+ * ```
+ */
 export function sendAbortReset(c: TcpConnection): void {
   sendSegment(c, c.sndMax, 0, RST | ACK);
   c.ctx.stats.resetsSent++;
@@ -267,6 +317,11 @@ const rstRemote = new Uint8Array(16);
  * Answers a segment that has no connection with RST (RFC 9293 3.10.7.1):
  * `<SEQ=SEG.ACK><CTL=RST>` when it carried ACK, else
  * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST.
+ *
+ * @example
+ * ```ts ignore
+ * sendResetFor(layer, datagram, segment); // closed port
+ * ```
  */
 export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): void {
   const flags = seg.flags;

@@ -9,7 +9,7 @@
  */
 
 import { insertRange, rangesLength } from "./_ranges.ts";
-import { growRing, RING_INITIAL } from "./_ring.ts";
+import { EMPTY, growRing } from "./_ring.ts";
 
 /**
  * A reassembling byte ring. Offsets are relative to the next byte expected
@@ -38,7 +38,8 @@ export class ReceiveBuffer {
   /** A buffer of `capacity` bytes. */
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#buf = new Uint8Array(Math.min(capacity, RING_INITIAL));
+    // Nothing until first use: an idle or half-open connection costs no ring.
+    this.#buf = EMPTY;
   }
 
   /** In-order bytes waiting for the application. */

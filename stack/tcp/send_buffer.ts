@@ -7,7 +7,7 @@
  * @module
  */
 
-import { growRing, RING_INITIAL } from "./_ring.ts";
+import { EMPTY, growRing } from "./_ring.ts";
 
 /**
  * A byte ring of bounded capacity.
@@ -31,7 +31,8 @@ export class SendBuffer {
   /** A ring that holds up to `capacity` bytes. */
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#buf = new Uint8Array(Math.min(capacity, RING_INITIAL));
+    // Nothing until first use: an idle or half-open connection costs no ring.
+    this.#buf = EMPTY;
   }
 
   /** Bytes held. */
@@ -68,6 +69,7 @@ export class SendBuffer {
   /** Drops `n` acknowledged bytes from the front. */
   consume(n: number): void {
     if (n > this.#len) n = this.#len;
+    if (n <= 0) return; // also keeps an unused (empty) ring's head at 0
     this.#head = (this.#head + n) % this.#buf.length;
     this.#len -= n;
   }

@@ -16,7 +16,15 @@ import { receivesData } from "./state.ts";
 import type { ConnectionEvents, TcpConnection } from "./tcb.ts";
 import { tcpAbort, type TcpLayer } from "./tcp.ts";
 
-/** Raised when using a connection after `close`, or writing after `closeWrite`. */
+/**
+ * Raised when using a connection after `close`, or writing after `closeWrite`.
+ *
+ * @example
+ * ```ts ignore
+ * conn.close();
+ * await conn.write(data); // throws BrokenPipeError
+ * ```
+ */
 export class BrokenPipeError extends Error {
   /** Builds the error. */
   constructor(message: string) {

@@ -56,7 +56,14 @@ export interface TcpContext {
   deferAck(c: TcpConnection): void;
 }
 
-/** Error raised to the application when the peer resets the connection. */
+/**
+ * Error raised to the application when the peer resets the connection.
+ *
+ * @example
+ * ```ts ignore
+ * try { await conn.read(buf); } catch (e) { e instanceof ConnectionResetError; }
+ * ```
+ */
 export class ConnectionResetError extends Error {
   /** Builds the error. */
   constructor(message = "Connection reset: the peer sent RST") {
@@ -65,7 +72,14 @@ export class ConnectionResetError extends Error {
   }
 }
 
-/** Error raised when a connection attempt is refused. */
+/**
+ * Error raised when a connection attempt is refused.
+ *
+ * @example
+ * ```ts ignore
+ * try { await stack.connect({ hostname: "192.0.2.1", port: 1 }); } catch (e) { e instanceof ConnectionRefusedError; }
+ * ```
+ */
 export class ConnectionRefusedError extends Error {
   /** Builds the error. */
   constructor(message = "Connection refused: the peer answered the SYN with RST") {
@@ -74,7 +88,14 @@ export class ConnectionRefusedError extends Error {
   }
 }
 
-/** Error raised when retransmissions or keepalives give up. */
+/**
+ * Error raised when retransmissions or keepalives give up.
+ *
+ * @example
+ * ```ts ignore
+ * conn.setKeepAlive(true); // an unanswered peer ends in TimedOutError
+ * ```
+ */
 export class TimedOutError extends Error {
   /** Builds the error. */
   constructor(message: string) {

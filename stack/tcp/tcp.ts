@@ -25,7 +25,14 @@ import { runTimers } from "./timer.ts";
 import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
 import { hashTuple } from "./tuple.ts";
 
-/** Raised for a local address/port already taken, or no free port. */
+/**
+ * Raised for a local address/port already taken, or no free port.
+ *
+ * @example
+ * ```ts ignore
+ * try { tcp.listen(80); } catch (e) { e instanceof AddressInUseError; }
+ * ```
+ */
 export class AddressInUseError extends Error {
   /** Builds the error. */
   constructor(message: string) {

@@ -13,7 +13,14 @@ import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
 import { type TcpConnection, TimedOutError } from "./tcb.ts";
 
-/** Runs the timers of `c` that are due. Returns true while any is armed. */
+/**
+ * Runs the timers of `c` that are due. Returns true while any is armed.
+ *
+ * @example
+ * ```ts ignore
+ * if (!runTimers(conn, now)) timed.delete(conn);
+ * ```
+ */
 export function runTimers(c: TcpConnection, now: number): boolean {
   if (c.rtoAt !== 0 && now >= c.rtoAt) retransmitTimeout(c, now);
   if (gone(c)) return false;
@@ -38,7 +45,14 @@ function gone(c: TcpConnection): boolean {
   return c.state === "CLOSED";
 }
 
-/** The earliest deadline of `c`, or 0. */
+/**
+ * The earliest deadline of `c`, or 0.
+ *
+ * @example
+ * ```ts ignore
+ * nextDeadline(conn); // 0 when no timer is armed
+ * ```
+ */
 export function nextDeadline(c: TcpConnection): number {
   let t = 0;
   for (const d of [c.rtoAt, c.persistAt, c.delackAt, c.keepAt, c.finWait2At]) {

@@ -56,7 +56,15 @@ export interface TimeWaitSettings {
   rfc6191: boolean;
 }
 
-/** Counters of the manager: one per twcheck outcome, one per twstart outcome. */
+/**
+ * Counters of the manager: one per twcheck outcome, one per twstart outcome.
+ *
+ * @example
+ * ```ts
+ * import { newTimeWaitStats } from "./timewait.ts";
+ * newTimeWaitStats().check.rstDropped; // 0
+ * ```
+ */
 export function newTimeWaitStats() {
   return {
     current: 0,

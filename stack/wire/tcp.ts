@@ -152,12 +152,29 @@ export class TcpSegment {
   }
 }
 
-/** Reads a big-endian u32. */
+/**
+ * Reads a big-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { readU32 } from "./tcp.ts";
+ * readU32(new Uint8Array([0, 0, 1, 0]), 0); // 256
+ * ```
+ */
 export function readU32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-/** Writes a big-endian u32. */
+/**
+ * Writes a big-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { writeU32 } from "./tcp.ts";
+ * const b = new Uint8Array(4);
+ * writeU32(b, 0, 256); // b = [0, 0, 1, 0]
+ * ```
+ */
 export function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 24;
   b[o + 1] = (v >>> 16) & 0xff;
@@ -229,7 +246,17 @@ export function parseOptions(
   return undefined;
 }
 
-/** What {@linkcode emitTcp} writes. One instance is reused by the sender. */
+/**
+ * What {@linkcode emitTcp} writes. One instance is reused by the sender.
+ *
+ * @example
+ * ```ts
+ * import { TcpHeaderFields } from "./tcp.ts";
+ * const f = new TcpHeaderFields();
+ * f.timestamp = true;
+ * f.optionsLen(); // 12
+ * ```
+ */
 export class TcpHeaderFields {
   /** Source port. */
   srcPort = 0;

@@ -65,3 +65,18 @@ Deno.test("receive buffer: in-order, out-of-order and reads match a model while 
   }
   assert.ok(read > 50_000, "the test moved real data");
 });
+
+Deno.test("buffers: a ring that never held data works from empty", () => {
+  const b = new SendBuffer(1000);
+  b.consume(0);
+  b.consume(5);
+  assert.equal(b.append(new Uint8Array([1, 2, 3]), 0, 3), 3);
+  const out = new Uint8Array(3);
+  b.copyOut(0, out, 0, 3);
+  assert.deepEqual([...out], [1, 2, 3]);
+  const r = new ReceiveBuffer(1000);
+  assert.equal(r.read(new Uint8Array(10)), 0);
+  assert.equal(r.window, 1000);
+  assert.equal(r.write(0, new Uint8Array([9]), 0, 1), 1);
+  assert.equal(r.read(out), 1);
+});
