@@ -27,7 +27,7 @@ async function serve(listener: TcpListener, handle: (c: TcpConn) => Promise<void
 export function startEcho(stack: Stack, port = 7): TcpListener {
   const l = stack.listen({ port });
   serve(l, async (c) => {
-    const buf = new Uint8Array(65536);
+    const buf = new Uint8Array(16 * 1024); // per connection: keep it small
     for (;;) {
       const n = await c.read(buf);
       if (n === null) break;
@@ -70,7 +70,7 @@ export function startDiscard(stack: Stack, port = 9): TcpListener {
 export function startOnce(stack: Stack, port = 8): TcpListener {
   const l = stack.listen({ port });
   serve(l, async (c) => {
-    const buf = new Uint8Array(65536);
+    const buf = new Uint8Array(16 * 1024); // per connection: keep it small
     const n = await c.read(buf);
     if (n !== null) await c.write(buf.subarray(0, n));
   });
