@@ -77,7 +77,6 @@ export function newIpStats() {
       ttlExpired: 0,
       notForUs: 0,
       unknownProtocol: 0,
-      noAddress: 0,
     },
   };
 }

@@ -108,22 +108,12 @@ export class SimNetwork {
     }
   }
 
-  /** Delivers `packet` to stack `to` at the current time plus `delay`. */
-  inject(to: Stack, packet: Uint8Array, delay = 0): void {
-    this.#push({ at: this.now + delay, seq: this.#seq++, to, packet });
-  }
-
   #push(p: Pending): void {
     // Kept sorted by (at, seq); most inserts land at the end.
     const q = this.#queue;
     let i = q.length;
     while (i > 0 && (q[i - 1].at > p.at || (q[i - 1].at === p.at && q[i - 1].seq > p.seq))) i--;
     q.splice(i, 0, p);
-  }
-
-  /** Packets on the wire. */
-  get inFlight(): number {
-    return this.#queue.length;
   }
 
   /**

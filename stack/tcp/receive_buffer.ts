@@ -8,7 +8,7 @@
  * @module
  */
 
-import { insertRange, rangesLength } from "./_ranges.ts";
+import { insertRange } from "./_ranges.ts";
 import { EMPTY, growRing } from "./_ring.ts";
 
 /**
@@ -55,11 +55,6 @@ export class ReceiveBuffer {
   /** Number of out-of-order ranges held. */
   get rangeCount(): number {
     return this.#ranges.length / 2;
-  }
-
-  /** Out-of-order bytes held. */
-  get outOfOrderBytes(): number {
-    return rangesLength(this.#ranges);
   }
 
   /**
@@ -140,11 +135,5 @@ export class ReceiveBuffer {
     }
     this.#ready -= n;
     return n;
-  }
-
-  /** Forgets out-of-order data (when the window is reneged on an abort). */
-  clearOutOfOrder(): void {
-    this.#ranges.length = 0;
-    this.#recentStart = -1;
   }
 }

@@ -64,16 +64,6 @@ export class SackScoreboard {
     this.sackedBytes = 0;
   }
 
-  /** Whether offset `x` is SACKed. */
-  isSacked(x: number): boolean {
-    const r = this.#r;
-    for (let i = 0; i < r.length; i += 2) {
-      if (x < r[i]) return false;
-      if (x < r[i + 1]) return true;
-    }
-    return false;
-  }
-
   /** First offset at or after `from` and below `limit` that is not SACKed, or -1. */
   nextHole(from: number, limit: number): number {
     const r = this.#r;

@@ -70,7 +70,6 @@ export function newTcpStats() {
       outOfWindow: 0,
       paws: 0,
       missingTimestamp: 0,
-      rstOutOfWindow: 0,
       rstInWindow: 0,
       synInWindow: 0,
       noAck: 0,

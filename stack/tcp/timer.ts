@@ -45,22 +45,6 @@ function gone(c: TcpConnection): boolean {
   return c.state === "CLOSED";
 }
 
-/**
- * The earliest deadline of `c`, or 0.
- *
- * @example
- * ```ts ignore
- * nextDeadline(conn); // 0 when no timer is armed
- * ```
- */
-export function nextDeadline(c: TcpConnection): number {
-  let t = 0;
-  for (const d of [c.rtoAt, c.persistAt, c.delackAt, c.keepAt, c.finWait2At]) {
-    if (d !== 0 && (t === 0 || d < t)) t = d;
-  }
-  return t;
-}
-
 function retransmitTimeout(c: TcpConnection, now: number): void {
   const ctx = c.ctx;
   const s = ctx.stats;

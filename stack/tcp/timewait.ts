@@ -217,11 +217,6 @@ export class TimeWaitTable {
     return this.#count;
   }
 
-  /** Slots allocated (the slab's length). */
-  get capacity(): number {
-    return this.#cap;
-  }
-
   /**
    * Sets `maxtcptw`; like FreeBSD, values below 32 are refused (0 restores
    * the automatic size). Throws with the reason.
@@ -477,12 +472,6 @@ export class TimeWaitTable {
       if ((++n & 255) === 0 && performance.now() >= deadline) break;
     }
     return n;
-  }
-
-  /** Milliseconds until the head record expires, or -1 when empty. */
-  nextExpiry(nowMs: number): number {
-    if (this.#head === NIL) return -1;
-    return Math.max(0, (this.#expire[this.#head] - (nowMs >>> 0)) | 0);
   }
 
   /** Drops every record (stack shutdown). */
