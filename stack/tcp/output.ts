@@ -27,7 +27,8 @@ const txOffload = new TxOffload();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
 /**
- * Pseudo-header sum (addresses and protocol) of a connection, without length.
+ * Pseudo-header sum (addresses and protocol) of a connection, without
+ * length; computed once, since a connection's addresses never change.
  *
  * @example
  * ```ts ignore
@@ -35,9 +36,11 @@ const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
  * ```
  */
 export function connectionPseudo(c: TcpConnection): number {
-  let s = sum16(0, c.local, 0, c.local.length);
-  s = sum16(s, c.remote, 0, c.remote.length);
-  return s + IpProtocol.TCP;
+  if (c.pseudoBase < 0) {
+    c.pseudoBase = sum16(sum16(0, c.local, 0, c.local.length), c.remote, 0, c.remote.length) +
+      IpProtocol.TCP;
+  }
+  return c.pseudoBase;
 }
 
 /**

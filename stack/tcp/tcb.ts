@@ -133,6 +133,8 @@ export class TcpConnection {
   synQueued = false;
   /** Hash of the 4-tuple in the connection table. */
   hash = 0;
+  /** Pseudo-header sum of the addresses and protocol, or -1 until computed. */
+  pseudoBase = -1;
 
   // Send sequence variables (RFC 9293 3.3.1).
   /** Initial send sequence number. */
