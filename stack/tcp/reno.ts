@@ -15,7 +15,7 @@ import { type CongestionControl, initialWindow } from "./congestion.ts";
  * ```ts
  * import { NewReno } from "./reno.ts";
  * const cc = new NewReno(1000);
- * cc.onAck(1000, 0, 1);
+ * cc.onAck(1000);
  * cc.cwnd; // 11000: slow start
  * ```
  */
