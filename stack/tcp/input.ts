@@ -70,6 +70,11 @@ export function closeConnection(c: TcpConnection, error?: Error): void {
   c.events?.onClosed(error);
 }
 
+// RCV.NXT =< x < RCV.NXT + RCV.WND (RFC 9293 3.10.7.4 acceptability test).
+function inWindow(x: number, nxt: number, wnd: number): boolean {
+  return seqGe(x, nxt) && seqLt(x, seqAdd(nxt, wnd));
+}
+
 function challengeAck(c: TcpConnection): void {
   const s = c.ctx.stats;
   if (c.ctx.allowChallengeAck()) {
@@ -123,10 +128,10 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // First: sequence number check (RFC 9293 3.10.7.4).
   const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
   const wnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
-  const inWnd = (x: number) => seqGe(x, c.rcvNxt) && seqLt(x, seqAdd(c.rcvNxt, wnd));
+  const nxt = c.rcvNxt;
   let ok: boolean;
-  if (segLen === 0) ok = wnd === 0 ? seq === c.rcvNxt : inWnd(seq);
-  else ok = wnd > 0 && (inWnd(seq) || inWnd(seqAdd(seq, segLen - 1)));
+  if (segLen === 0) ok = wnd === 0 ? seq === nxt : inWindow(seq, nxt, wnd);
+  else ok = wnd > 0 && (inWindow(seq, nxt, wnd) || inWindow(seqAdd(seq, segLen - 1), nxt, wnd));
   if (!ok) {
     if (seqLt(seqAdd(seq, segLen), c.rcvNxt) || (segLen > 0 && seqAdd(seq, segLen) === c.rcvNxt)) {
       s.duplicateSegments++;
