@@ -1,6 +1,5 @@
 // A small gVisor netstack server on a TUN device, the reference tunstack is
-// measured against: echo (7), discard (9), chargen (19) and once (8: echo one read, then
-// close, so the server closes first). Built by bench/main.ts from Debian's
+// measured against, serving bench/svc's services. Built by bench/main.ts from Debian's
 // golang-gvisor-gvisor-dev (GOPATH mode, offline).
 //
 // Usage: gvisor-server -dev tungv0 -addr 192.0.2.2 -mtu 1500
@@ -11,7 +10,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -25,6 +23,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"../svc"
 )
 
 func main() {
@@ -62,40 +62,13 @@ func main() {
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
 
-	serve := func(port uint16, handle func(net.Conn)) {
-		l, err := gonet.ListenTCP(s, tcpip.FullAddress{NIC: 1, Addr: a, Port: port}, ipv4.ProtocolNumber)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gvisor-server: listen:", err)
-			os.Exit(1)
-		}
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go handle(c)
-			}
-		}()
+	err = svc.Start(func(port uint16) (net.Listener, error) {
+		return gonet.ListenTCP(s, tcpip.FullAddress{NIC: 1, Addr: a, Port: port}, ipv4.ProtocolNumber)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gvisor-server: listen:", err)
+		os.Exit(1)
 	}
-	serve(7, func(c net.Conn) { io.Copy(c, c); c.Close() })
-	serve(9, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
-	serve(19, func(c net.Conn) { // chargen (RFC 864): send until the client closes
-		buf := make([]byte, 256*1024)
-		for {
-			if _, err := c.Write(buf); err != nil {
-				break
-			}
-		}
-		c.Close()
-	})
-	serve(8, func(c net.Conn) {
-		buf := make([]byte, 65536)
-		if n, err := c.Read(buf); err == nil {
-			c.Write(buf[:n])
-		}
-		c.Close()
-	})
 	fmt.Println("ready")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"../svc"
 )
 
 func fail(err error) {
@@ -213,39 +215,12 @@ func main() {
 			c.Close()
 		}
 	case "serve":
-		serve := func(port int, handle func(net.Conn)) {
-			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", *listen, port))
-			if err != nil {
-				fail(err)
-			}
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					go handle(c)
-				}
-			}()
+		err := svc.Start(func(port uint16) (net.Listener, error) {
+			return net.Listen("tcp", fmt.Sprintf("%s:%d", *listen, port))
+		})
+		if err != nil {
+			fail(err)
 		}
-		serve(7, func(c net.Conn) { io.Copy(c, c); c.Close() })
-		serve(9, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
-		serve(19, func(c net.Conn) { // chargen (RFC 864): send until the client closes
-			buf := make([]byte, 256*1024)
-			for {
-				if _, err := c.Write(buf); err != nil {
-					break
-				}
-			}
-			c.Close()
-		})
-		serve(8, func(c net.Conn) {
-			buf := make([]byte, 65536)
-			if n, err := c.Read(buf); err == nil {
-				c.Write(buf[:n])
-			}
-			c.Close()
-		})
 		fmt.Println("ready")
 		select {}
 	default:

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import type { Link, TxOffload } from "../../stack/link.ts";
 import { Stack } from "../../stack/stack.ts";
 import { fold } from "../../stack/wire/checksum.ts";
-import { ip, ipv4, pseudo, tcpBytes } from "../_packets.ts";
+import { ip, ipv4, pseudo, tcpBytes, type TcpSpec } from "../_packets.ts";
+import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { decode, settle } from "../_peer.ts";
 
 class OffloadLink implements Link {
@@ -21,15 +22,15 @@ class OffloadLink implements Link {
   }
 }
 
-Deno.test("offload: TSO segments, partial checksums and virtio fields", async () => {
-  const now = 0;
-  const stack = new Stack({ ipv4: ip("192.0.2.2"), clock: () => now });
+/** A stack on an offloading link with one accepted connection on port 80. */
+async function established(window = 65535, wscale = 7) {
+  const stack = new Stack({ ipv4: ip("192.0.2.2"), clock: () => 0 });
   const link = new OffloadLink();
   stack.attach(link);
   const l = stack.listen({ port: 80 });
-  let conn: Awaited<ReturnType<typeof l.accept>> | undefined;
+  let conn: TcpConn | undefined;
   l.accept().then((c) => conn = c);
-  const send = (spec: Parameters<typeof tcpBytes>[2], csumValid = false) => {
+  const send = (spec: TcpSpec, csumValid = false) => {
     const p = ipv4("192.0.2.1", "192.0.2.2", 6, tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), spec));
     stack.receive(p, p.length, csumValid);
   };
@@ -39,8 +40,9 @@ Deno.test("offload: TSO segments, partial checksums and virtio fields", async ()
     seq: 100,
     flags: "S",
     mss: 1460,
-    wscale: 7,
+    wscale: wscale >= 0 ? wscale : undefined, // -1: no window scale option
     sackOk: true,
+    window,
     ts: [1, 0],
   });
   const synack = decode(link.sent[0].packet);
@@ -50,11 +52,17 @@ Deno.test("offload: TSO segments, partial checksums and virtio fields", async ()
     seq: 101,
     ack: synack.seq + 1,
     flags: "A",
+    window,
     ts: [2, synack.ts![0]],
   });
   await settle();
   link.sent.length = 0;
-  await conn!.write(new Uint8Array(14_480)); // the initial window: 10 segments
+  return { stack, link, conn: conn!, synack };
+}
+
+Deno.test("offload: TSO segments, partial checksums and virtio fields", async () => {
+  const { stack, link, conn, synack } = await established();
+  await conn.write(new Uint8Array(14_480)); // the initial window: 10 segments
   assert.equal(link.sent.length, 1, "one 10-segment packet instead of ten");
   const { packet, o } = link.sent[0];
   const tcpLen = packet.length - 20;
@@ -83,39 +91,16 @@ Deno.test("offload: TSO segments, partial checksums and virtio fields", async ()
   bad[16] ^= 0xff;
   const p = ipv4("192.0.2.1", "192.0.2.2", 6, bad);
   stack.receive(p, p.length, true);
-  assert.equal(conn!.block.rcvBuf.readable, 1);
+  assert.equal(conn.block.rcvBuf.readable, 1);
   // ...one it does not vouch for is.
   stack.receive(p, p.length, false);
   assert.equal(stack.tcp.stats.dropped.badChecksum, 1);
 });
 
 Deno.test("offload: a window-limited burst ends on a segment boundary", async () => {
-  const now = 0;
-  const stack = new Stack({ ipv4: ip("192.0.2.2"), clock: () => now });
-  const link = new OffloadLink();
-  stack.attach(link);
-  const l = stack.listen({ port: 80 });
-  let conn: Awaited<ReturnType<typeof l.accept>> | undefined;
-  l.accept().then((c) => conn = c);
-  const send = (spec: Parameters<typeof tcpBytes>[2]) => {
-    const p = ipv4("192.0.2.1", "192.0.2.2", 6, tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), spec));
-    stack.receive(p, p.length);
-  };
   // The peer offers 5000 bytes: three whole segments fit, not four.
-  send({ sport: 5555, dport: 80, seq: 100, flags: "S", mss: 1460, window: 5000, ts: [1, 0] });
-  const synack = decode(link.sent[0].packet);
-  send({
-    sport: 5555,
-    dport: 80,
-    seq: 101,
-    ack: synack.seq + 1,
-    flags: "A",
-    window: 5000,
-    ts: [2, synack.ts![0]],
-  });
-  await settle();
-  link.sent.length = 0;
-  await conn!.write(new Uint8Array(20_000));
+  const { link, conn } = await established(5000, -1); // no scaling: 5000 means 5000
+  await conn.write(new Uint8Array(20_000));
   const data = link.sent.map((s) => decode(s.packet).data.length).filter((n) => n > 0);
   assert.deepEqual(data, [3 * 1448]);
 });
