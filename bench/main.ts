@@ -76,9 +76,12 @@ function ensureTools(): { gvisor: boolean; note?: string } {
   }
   if (need.length > 0) {
     console.log(`installing ${need.join(" ")} ...`);
-    run(["apt-get", "install", "-y", "-qq", ...need], {
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-    });
+    const env = { DEBIAN_FRONTEND: "noninteractive" };
+    // A fresh machine may need its package lists first.
+    if (!run(["apt-get", "install", "-y", "-qq", ...need], { env }).ok) {
+      run(["apt-get", "update", "-qq"], { env });
+      run(["apt-get", "install", "-y", "-qq", ...need], { env });
+    }
   }
   Deno.mkdirSync(BIN, { recursive: true });
   const env = { GO111MODULE: "off", GOPATH: gopath, HOME: Deno.env.get("HOME") ?? "/root" };
