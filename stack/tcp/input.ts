@@ -277,13 +277,13 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
   c.rcvNxt = seqAdd(c.rcvNxt, adv);
   s.bytesReceived += adv;
   if (hadGap) c.ackNow = true; // a segment that fills a gap is ACKed at once
-  // A coalesced (GRO/TSO) segment counts as the full segments it holds.
-  else if ((c.unackedSegments += len >= 2 * c.rcvMss ? 2 : 1) >= 2 || len < c.rcvMss / 2) {
-    // Every second full segment (RFC 5681 4.2); a short segment usually ends
-    // a request, and holding its ACK would stall a Nagle sender.
+  else {
+    // RFC 5681 4.2: ACK at least every second segment, else within the
+    // delayed-ACK time. A coalesced (GRO/TSO) segment counts as two or more.
+    c.unackedSegments += len >= 2 * c.rcvMss ? 2 : 1;
     if (c.unackedSegments >= 2) c.ackNow = true;
     else armDelack(c);
-  } else armDelack(c);
+  }
   if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) c.ackNow = true;
   c.events?.onReadable();
 }

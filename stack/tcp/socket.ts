@@ -8,6 +8,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { formatIp } from "../wire/ip_address.ts";
 import type { ListenerCore } from "./accept.ts";
 import { closeConnection } from "./input.ts";
@@ -34,6 +35,9 @@ export class BrokenPipeError extends Error {
 }
 
 type Waiter = () => void;
+
+/** Bytes a reader may take from the buffer before yielding to the event loop. */
+const READ_YIELD_BYTES = 256 * 1024;
 
 function wake(list: Waiter[]): void {
   for (const w of list.splice(0)) w();
@@ -64,6 +68,7 @@ export class TcpConn implements ConnectionEvents {
   #ended = false;
   #closed = false;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #readSinceYield = 0;
   #writable: WritableStream<Uint8Array> | undefined;
 
   /** Wraps a connection block; the block reports to this socket. */
@@ -106,10 +111,20 @@ export class TcpConn implements ConnectionEvents {
     for (;;) {
       if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
       if (c.rcvBuf.readable > 0) {
+        // Reads of buffered data resolve as microtasks, which would let a
+        // busy reader starve the packet loop (no ACKs: the peer's loss
+        // probes fire). Yield to the event loop every READ_YIELD_BYTES.
+        if (this.#readSinceYield >= READ_YIELD_BYTES) {
+          this.#readSinceYield = 0;
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
         const n = c.rcvBuf.read(p);
+        this.#readSinceYield += n;
         this.#windowUpdate();
         return n;
       }
+      this.#readSinceYield = 0;
       if (this.#error) throw this.#error;
       if (c.finReceived || this.#ended) return null;
       await new Promise<void>((r) => this.#readers.push(r));

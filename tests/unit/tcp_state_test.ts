@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
+import { setImmediate } from "node:timers";
 import { ISN, P, passiveOpen, Peer, settle } from "../_peer.ts";
 import { net } from "../_tcp.ts";
 
@@ -613,4 +614,30 @@ Deno.test("tcp: in-stack loopback connects to our own address without the link",
   assert.deepEqual(got, ["self"]);
   assert.equal(peer.out.length, 0, "nothing on the link");
   assert.ok(peer.stack.ip.stats.loopbackPackets > 0);
+});
+
+Deno.test("tcp: a reader draining a full buffer yields to the event loop (the stack keeps running)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  const seg = new Uint8Array(1448);
+  const total = 600 * 1024;
+  for (let off = 0; off < total; off += 1448) {
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1 + off,
+      ack: iss + 1,
+      flags: "A",
+      data: seg,
+      ts: ts(502),
+    });
+  }
+  let read = 0, readWhenLoopRan = -1;
+  setImmediate(() => readWhenLoopRan = read);
+  const buf = new Uint8Array(16 * 1024);
+  while (read < total) read += (await conn.read(buf))!;
+  assert.ok(
+    readWhenLoopRan >= 0 && readWhenLoopRan < total,
+    `event loop ran at ${readWhenLoopRan}`,
+  );
 });
