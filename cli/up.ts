@@ -14,6 +14,7 @@ import { parseAssignment, sysctlSet } from "../stack/sysctl.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
+import { BUSY_POLL_US } from "../tun/loop.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -33,7 +34,7 @@ Flags:
   --no-ipv4             run without IPv4
   --no-ipv6             run without IPv6
   --busy-poll-us N      after traffic, keep polling the device this long before
-                        sleeping (default 50; 0 turns it off)
+                        sleeping (default ${BUSY_POLL_US}; 0 turns it off)
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
                         shows our TCP checksums as partial, i.e. "incorrect")
@@ -110,7 +111,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-ipv6": { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
-      "busy-poll-us": { type: "string", default: "50" },
+      "busy-poll-us": { type: "string", default: String(BUSY_POLL_US) },
       "no-echo": { type: "boolean", default: false },
       "no-discard": { type: "boolean", default: false },
       "no-once": { type: "boolean", default: false },
