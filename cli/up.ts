@@ -15,6 +15,7 @@ import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } fr
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
 import { BUSY_POLL_US } from "../tun/loop.ts";
+import { MAX_RT_PRIORITY, setRealtimePriority } from "../tun/sched.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -35,6 +36,10 @@ Flags:
   --no-ipv6             run without IPv6
   --busy-poll-us N      after traffic, keep polling the device this long before
                         sleeping (default ${BUSY_POLL_US}; 0 turns it off)
+  --realtime PRIO       run the packet loop under SCHED_FIFO at PRIO (1-99; off
+                        by default) so that a busy machine cannot delay its
+                        ACKs, as it cannot delay the kernel's own TCP; a busy
+                        poll then holds its core for up to --busy-poll-us
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
                         shows our TCP checksums as partial, i.e. "incorrect")
@@ -78,6 +83,8 @@ export interface UpOptions extends TunStackOptions {
   sysctl: [string, string][];
   /** Busy-poll window of the packet loop, µs. */
   busyPollUs: number;
+  /** `SCHED_FIFO` priority of the packet thread, or undefined to leave it. */
+  realtime?: number;
 }
 
 function intFlag(name: string, v: string, min: number, max: number): number {
@@ -112,6 +119,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
       "busy-poll-us": { type: "string", default: String(BUSY_POLL_US) },
+      realtime: { type: "string" },
       "no-echo": { type: "boolean", default: false },
       "no-discard": { type: "boolean", default: false },
       "no-once": { type: "boolean", default: false },
@@ -146,6 +154,9 @@ export function parseUpArgs(args: string[]): UpOptions {
     vnetHdr: values["vnet-hdr"],
     offload: !values["no-offload"],
     busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),
+    realtime: values.realtime === undefined
+      ? undefined
+      : intFlag("realtime", values.realtime, 1, MAX_RT_PRIORITY),
     quiet: values.quiet,
     echo: !values["no-echo"],
     discard: !values["no-discard"],
@@ -225,6 +236,15 @@ export async function runUp(args: string[]): Promise<number> {
   }
   const stack = running.stack;
   running.tun.loop.busyPollUs = opts.busyPollUs;
+  if (opts.realtime !== undefined) {
+    try {
+      setRealtimePriority(opts.realtime);
+    } catch (e) {
+      console.error(`tunstack: ${(e as Error).message}`);
+      await running.close();
+      return 1;
+    }
+  }
   const linkStats = () => ({ link: { ...running.tun.loop.stats } });
   const listeners = [];
   let control: ControlServer | undefined;
@@ -258,6 +278,9 @@ export async function runUp(args: string[]): Promise<number> {
   }
   if (!opts.quiet) {
     console.log(describe(running, opts));
+    if (opts.realtime !== undefined) {
+      console.log(`  scheduling: SCHED_FIFO priority ${opts.realtime}`);
+    }
     const svc = [
       opts.echo ? "echo 7" : "",
       opts.discard ? "discard 9" : "",

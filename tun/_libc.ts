@@ -26,6 +26,7 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   poll: {
     parameters: ["buffer", "u64", "i32"],
     result: "i32",

@@ -32,6 +32,18 @@ Deno.test({
       await expectError(ns, ["--ipv6", "192.0.2.9"], /not IPv6/);
       await expectError(ns, ["--dev", "a/b"], /^tunstack: Invalid device name/);
       await expectError(ns, ["--bogus"], /^tunstack: Unknown option '--bogus'/);
+      await expectError(
+        ns,
+        ["--realtime", "0"],
+        /^tunstack: Invalid --realtime: "0" \(must be 1 to 99\)/,
+      );
+      // Root without CAP_SYS_NICE may not use SCHED_FIFO.
+      await expectError(ns, ["--realtime", "1"], /^tunstack: Permission denied: SCHED_FIFO needs/, [
+        "setpriv",
+        "--bounding-set=-sys_nice",
+      ]);
+      // The failed start removed its device.
+      assert.equal((await ns.run(["ip", "link", "show", "tunstack0"])).code, 1);
       // An interface of that name exists already.
       await ns.ok(["ip", "link", "add", "taken0", "type", "veth", "peer", "name", "taken1"]);
       await expectError(ns, ["--dev", "taken0"], /^tunstack: Device name in use: .*taken0/);

@@ -17,7 +17,15 @@ Deno.test({
   sanitizeResources: false,
   fn: () =>
     withNetns(async (ns, dir) => {
-      await ns.startStack();
+      // The stack's thread runs under SCHED_FIFO. With curl, cat and the stack
+      // sharing two CPUs, an ordinary thread is now and then parked for a few
+      // ms, longer than Linux's tail loss probe waits for an ACK (two round
+      // trips + 2 ms), and the probe counts as a retransmission. The kernel's
+      // own TCP never waits for a CPU (softirq); --realtime gives the stack
+      // the same footing, so what is measured is its TCP, not the scheduler.
+      const stack = await ns.startStack(["--realtime", "1"]);
+      const policy = await ns.ok(["chrt", "-p", String(stack.pid)]);
+      assert.match(policy, /policy: SCHED_FIFO/);
       await ns.ok(["nstat", "-n"]); // reset the namespace's counters baseline
       // The server sends 'a'..'z' repeated; compare with the same bytes made locally.
       const down = await ns.ok([
