@@ -24,6 +24,7 @@ import { TunInterface } from "./tun/interface.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { TunInterface } from "./tun/interface.ts";
 export { TunDevice, TunError } from "./tun/device.ts";
+export { setRealtimePriority } from "./tun/sched.ts";
 export { GsoType, type Link, type PacketHandler, TxOffload } from "./stack/link.ts";
 export { formatIp, parseCidr, parseIp } from "./stack/wire/ip_address.ts";
 export { formatCounters } from "./stack/stats.ts";

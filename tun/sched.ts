@@ -25,7 +25,7 @@ export const MAX_RT_PRIORITY = 99;
  *
  * @example
  * ```ts ignore
- * import { setRealtimePriority } from "./sched.ts";
+ * import { setRealtimePriority } from "../mod.ts";
  * setRealtimePriority(1); // as root: the stack now preempts ordinary tasks
  * ```
  */
