@@ -4,7 +4,7 @@
 //   1. TIME_WAIT at 1,000,000 entries (pure, no root)
 //   2. tunstack vs gVisor netstack (TUN) vs Linux over veth, same run,
 //      medians of BENCH_RUNS (default 3): echo, ping-pong, short
-//      connections in both close orders, bulk one way
+//      connections in both close orders, bulk one way, HTTP download by curl
 //   3. tunstack bulk throughput at MTU 1500, 9000, 65535
 //   4. short connections and memory from 10 to 10,000 connections,
 //      tunstack and gVisor
@@ -177,6 +177,27 @@ const WORKLOADS: Workload[] = [
     measure: async (t) =>
       (await loadgen(t, ["recv", "-addr", `${t.host}:19`, "-bytes", String(GiB)])).gbps,
   },
+  {
+    key: "httpDown",
+    label: "HTTP GET /bytes/1GiB from the server to curl",
+    unit: "Gbit/s",
+    better: "higher",
+    measure: async (t) => {
+      const out = await t.client.ok([
+        "curl",
+        "-sS",
+        "--fail",
+        "-m",
+        "120",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download}",
+        `http://${t.host}/bytes/${GiB}`,
+      ], 130_000);
+      return (Number(out.trim()) * 8) / 1e9;
+    },
+  },
 ];
 
 /** Medians of RUNS runs of every workload against one target. */
@@ -246,6 +267,27 @@ if (!canRunRoot()) {
     }
   }
   results.compare = table;
+
+  // Not in the comparison: the same load with tunstack's packet thread under
+  // SCHED_FIFO (`--realtime 1`), to show how much of its run-to-run spread
+  // is the scheduler. gVisor under `chrt -f 1` drops to ~6k conn/s (its
+  // threads starve the client), so no like-for-like row exists.
+  {
+    const t = await tunstackTarget(["--realtime", "1"]);
+    try {
+      await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", "2000", "-c", "4"]);
+      const xs: number[] = [];
+      for (let i = 0; i < RUNS; i++) xs.push(await WORKLOADS[2].measure(t) ?? 0);
+      results.shortClientRealtime = round(median(xs));
+      console.log(
+        `  tunstack --realtime 1, shortClient: ${
+          xs.map((x) => round(x)).join(", ")
+        } (median ${results.shortClientRealtime})`,
+      );
+    } finally {
+      await t.close();
+    }
+  }
   const g = table.gvisor ?? {}, k = table.kernel ?? {}, s = table.tunstack;
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b) : undefined);
   const goals: Record<string, (x: Record<string, number | undefined>) => string> = {
@@ -257,6 +299,7 @@ if (!canRunRoot()) {
       `>= 0.8x device ceiling (8.6 Gbit/s with TSO): ${round((r.tunstack ?? 0) / 8.6)}x`,
     bulkOut: (r) =>
       `>= 0.8x device ceiling (8.6 Gbit/s with TSO): ${round((r.tunstack ?? 0) / 8.6)}x`,
+    httpDown: (r) => `no target; vs kernel/veth: ${r.vsKernel}x`,
   };
   const rows = WORKLOADS.map((w) => {
     const r = {
