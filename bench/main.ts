@@ -71,7 +71,10 @@ function ensureTools(): { gvisor: boolean; note?: string } {
   if (!run(["test", "-d", `${gopath}/src/gvisor.dev/gvisor/pkg/tcpip`]).ok) {
     need.push("golang-gvisor-gvisor-dev");
   }
-  for (const [cmd, pkg] of [["nc", "netcat-openbsd"], ["curl", "curl"], ["iperf3", "iperf3"]]) {
+  // iperf3 and wrk need their own server (iperf3's control protocol) or
+  // HTTP on every port, which echo, discard and chargen are not: loads come
+  // from bench/loadgen, and the HTTP download from curl.
+  for (const [cmd, pkg] of [["curl", "curl"], ["ip", "iproute2"]]) {
     if (!run(["sh", "-c", `command -v ${cmd}`]).ok) need.push(pkg);
   }
   if (need.length > 0) {
