@@ -590,42 +590,22 @@ export class TimeWaitTable {
   #grow(newCap: number): void {
     const old = this.#cap;
     if (newCap <= old) return;
-    const g32 = (a: Uint32Array) => {
-      const b = new Uint32Array(newCap);
-      b.set(a);
-      return b;
-    };
-    this.#addr = g32(this.#addr);
-    this.#ports = g32(this.#ports);
-    this.#sndNxt = g32(this.#sndNxt);
-    this.#rcvNxt = g32(this.#rcvNxt);
-    this.#iss = g32(this.#iss);
-    this.#irs = g32(this.#irs);
-    this.#tsRecent = g32(this.#tsRecent);
-    this.#tsOffset = g32(this.#tsOffset);
-    this.#start = g32(this.#start);
-    this.#expire = g32(this.#expire);
-    const g16 = (a: Uint16Array) => {
-      const b = new Uint16Array(newCap);
-      b.set(a);
-      return b;
-    };
-    this.#lastWin = g16(this.#lastWin);
-    this.#rearms = g16(this.#rearms);
-    const g8 = (a: Uint8Array) => {
-      const b = new Uint8Array(newCap);
-      b.set(a);
-      return b;
-    };
-    this.#flags = g8(this.#flags);
-    this.#soOpts = g8(this.#soOpts);
-    const gi = (a: Int32Array) => {
-      const b = new Int32Array(newCap);
-      b.set(a);
-      return b;
-    };
-    this.#prev = gi(this.#prev);
-    this.#next = gi(this.#next);
+    this.#addr = grown(this.#addr, newCap);
+    this.#ports = grown(this.#ports, newCap);
+    this.#sndNxt = grown(this.#sndNxt, newCap);
+    this.#rcvNxt = grown(this.#rcvNxt, newCap);
+    this.#iss = grown(this.#iss, newCap);
+    this.#irs = grown(this.#irs, newCap);
+    this.#tsRecent = grown(this.#tsRecent, newCap);
+    this.#tsOffset = grown(this.#tsOffset, newCap);
+    this.#start = grown(this.#start, newCap);
+    this.#expire = grown(this.#expire, newCap);
+    this.#lastWin = grown(this.#lastWin, newCap);
+    this.#rearms = grown(this.#rearms, newCap);
+    this.#flags = grown(this.#flags, newCap);
+    this.#soOpts = grown(this.#soOpts, newCap);
+    this.#prev = grown(this.#prev, newCap);
+    this.#next = grown(this.#next, newCap);
     if (this.#addr6) this.#ensureAddr6();
     this.#cap = newCap;
     // New slots join the free list.
@@ -690,6 +670,16 @@ export class TimeWaitTable {
       }
     }
   }
+}
+
+// A copy of one slab column with room for `cap` entries.
+function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(
+  a: T,
+  cap: number,
+): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
 }
 
 const scratchAddr = new Uint8Array(16);
