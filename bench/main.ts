@@ -203,6 +203,12 @@ const WORKLOADS: Workload[] = [
   },
 ];
 
+function workload(key: string): Workload {
+  const w = WORKLOADS.find((w) => w.key === key);
+  if (!w) throw new Error(`Unknown workload: ${key}`);
+  return w;
+}
+
 /** Medians of RUNS runs of every workload against one target. */
 async function measureAll(t: Target): Promise<Record<string, number | undefined>> {
   // Warm-up: JIT and caches, not counted.
@@ -280,7 +286,7 @@ if (!canRunRoot()) {
     try {
       await loadgen(t, ["short", "-addr", `${t.host}:7`, "-conns", "2000", "-c", "4"]);
       const xs: number[] = [];
-      for (let i = 0; i < RUNS; i++) xs.push(await WORKLOADS[2].measure(t) ?? 0);
+      for (let i = 0; i < RUNS; i++) xs.push(await workload("shortClient").measure(t) ?? 0);
       results.shortClientRealtime = round(median(xs));
       console.log(
         `  tunstack --realtime 1, shortClient: ${
@@ -333,8 +339,8 @@ if (!canRunRoot()) {
     const t = await tunstackTarget(["--mtu", String(mtu)]);
     try {
       byMtu[mtu] = {
-        bulkIn: round((await WORKLOADS[4].measure(t))!),
-        bulkOut: round((await WORKLOADS[5].measure(t))!),
+        bulkIn: round((await workload("bulkIn").measure(t))!),
+        bulkOut: round((await workload("bulkOut").measure(t))!),
       };
       console.log(
         `  MTU ${String(mtu).padEnd(6)} in ${byMtu[mtu].bulkIn}  out ${byMtu[mtu].bulkOut}`,
