@@ -28,6 +28,8 @@ import { IpProtocol } from "./wire/ipv4.ts";
  */
 export function newIcmpStats() {
   return {
+    /** Messages from IP: received = echoRequests + ignored + dropped. */
+    received: 0,
     echoRequests: 0,
     echoReplies: 0,
     ignored: {
@@ -79,6 +81,7 @@ export class Icmp {
 
   #input(d: IpDatagram, pseudo: number): void {
     const s = this.stats;
+    s.received++;
     const m = this.#msg;
     const err = m.wrap(d.buf, d.payloadOff, d.payloadLen, pseudo);
     if (err !== undefined) {

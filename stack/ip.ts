@@ -60,6 +60,8 @@ export type ProtocolHandler = (d: IpDatagram) => void;
 export function newIpStats() {
   return {
     rxPackets: 0,
+    /** Handed to ICMP or TCP: rxPackets = delivered + the drops below. */
+    delivered: 0,
     txPackets: 0,
     loopbackPackets: 0,
     txLinkDropped: 0,
@@ -236,6 +238,7 @@ export class IpLayer {
       s.dropped.unknownProtocol++;
       return;
     }
+    s.delivered++;
     h(d);
   }
 

@@ -20,7 +20,14 @@ export function newTcpStats() {
     passiveOpens: 0,
     established: 0,
     currentConnections: 0,
+    /** Segments from IP: the wire drops, noSocket, and `demux` add up to it. */
     segmentsReceived: 0,
+    /** Where valid segments went. */
+    demux: {
+      connection: 0,
+      timeWait: 0,
+      listener: 0,
+    },
     bytesReceived: 0,
     bytesSent: 0,
     dataSegmentsSent: 0,

@@ -140,14 +140,19 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const c = this.#find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
+      s.demux.connection++;
       segmentArrives(c, seg);
       return;
     }
     const tw = this.timewait;
     const slot = tw.lookup(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
-    if (slot >= 0 && tw.check(slot, seg) === "handled") return;
+    if (slot >= 0 && tw.check(slot, seg) === "handled") {
+      s.demux.timeWait++;
+      return;
+    }
     const l = this.#listeners.get(seg.dstPort);
     if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
+      s.demux.listener++;
       listenInput(this, l, d, seg);
       return;
     }
