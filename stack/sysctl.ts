@@ -6,6 +6,7 @@
  */
 
 import type { Stack } from "./stack.ts";
+import type { TcpConfig } from "./tcp/config.ts";
 
 /** One setting. */
 interface Knob {
@@ -17,6 +18,30 @@ interface Knob {
 function bool(v: number, name: string): boolean {
   if (v !== 0 && v !== 1) throw new RangeError(`Invalid value for ${name}: ${v} (must be 0 or 1)`);
   return v === 1;
+}
+
+type NumericKey = {
+  [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never;
+}[keyof TcpConfig];
+
+// A TCP setting that is an integer in [min, max].
+function tcpInt(
+  description: string,
+  key: NumericKey,
+  name: string,
+  min: number,
+  max: number,
+): Knob {
+  return {
+    description,
+    get: (s) => s.tcp.config[key],
+    set: (s, v) => {
+      if (!Number.isInteger(v) || v < min || v > max) {
+        throw new RangeError(`Invalid value for ${name}: ${v} (must be ${min} to ${max})`);
+      }
+      s.tcp.config[key] = v;
+    },
+  };
 }
 
 const KNOBS: Record<string, Knob> = {
@@ -51,6 +76,67 @@ const KNOBS: Record<string, Knob> = {
     get: (s) => (s.tcp.timewait.settings.rfc6191 ? 1 : 0),
     set: (s, v) => s.tcp.timewait.settings.rfc6191 = bool(v, "net.inet.tcp.tw_rfc6191"),
   },
+  "kern.ipc.maxsockets": tcpInt(
+    "Most TCP connections (not TIME_WAIT entries); past it SYNs are dropped",
+    "maxConnections",
+    "kern.ipc.maxsockets",
+    1,
+    1 << 24,
+  ),
+  "kern.ipc.soacceptqueue": tcpInt(
+    "Accept queue per new listener (established, not yet accepted)",
+    "acceptBacklog",
+    "kern.ipc.soacceptqueue",
+    1,
+    65535,
+  ),
+  "net.inet.tcp.syncache.bucketlimit": tcpInt(
+    "Half-open connections per new listener; past it SYNs get cookies (tunstack: per listener)",
+    "synBacklog",
+    "net.inet.tcp.syncache.bucketlimit",
+    1,
+    65535,
+  ),
+  "net.inet.tcp.syncookies": {
+    description: "Answer SYNs with cookies when a listener's half-open limit is reached",
+    get: (s) => (s.tcp.config.synCookies ? 1 : 0),
+    set: (s, v) => s.tcp.config.synCookies = bool(v, "net.inet.tcp.syncookies"),
+  },
+  "net.inet.tcp.sendspace": tcpInt(
+    "Send buffer of new connections, bytes",
+    "sndBuf",
+    "net.inet.tcp.sendspace",
+    4096,
+    1 << 30,
+  ),
+  "net.inet.tcp.recvspace": tcpInt(
+    "Receive buffer (window) of new connections, bytes",
+    "rcvBuf",
+    "net.inet.tcp.recvspace",
+    4096,
+    1 << 30,
+  ),
+  "net.inet.tcp.reass.maxqueuelen": tcpInt(
+    "Separate out-of-order ranges held per connection",
+    "maxOutOfOrderRanges",
+    "net.inet.tcp.reass.maxqueuelen",
+    1,
+    65535,
+  ),
+  "net.inet.tcp.reass.maxbytes": tcpInt(
+    "Out-of-order bytes held per connection (tunstack extension)",
+    "maxOutOfOrderBytes",
+    "net.inet.tcp.reass.maxbytes",
+    0,
+    1 << 30,
+  ),
+  "net.inet.tcp.user_timeout": tcpInt(
+    "Drop a connection whose sent data makes no progress this long, ms (0: off; tunstack extension)",
+    "userTimeoutMs",
+    "net.inet.tcp.user_timeout",
+    0,
+    86_400_000,
+  ),
 };
 
 /** The names of every setting. */

@@ -38,6 +38,8 @@ export class ListenerCore {
   onReady: () => void = () => {};
   /** Closed by the application. */
   closed = false;
+  /** When this listener last answered a SYN with a cookie (ms). */
+  cookieSentAt = -Infinity;
 
   /** A listener on `port`. */
   constructor(
@@ -66,6 +68,10 @@ export class ListenerCore {
 export interface AcceptHost {
   /** Creates, numbers and registers a passive connection. */
   createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
+  /** Answers a SYN with a cookie SYN,ACK, keeping no state. */
+  sendSynCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void;
+  /** Opens the connection a returning cookie stands for; false if it is not one. */
+  acceptCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): boolean;
 }
 
 /**
@@ -90,6 +96,8 @@ export function listenInput(
     return;
   }
   if (flags & TcpFlags.ACK) {
+    // The third segment of a handshake we answered with a cookie?
+    if (!(flags & TcpFlags.SYN) && host.acceptCookie(l, d, seg)) return;
     s.dropped.listenBadFlags++;
     sendResetFor(host, d, seg);
     return;
@@ -100,7 +108,9 @@ export function listenInput(
     return;
   }
   if (l.synPending >= l.synBacklog) {
-    s.dropped.listenOverflow++;
+    // RFC 4987 3.6: a full backlog answers with cookies instead of dropping.
+    if (host.config.synCookies) host.sendSynCookie(l, d, seg);
+    else s.dropped.listenOverflow++;
     return;
   }
   if (l.queue.length >= l.acceptBacklog) {

@@ -34,8 +34,20 @@ export interface TcpConfig {
   keepCount: number;
   /** Default SYN backlog (half-open connections) per listener (Linux somaxconn). */
   synBacklog: number;
+  /** Answer SYNs with cookies when a SYN backlog is full (RFC 4987 3.6). */
+  synCookies: boolean;
   /** Default accept queue length per listener. */
   acceptBacklog: number;
+  /** Most bytes held out of order per connection (within the window). */
+  maxOutOfOrderBytes: number;
+  /** Most separate out-of-order ranges per connection (FreeBSD's reass.maxqueuelen). */
+  maxOutOfOrderRanges: number;
+  /**
+   * Abort a connection whose sent data has made no progress (nothing
+   * acknowledged, or the window stayed shut) for this long, ms; 0 turns it
+   * off (RFC 5482's user timeout, applied locally as Linux's TCP_USER_TIMEOUT).
+   */
+  userTimeoutMs: number;
   /** Most connections the stack holds (FreeBSD's maxsockets). */
   maxConnections: number;
   /** First ephemeral port. */
@@ -63,7 +75,11 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepIntervalMs: 75_000,
   keepCount: 9,
   synBacklog: 4096,
+  synCookies: true,
   acceptBacklog: 4096,
+  maxOutOfOrderBytes: 1 << 20,
+  maxOutOfOrderRanges: 64,
+  userTimeoutMs: 600_000,
   maxConnections: 65536,
   ephemeralLow: 49152,
   ephemeralHigh: 65535,

@@ -267,6 +267,14 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
   // Everything inside the offered window fits the buffer; count it if not.
   if (at + len > c.rcvBuf.window) s.dropped.receiveBufferFull++;
   if (at > 0) {
+    // A peer may not make us hold unbounded gaps: past the caps the segment
+    // is dropped, and the duplicate ACK still says what we have.
+    const cfg = c.ctx.config;
+    if (!c.rcvBuf.canHoldOutOfOrder(at, len, cfg.maxOutOfOrderBytes, cfg.maxOutOfOrderRanges)) {
+      s.dropped.outOfOrderLimit++;
+      c.ackNow = true;
+      return;
+    }
     c.rcvBuf.write(at, buf, off, len);
     s.outOfOrderSegments++;
     c.ackNow = true; // RFC 5681 4.2: out-of-order data is ACKed at once
@@ -367,6 +375,7 @@ function processAck(
     }
     c.retries = 0;
     c.persistShift = 0;
+    c.progressAt = now;
     // RFC 6298 5.2 / 5.3.
     c.rtoAt = c.sndUna === c.sndMax ? 0 : now + c.rtt.rto;
     if (c.inRecovery) {

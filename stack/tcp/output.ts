@@ -347,6 +347,20 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
     f.ack = seqAdd(seg.seq, seg.dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
     f.flags = RST | ACK;
   }
+  sendReply(ctx, d, f);
+  ctx.stats.resetsSent++;
+}
+
+/**
+ * Sends the segment `f` (no data) back to the sender of `d` without a
+ * connection: resets, and SYN,ACKs carrying a cookie.
+ *
+ * @example
+ * ```ts ignore
+ * sendReply(layer, datagram, fields);
+ * ```
+ */
+export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpHeaderFields): void {
   const n = d.addrLen;
   const local = n === 4 ? rstLocal.subarray(0, 4) : rstLocal;
   const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;
@@ -355,8 +369,7 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
   const ip = ctx.ip;
   const off = ip.payloadOffset(n);
   emitTcp(ip.txBuffer, off, f, 0, pseudoSum(d.buf, d.dstOff, d.srcOff, n, IpProtocol.TCP, 0));
-  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN);
-  ctx.stats.resetsSent++;
+  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen());
   ctx.stats.freebsd.tcps_sndtotal++;
   ctx.stats.freebsd.tcps_sndctrl++;
 }

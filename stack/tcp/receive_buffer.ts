@@ -52,6 +52,21 @@ export class ReceiveBuffer {
     return this.capacity - this.#ready;
   }
 
+  /**
+   * Whether `n` bytes at `offset` past RCV.NXT may be held out of order
+   * without passing `maxBytes` held or `maxRanges` separate ranges.
+   */
+  canHoldOutOfOrder(offset: number, n: number, maxBytes: number, maxRanges: number): boolean {
+    const r = this.#ranges;
+    let held = 0, touches = false;
+    for (let i = 0; i < r.length; i += 2) {
+      held += r[i + 1] - r[i];
+      if (r[i] <= offset + n && r[i + 1] >= offset) touches = true;
+    }
+    if (held + n > maxBytes) return false;
+    return touches || r.length / 2 < maxRanges;
+  }
+
   /** Number of out-of-order ranges held. */
   get rangeCount(): number {
     return this.#ranges.length / 2;

@@ -159,6 +159,8 @@ export class TcpConn implements ConnectionEvents {
       if (this.#closed || c.finQueued || this.#ended) {
         throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
       }
+      // The user timeout counts from when data waits, not from an idle past.
+      if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
       const n = c.sndBuf.append(p, off, p.length - off);
       off += n;
       if (n > 0) tcpOutput(c);

@@ -47,9 +47,17 @@ export function newTcpStats() {
     resetsSent: 0,
     challengeAcks: 0,
     challengeAcksSuppressed: 0,
+    /** SYN cookies (RFC 4987): sent when a backlog is full; ACKs that held a good or bad one. */
+    synCookies: {
+      sent: 0,
+      accepted: 0,
+      rejected: 0,
+    },
     connectionsRefused: 0,
     connectionsAborted: 0,
     connectionsTimedOut: 0,
+    /** Of those, by the user timeout (no progress on sent data). */
+    userTimeouts: 0,
     /** FreeBSD's tcpstat names for what the TIME_WAIT manager reports. */
     freebsd: {
       /** Connections closed (including drops and TIME_WAIT records ending). */
@@ -86,6 +94,7 @@ export function newTcpStats() {
       dataAfterClose: 0,
       beyondWindow: 0,
       receiveBufferFull: 0,
+      outOfOrderLimit: 0,
       urgentIgnored: 0,
     },
   };

@@ -239,6 +239,8 @@ export class TcpConnection {
   keepProbes = 0;
   /** Last time a segment arrived. */
   lastRecvAt = 0;
+  /** When sent data last made progress (acknowledged, or first queued), ms. */
+  progressAt = 0;
 
   // Flags.
   /** Send an ACK at the next output. */
@@ -278,10 +280,7 @@ export class TcpConnection {
     this.rcvMss = Math.max(64, Math.min(65495, linkMss));
     this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
     this.tsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
-    // RFC 7323 2.3: the smallest shift that lets the buffer fit.
-    let s = 0;
-    while (s < 14 && ctx.config.rcvBuf > 0xffff << s) s++;
-    this.rcvScale = ctx.config.windowScale ? s : 0;
+    this.rcvScale = ctx.config.windowScale ? receiveScale(ctx.config.rcvBuf) : 0;
   }
 
   /** Our current timestamp value (RFC 7323 5.4: 1 ms clock plus offset). */
@@ -313,4 +312,20 @@ export class TcpConnection {
   get effMss(): number {
     return this.sndMss - (this.tsOk ? 12 : 0);
   }
+}
+
+/**
+ * The window scale for a receive buffer of `rcvBuf` bytes: the smallest
+ * shift that lets it fit in 16 bits (RFC 7323 2.3), at most 14.
+ *
+ * @example
+ * ```ts
+ * import { receiveScale } from "./tcb.ts";
+ * receiveScale(1 << 20); // 5
+ * ```
+ */
+export function receiveScale(rcvBuf: number): number {
+  let s = 0;
+  while (s < 14 && rcvBuf > 0xffff << s) s++;
+  return s;
 }

@@ -11,16 +11,17 @@ import { setImmediate } from "node:timers";
 import type { IpDatagram, IpLayer } from "../ip.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
-import { readU32, TcpSegment } from "../wire/tcp.ts";
+import { readU32, TcpFlags, TcpHeaderFields, TcpOptions, TcpSegment } from "../wire/tcp.ts";
 import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
-import { closeConnection, segmentArrives } from "./input.ts";
+import { closeConnection, negotiate, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
-import { sendAbortReset, sendAck, sendResetFor, tcpOutput } from "./output.ts";
+import { sendAbortReset, sendAck, sendReply, sendResetFor, tcpOutput } from "./output.ts";
 import { isSynchronized } from "./state.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
-import { ConnectionResetError, TcpConnection, type TcpContext } from "./tcb.ts";
+import { cookieTimestamp, SynCookies, timestampOptions } from "./syncookie.ts";
+import { ConnectionResetError, receiveScale, TcpConnection, type TcpContext } from "./tcb.ts";
 import { runTimers } from "./timer.ts";
 import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
 import { hashTuple } from "./tuple.ts";
@@ -78,6 +79,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #challengeCount = 0;
   #nextPort: number;
   #isnWords = new Uint32Array(10);
+  #cookies = new SynCookies();
+  // Cookie connections keep this timestamp offset, so their TSvals continue
+  // from the one the SYN,ACK carried.
+  #cookieTsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
+  #cookieHdr = new TcpHeaderFields();
+  #cookieOpts = new TcpOptions();
 
   /** A TCP layer over `ip`, registered for protocol 6. */
   constructor(
@@ -198,13 +205,28 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
   }
 
-  #newIss(c: TcpConnection): void {
+  // The 4-tuple as 32-bit words, for the ISN and cookie hashes.
+  #tupleWords(
+    local: Uint8Array,
+    lOff: number,
+    remote: Uint8Array,
+    rOff: number,
+    n: number,
+    lport: number,
+    rport: number,
+  ): Uint32Array {
     const w = this.#isnWords;
-    const n = c.local.length / 4;
-    for (let i = 0; i < n; i++) w[i] = readU32(c.local, i * 4);
-    for (let i = 0; i < n; i++) w[n + i] = readU32(c.remote, i * 4);
-    w[2 * n] = ((c.localPort << 16) | c.remotePort) >>> 0;
-    c.iss = this.#isn.isn(w.subarray(0, 2 * n + 1));
+    const k = n / 4;
+    for (let i = 0; i < k; i++) w[i] = readU32(local, lOff + i * 4);
+    for (let i = 0; i < k; i++) w[k + i] = readU32(remote, rOff + i * 4);
+    w[2 * k] = ((lport << 16) | rport) >>> 0;
+    return w.subarray(0, 2 * k + 1);
+  }
+
+  #newIss(c: TcpConnection): void {
+    const n = c.local.length;
+    const w = this.#tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
+    c.iss = this.#isn.isn(w);
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = seqAdd(c.iss, 1);
     c.recover = c.iss;
@@ -222,6 +244,91 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.#newIss(c);
     this.#insert(c);
     return c;
+  }
+
+  sendSynCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void {
+    const cfg = this.config;
+    const o = seg.options;
+    const now = this.#clock();
+    const w = this.#tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const peerMss = o.mss > 0 ? o.mss : d.addrLen === 4 ? 536 : 1220;
+    const f = this.#cookieHdr;
+    f.srcPort = seg.dstPort;
+    f.dstPort = seg.srcPort;
+    f.seq = this.#cookies.make(w, seg.seq, peerMss, now);
+    f.ack = seqAdd(seg.seq, 1);
+    f.flags = TcpFlags.SYN | TcpFlags.ACK;
+    f.window = Math.min(0xffff, cfg.rcvBuf);
+    f.mss = Math.max(64, Math.min(65495, this.ip.mtu - (d.addrLen === 4 ? 40 : 60)));
+    f.sackCount = 0;
+    // Without timestamps there is nowhere to keep window scale and SACK.
+    const ts = o.hasTimestamp && cfg.timestamps;
+    const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
+    const sack = ts && o.sackPermitted && cfg.sack;
+    f.wscale = wscale >= 0 ? receiveScale(cfg.rcvBuf) : -1;
+    f.sackPermitted = sack;
+    f.timestamp = ts;
+    f.tsVal = ts ? cookieTimestamp(this.#cookieTsNow(now), wscale, sack) : 0;
+    f.tsEcr = ts ? o.tsVal : 0;
+    sendReply(this, d, f);
+    l.cookieSentAt = now;
+    this.stats.synCookies.sent++;
+  }
+
+  #cookieTsNow(now: number): number {
+    return (Math.floor(now) + this.#cookieTsOffset) >>> 0;
+  }
+
+  acceptCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): boolean {
+    const now = this.#clock();
+    // Only while cookies may be out there (two periods), so a stray ACK is
+    // not hashed, and a guesser has no cookie to guess most of the time.
+    if (!this.config.synCookies || now - l.cookieSentAt > 128_000) return false;
+    const s = this.stats;
+    const irs = seqAdd(seg.seq, -1);
+    const iss = seqAdd(seg.ack, -1);
+    const w = this.#tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const mss = this.#cookies.check(w, irs, iss, now);
+    if (mss < 0) {
+      s.synCookies.rejected++;
+      return false;
+    }
+    s.synCookies.accepted++;
+    if (l.queue.length >= l.acceptBacklog) {
+      s.dropped.acceptOverflow++;
+      return true;
+    }
+    const c = this.createPassive(l, d, seg);
+    if (!c) return true;
+    // The SYN,ACK we sent without a block: ISS is the cookie, and the options
+    // come from the cookie, the ACK's timestamp, and our TSval's low bits.
+    c.iss = c.sndUna = c.recover = iss;
+    c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
+    c.irs = irs;
+    c.rcvNxt = seg.seq;
+    c.rcvAdv = seqAdd(seg.seq, Math.min(0xffff, this.config.rcvBuf)); // the SYN,ACK's window
+    const ack = seg.options;
+    const o = this.#cookieOpts;
+    o.reset();
+    o.mss = mss;
+    if (ack.hasTimestamp && this.config.timestamps) {
+      const carried = timestampOptions(ack.tsEcr);
+      o.wscale = carried.wscale;
+      o.sackPermitted = carried.sackPermitted;
+      o.hasTimestamp = true;
+      o.tsVal = ack.tsVal;
+      c.tsOffset = this.#cookieTsOffset;
+    }
+    negotiate(c, o);
+    c.sndWnd = c.maxSndWnd = seg.window << c.sndScale;
+    c.sndWl1 = irs;
+    c.sndWl2 = iss;
+    // Counted as a half-open connection for the moment the ACK completes it.
+    c.synQueued = true;
+    l.synPending++;
+    s.passiveOpens++;
+    segmentArrives(c, seg);
+    return true;
   }
 
   // ---- TcpContext ----------------------------------------------------------

@@ -24,7 +24,8 @@ import { type TcpConnection, TimedOutError } from "./tcb.ts";
 export function runTimers(c: TcpConnection, now: number): boolean {
   if (c.rtoAt !== 0 && now >= c.rtoAt) retransmitTimeout(c, now);
   if (gone(c)) return false;
-  if (c.persistAt !== 0 && now >= c.persistAt) persistTimeout(c);
+  if (c.persistAt !== 0 && now >= c.persistAt) persistTimeout(c, now);
+  if (gone(c)) return false;
   if (c.delackAt !== 0 && now >= c.delackAt) {
     c.delackAt = 0;
     c.ctx.stats.delayedAcks++;
@@ -45,10 +46,23 @@ function gone(c: TcpConnection): boolean {
   return c.state === "CLOSED";
 }
 
+// RFC 5482 / Linux TCP_USER_TIMEOUT: sent data stuck this long (unACKed, or
+// behind a window that never opens) ends the connection, so a stalled peer
+// cannot pin its buffers for ever.
+function userTimedOut(c: TcpConnection, now: number): boolean {
+  const limit = c.ctx.config.userTimeoutMs;
+  if (limit <= 0 || seqDiff(c.dataEnd, c.sndUna) <= 0 || now - c.progressAt < limit) return false;
+  c.ctx.stats.connectionsTimedOut++;
+  c.ctx.stats.userTimeouts++;
+  closeConnection(c, new TimedOutError(`Connection timed out: no progress for ${limit} ms`));
+  return true;
+}
+
 function retransmitTimeout(c: TcpConnection, now: number): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   c.rtoAt = 0;
+  if (isSynchronized(c.state) && userTimedOut(c, now)) return;
   if (c.state === "SYN-SENT" || c.state === "SYN-RECEIVED") {
     if (++c.retries > ctx.config.synRetries) {
       s.connectionsTimedOut++;
@@ -83,9 +97,10 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   }
 }
 
-function persistTimeout(c: TcpConnection): void {
+function persistTimeout(c: TcpConnection, now: number): void {
   c.persistAt = 0;
   if (seqDiff(c.dataEnd, c.sndUna) <= 0) return;
+  if (userTimedOut(c, now)) return;
   const usable = c.sndWnd - seqDiff(c.sndNxt, c.sndUna);
   if (usable > 0) {
     // SWS override (RFC 9293 3.8.6.2.1): send what the window takes.

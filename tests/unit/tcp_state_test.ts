@@ -91,8 +91,8 @@ Deno.test("tcp: LISTEN ignores RST, resets ACKs, drops segments without SYN", ()
   assert.equal(peer.stack.tcp.stats.dropped.listenBadFlags, 3);
 });
 
-Deno.test("tcp: SYN backlog is bounded", () => {
-  const peer = new Peer({ tcp: { synBacklog: 2 } });
+Deno.test("tcp: SYN backlog is bounded (cookies off: the rest are dropped)", () => {
+  const peer = new Peer({ tcp: { synBacklog: 2, synCookies: false } });
   peer.stack.listen({ port: 80 });
   for (let i = 0; i < 4; i++) peer.send({ sport: P + i, dport: 80, seq: ISN, flags: "S" });
   assert.equal(peer.take().length, 2);
