@@ -58,6 +58,8 @@ export interface RunningStack {
   stack: Stack;
   /** The device and its packet loop. */
   tun: TunInterface;
+  /** Settles if the device fails while running (e.g. deleted from outside). */
+  lost: Promise<Error>;
   /** Stops the stack and removes the device. */
   close(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export function startTunStack(options: TunStackOptions): RunningStack {
   return {
     stack,
     tun,
+    lost: tun.loop.lost,
     async close() {
       stack.stop();
       await tun.close();

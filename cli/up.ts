@@ -21,8 +21,11 @@ import { MAX_RT_PRIORITY, setRealtimePriority } from "../tun/sched.ts";
 export const UP_HELP = `Usage: tunstack up [flags]
 
 Creates a TUN device, gives the kernel side an address, and runs the stack
-on the other side. Stops on SIGINT or SIGTERM (the device is removed).
-Prints counters on SIGUSR2 and on exit (SIGUSR1 is taken by
+on the other side. On SIGINT or SIGTERM it stops listening, lets open
+connections finish for up to --drain-ms, resets the rest, removes the
+control socket and the device, and exits 0; a second signal exits at once
+(status 1). If the device disappears (deleted from outside) it says so and
+exits 1. Prints counters on SIGUSR2 and on exit (SIGUSR1 is taken by
 Deno: it opens the V8 inspector).
 
 Flags:
@@ -58,6 +61,8 @@ Flags:
   --sndbuf BYTES        send buffer per connection (default 1048576)
   --sysctl NAME=VALUE   set a run-time setting at start (repeatable), e.g.
                         net.inet.tcp.maxtcptw=32, net.inet.tcp.msl=1000
+  --drain-ms N          on SIGINT/SIGTERM, wait up to N ms for open connections
+                        to close before resetting them (default 0: reset now)
   --control-dir DIR     directory of the control socket (default /run/tunstack)
   --no-control          no control socket (tunstack tw/stats/sysctl will not work)
   --quiet               print nothing but errors
@@ -85,6 +90,8 @@ export interface UpOptions extends TunStackOptions {
   busyPollUs: number;
   /** `SCHED_FIFO` priority of the packet thread, or undefined to leave it. */
   realtime?: number;
+  /** How long to let connections finish on SIGINT/SIGTERM, ms. */
+  drainMs: number;
 }
 
 function intFlag(name: string, v: string, min: number, max: number): number {
@@ -131,6 +138,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       rcvbuf: { type: "string", default: String(1 << 20) },
       sndbuf: { type: "string", default: String(1 << 20) },
       sysctl: { type: "string", multiple: true, default: [] },
+      "drain-ms": { type: "string", default: "0" },
       "control-dir": { type: "string", default: CONTROL_DIR },
       "no-control": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
@@ -158,6 +166,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       ? undefined
       : intFlag("realtime", values.realtime, 1, MAX_RT_PRIORITY),
     quiet: values.quiet,
+    drainMs: intFlag("drain-ms", values["drain-ms"], 0, 3_600_000),
     echo: !values["no-echo"],
     discard: !values["no-discard"],
     once: !values["no-once"],
@@ -292,21 +301,60 @@ export async function runUp(args: string[]): Promise<number> {
     if (control) console.log(`  control: ${control.path}`);
   }
   const printCounters = () => console.log(formatCounters({ ...linkStats(), ...stack.counters() }));
-  const stopped = Promise.withResolvers<void>();
-  const onStop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", onStop);
-  Deno.addSignalListener("SIGTERM", onStop);
+  const stopped = Promise.withResolvers<Deno.Signal>();
+  let signals = 0;
+  const onSignal = (sig: Deno.Signal) => () => {
+    if (++signals === 1) return stopped.resolve(sig);
+    // Second signal: no more waiting. The device goes with the process.
+    console.error(`tunstack: second ${sig}: exiting now`);
+    if (control) {
+      try {
+        Deno.removeSync(control.path);
+      } catch { /* already gone */ }
+    }
+    Deno.exit(1);
+  };
+  const onInt = onSignal("SIGINT"), onTerm = onSignal("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGUSR2", printCounters);
-  await stopped.promise;
-  Deno.removeSignalListener("SIGINT", onStop);
-  Deno.removeSignalListener("SIGTERM", onStop);
-  Deno.removeSignalListener("SIGUSR2", printCounters);
+  const lost = running.lost.then((e) => e);
+  const why = await Promise.race([stopped.promise, lost]);
   for (const l of listeners) l.close();
+  if (why instanceof Error) {
+    console.error(
+      `tunstack: device lost: ${running.tun.device.name} failed under the stack (${why.message})`,
+    );
+  } else {
+    if (!opts.quiet) console.log(`tunstack: ${why}: stopping`);
+    if (opts.drainMs > 0) await drain(running, opts.drainMs, lost, opts.quiet);
+  }
+  Deno.removeSignalListener("SIGUSR2", printCounters);
   await control?.close();
   await running.close();
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
   if (!opts.quiet) {
     console.log("tunstack: stopped; counters:");
     printCounters();
   }
-  return 0;
+  return why instanceof Error ? 1 : 0;
+}
+
+// Waits until every connection has closed, the deadline passes, or the
+// device fails; what is left is reset by the caller.
+async function drain(r: RunningStack, ms: number, lost: Promise<Error>, quiet: boolean) {
+  const tcp = r.stack.tcp;
+  const deadline = Date.now() + ms;
+  let failed = false;
+  lost.then(() => failed = true);
+  if (!quiet && tcp.connectionCount > 0) {
+    console.log(`tunstack: draining ${tcp.connectionCount} connections (up to ${ms} ms)`);
+  }
+  while (tcp.connectionCount > 0 && Date.now() < deadline && !failed) {
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  if (!quiet && tcp.connectionCount > 0) {
+    console.log(`tunstack: resetting ${tcp.connectionCount} connections`);
+  }
 }

@@ -83,6 +83,15 @@ export class PacketLoop implements Link {
   #wakeFd: number;
   #running: Promise<void> | undefined;
   #stopping = false;
+  #lost = Promise.withResolvers<Error>();
+
+  /**
+   * Settles when the device fails under the loop (deleted from outside,
+   * say): the loop has stopped and will not spin.
+   */
+  get lost(): Promise<Error> {
+    return this.#lost.promise;
+  }
 
   /** Busy-poll window in µs (0: sleep in poll as soon as the device is empty). */
   busyPollUs = BUSY_POLL_US;
@@ -120,7 +129,12 @@ export class PacketLoop implements Link {
   /** Starts delivering packets to `handler`. */
   start(handler: PacketHandler): void {
     if (this.#running) throw new Error("Packet loop already started");
-    this.#running = this.#run(handler);
+    this.#running = this.#run(handler).catch((e) => this.#fail(e));
+  }
+
+  #fail(e: unknown): void {
+    this.#stopping = true;
+    this.#lost.resolve(e instanceof Error ? e : new Error(String(e)));
   }
 
   /** Stops the loop and waits for it to finish. Does not close the device. */
@@ -136,10 +150,15 @@ export class PacketLoop implements Link {
   transmit(frame: Uint8Array<ArrayBuffer>, len: number, offload?: TxOffload): boolean {
     if (this.headroom !== 0) writeVnetHdr(frame, offload);
     const total = len + this.headroom;
-    if (this.#dev.write(frame, total)) {
-      this.stats.txPackets++;
-      this.stats.txBytes += len;
-      return true;
+    try {
+      if (this.#dev.write(frame, total)) {
+        this.stats.txPackets++;
+        this.stats.txBytes += len;
+        return true;
+      }
+    } catch (e) {
+      // Not a full queue but a broken device: stop the loop and report it.
+      this.#fail(e);
     }
     this.stats.txDropped++;
     return false;
