@@ -42,6 +42,18 @@ Deno.test({
         "setpriv",
         "--bounding-set=-sys_nice",
       ]);
+      // A service port taken twice (HTTP on echo's port), bad flags of the newer options.
+      await expectError(
+        ns,
+        ["--http-port", "7", "--no-control"],
+        /^tunstack: Address in use: port 7 has a listener$/,
+      );
+      await expectError(ns, ["--drain-ms", "soon"], /^tunstack: Invalid --drain-ms: "soon"/);
+      await expectError(
+        ns,
+        ["--sysctl", "net.inet.tcp.syncookies=2", "--no-control"],
+        /^tunstack: Invalid value for net.inet.tcp.syncookies: 2 \(must be 0 or 1\)$/,
+      );
       // The failed start removed its device.
       assert.equal((await ns.run(["ip", "link", "show", "tunstack0"])).code, 1);
       // An interface of that name exists already.
