@@ -14,6 +14,7 @@
 import type { ScaleResult } from "./timewait_scale.ts";
 import {
   BIN,
+  buildGo,
   gvisorTarget,
   kernelTarget,
   ROOT,
@@ -86,17 +87,9 @@ function ensureTools(): { gvisor: boolean; note?: string } {
       run(["apt-get", "install", "-y", "-qq", ...need], { env });
     }
   }
-  Deno.mkdirSync(BIN, { recursive: true });
-  const env = { GO111MODULE: "off", GOPATH: gopath, HOME: Deno.env.get("HOME") ?? "/root" };
-  const lg = run(["go", "build", "-o", `${BIN}/loadgen`, "."], {
-    cwd: `${ROOT}bench/loadgen`,
-    env,
-  });
+  const lg = buildGo("loadgen");
   if (!lg.ok) throw new Error(`cannot build bench/loadgen (needs Go): ${lg.err}`);
-  const gv = run(["go", "build", "-o", `${BIN}/gvisor-server`, "."], {
-    cwd: `${ROOT}bench/gvisor`,
-    env,
-  });
+  const gv = buildGo("gvisor");
   return gv.ok
     ? { gvisor: true }
     : { gvisor: false, note: `gVisor server not built: ${gv.err.trim()}` };

@@ -8,6 +8,23 @@ import { Netns, type Proc } from "../tests/integration/_netns.ts";
 export const ROOT = new URL("../", import.meta.url).pathname;
 export const BIN = `${ROOT}bench/.bin`;
 
+/**
+ * Builds bench/<dir> (Go, GOPATH mode with Debian's packages) into
+ * bench/.bin: `loadgen`, or `gvisor` as `gvisor-server`.
+ */
+export function buildGo(dir: "loadgen" | "gvisor"): { ok: boolean; err: string } {
+  Deno.mkdirSync(BIN, { recursive: true });
+  const out = `${BIN}/${dir === "gvisor" ? "gvisor-server" : dir}`;
+  const r = new Deno.Command("go", {
+    args: ["build", "-o", out, "."],
+    cwd: `${ROOT}bench/${dir}`,
+    env: { GO111MODULE: "off", GOPATH: "/usr/share/gocode", HOME: Deno.env.get("HOME") ?? "/root" },
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  return { ok: r.code === 0, err: new TextDecoder().decode(r.stderr) };
+}
+
 /** A server under test and the namespace its load runs from. */
 export interface Target {
   name: "tunstack" | "gvisor" | "kernel";

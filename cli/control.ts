@@ -55,7 +55,7 @@ export function answer(
       };
     }
     case "stats":
-      return { ...extra(), ...stack.counters() };
+      return { ...extra(), ...stack.counters(), memory: memory() };
     case "sysctl":
       if (req.name !== undefined && req.value !== undefined) {
         return sysctlSet(stack, req.name, req.value);
@@ -64,6 +64,14 @@ export function answer(
     default:
       throw new Error(`Unknown command: ${(req as { cmd: string }).cmd}`);
   }
+}
+
+// The process's memory, in bytes. When V8 exposes gc (--v8-flags=--expose-gc)
+// a collection runs first, so a soak can compare live heap before and after.
+function memory(): { heapUsed: number; heapTotal: number; rss: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = Deno.memoryUsage();
+  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss };
 }
 
 /** A running control server. */

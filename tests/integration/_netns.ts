@@ -151,10 +151,11 @@ export class Netns {
   }
 
   /** Starts `tunstack up` with extra flags and waits until it serves. */
-  async startStack(flags: string[] = []): Promise<Proc> {
+  async startStack(flags: string[] = [], denoFlags: string[] = []): Promise<Proc> {
     const p = this.spawn([
       Deno.execPath(),
       "run",
+      ...denoFlags,
       "--allow-ffi",
       ...this.#perms(),
       "cli/main.ts",
