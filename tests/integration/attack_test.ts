@@ -13,6 +13,7 @@ interface Stats {
     synCookies: { sent: number; accepted: number };
     dropped: Record<string, number>;
   };
+  memory: { rss: number };
 }
 
 Deno.test({
@@ -23,15 +24,8 @@ Deno.test({
   fn: () =>
     withNetns(async (ns) => {
       const backlog = 256;
-      const stack = await ns.startStack([
-        "--sysctl",
-        `net.inet.tcp.syncache.bucketlimit=${backlog}`,
-      ]);
-      // `ip netns exec` execs the stack, so the PID is the stack's.
-      const rss = async () => {
-        const status = await Deno.readTextFile(`/proc/${stack.pid}/status`);
-        return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
-      };
+      await ns.startStack(["--sysctl", `net.inet.tcp.syncache.bucketlimit=${backlog}`]);
+      const rss = async () => (await ns.tunstackJson<Stats>(["stats"])).memory.rss;
       const rss0 = await rss();
       const flood = ns.spawn([
         Deno.execPath(),
