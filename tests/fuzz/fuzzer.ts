@@ -12,6 +12,7 @@ import { setImmediate } from "node:timers";
 import { MemoryLink } from "../../stack/memory_link.ts";
 import { rng } from "../../stack/sim.ts";
 import { Stack } from "../../stack/stack.ts";
+import { flattenCounters } from "../../stack/stats.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { checksum, sum16 } from "../../stack/wire/checksum.ts";
 import { parseIp } from "../../stack/wire/ip_address.ts";
@@ -466,7 +467,7 @@ export async function fuzz(
   await new Promise((r) => setTimeout(r, 0));
   gc?.();
   const flat: Record<string, number> = {};
-  for (const [k, v] of flatten(counters as unknown as Counters, "")) if (v) flat[k] = v;
+  for (const [k, v] of flattenCounters(counters)) if (v) flat[k] = v;
   return {
     seed,
     packets: packet,
@@ -486,16 +487,6 @@ export async function fuzz(
 
 interface Counters {
   [k: string]: number | Counters;
-}
-
-function flatten(t: Counters, prefix: string): [string, number][] {
-  const out: [string, number][] = [];
-  for (const [k, v] of Object.entries(t)) {
-    const name = prefix ? `${prefix}.${k}` : k;
-    if (typeof v === "number") out.push([name, v]);
-    else out.push(...flatten(v, name));
-  }
-  return out;
 }
 
 function total(t: Counters | number): number {

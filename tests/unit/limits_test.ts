@@ -4,6 +4,11 @@ import assert from "node:assert/strict";
 import { sysctlSet } from "../../stack/sysctl.ts";
 import { ISN, P, passiveOpen, Peer, settle } from "../_peer.ts";
 
+/** The peer ACKs everything so far and advertises a zero window. */
+function shutWindow(peer: Peer, iss: number, ts: [number, number] | undefined): void {
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "A", ts, window: 0 });
+}
+
 Deno.test("limits: out-of-order ranges past the cap are dropped and counted; the ACK still goes out", async () => {
   const peer = new Peer({ tcp: { maxOutOfOrderRanges: 4 } });
   const { iss, ts } = await passiveOpen(peer);
@@ -62,15 +67,7 @@ Deno.test("limits: out-of-order bytes past the cap are dropped", async () => {
 Deno.test("limits: a peer whose window stays shut is dropped after the user timeout", async () => {
   const peer = new Peer({ tcp: { userTimeoutMs: 30_000 } });
   const { conn, iss, ts } = await passiveOpen(peer);
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: iss + 1,
-    flags: "A",
-    ts: ts(600),
-    window: 0,
-  });
+  shutWindow(peer, iss, ts(600));
   await conn.write(new Uint8Array(5000)); // fits the send buffer
   await settle();
   // The peer answers every probe, but its window never opens.
@@ -79,15 +76,7 @@ Deno.test("limits: a peer whose window stays shut is dropped after the user time
     await peer.advance(1000);
     for (const s of peer.take()) {
       if (s.flags.includes("R")) continue;
-      peer.send({
-        sport: P,
-        dport: 80,
-        seq: ISN + 1,
-        ack: iss + 1,
-        flags: "A",
-        ts: ts(600 + t),
-        window: 0,
-      });
+      shutWindow(peer, iss, ts(600 + t));
     }
   }
   assert.equal(conn.state, "CLOSED");
@@ -108,28 +97,12 @@ Deno.test("limits: a peer that never ACKs is dropped after the user timeout, bef
 Deno.test("limits: with the user timeout off, a shut window is probed for as long as the peer answers", async () => {
   const peer = new Peer({ tcp: { userTimeoutMs: 0 } });
   const { conn, iss, ts } = await passiveOpen(peer);
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: iss + 1,
-    flags: "A",
-    ts: ts(600),
-    window: 0,
-  });
+  shutWindow(peer, iss, ts(600));
   conn.write(new Uint8Array(5000)).catch(() => {});
   for (let t = 0; t < 30; t++) {
     await peer.advance(5000);
     for (const _ of peer.take()) {
-      peer.send({
-        sport: P,
-        dport: 80,
-        seq: ISN + 1,
-        ack: iss + 1,
-        flags: "A",
-        ts: ts(600 + t),
-        window: 0,
-      });
+      shutWindow(peer, iss, ts(600 + t));
     }
   }
   assert.equal(conn.state, "ESTABLISHED");
