@@ -45,7 +45,8 @@ Deno.test({
   fn: () =>
     withNetns(async (ns) => {
       const stack = await ns.startStack();
-      const curl = await slowCurl(ns, 5_000_000, "200k");
+      // Far more than the kernel's socket buffers hold, so the stack is still sending.
+      const curl = await slowCurl(ns, 50_000_000, "200k");
       stack.child.kill("SIGTERM");
       const [status, ms] = await timed(stack.done);
       assert.equal(status.code, 0, stack.stderr);
