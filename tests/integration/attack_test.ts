@@ -59,6 +59,10 @@ Deno.test({
       // Some SYNs are lost in the device queue; most must have been answered.
       assert.ok(s.tcp.synCookies.sent > 50_000, `cookies sent: ${s.tcp.synCookies.sent}`);
       const grown = (await rss()) - rss0;
+      console.log(
+        `flood: ${s.tcp.synCookies.sent} cookies sent, connections peaked at ${peak}, ` +
+          `RSS ${(grown / 2 ** 20).toFixed(1)} MiB more, ${ok}/5 curl ok`,
+      );
       assert.ok(grown < 64 << 20, `RSS grew ${grown} bytes during the flood`);
     }),
 });
