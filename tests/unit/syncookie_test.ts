@@ -17,8 +17,8 @@ function fullBacklog(opts: { synCookies?: boolean } = {}) {
   return { peer, accepted };
 }
 
-Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the connection with every option", async () => {
-  const { peer, accepted } = fullBacklog();
+/** A client SYN with MSS, window scale, SACK-permitted and a timestamp; returns the reply. */
+function synWithEveryOption(peer: Peer, tsVal: number) {
   peer.send({
     sport: P,
     dport: 80,
@@ -27,9 +27,14 @@ Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the co
     mss: 1460,
     wscale: 7,
     sackOk: true,
-    ts: [777, 0],
+    ts: [tsVal, 0],
   });
-  const [synack] = peer.take();
+  return peer.take()[0];
+}
+
+Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the connection with every option", async () => {
+  const { peer, accepted } = fullBacklog();
+  const synack = synWithEveryOption(peer, 777);
   assert.equal(synack.flags, "SA");
   assert.equal(synack.ack, ISN + 1);
   assert.equal(synack.mss, 1460);
@@ -164,17 +169,7 @@ Deno.test("syncookie: 100,000 spoofed SYNs keep memory at the backlog; a real cl
   const grown = Deno.memoryUsage().heapUsed - heap0;
   assert.ok(grown < 8 << 20, `heap grew ${grown} bytes`);
   // The real client, in the middle of the flood.
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN,
-    flags: "S",
-    mss: 1460,
-    wscale: 7,
-    sackOk: true,
-    ts: [1, 0],
-  });
-  const [synack] = peer.take();
+  const synack = synWithEveryOption(peer, 1);
   peer.send({
     sport: P,
     dport: 80,
