@@ -206,6 +206,14 @@ export function parseUpArgs(args: string[]): UpOptions {
   return opts;
 }
 
+// `?limit=N` of /timewait: how many entries, nearest expiry first.
+function limitParam(q: URLSearchParams): number | undefined {
+  const v = q.get("limit");
+  if (v === null) return undefined;
+  if (!/^\d{1,7}$/.test(v)) throw new RangeError(`Invalid limit: "${v}" (a whole number)`);
+  return Number(v);
+}
+
 function describe(r: RunningStack, o: TunStackOptions): string {
   const loop = r.tun.loop;
   const off = loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none";
@@ -268,7 +276,7 @@ export async function runUp(args: string[]): Promise<number> {
         ...opts.http,
         routes: {
           "/stats": () => answer(stack, { cmd: "stats" }, linkStats),
-          "/timewait": () => answer(stack, { cmd: "tw" }, linkStats),
+          "/timewait": (q) => answer(stack, { cmd: "tw", limit: limitParam(q) }, linkStats),
         },
       }));
     }

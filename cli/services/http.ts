@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DASHBOARD_HTML } from "./dashboard.ts";
 import { createHash } from "node:crypto";
 import type { Stack } from "../../stack/stack.ts";
 import type { TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
@@ -26,8 +27,11 @@ export interface HttpOptions {
   closeFirst?: CloseFirst;
   /** Idle keep-alive timeout, ms. */
   idleMs?: number;
-  /** Extra JSON routes, such as `/stats`. */
-  routes?: Record<string, () => unknown>;
+  /**
+   * Extra JSON routes, such as `/stats`, given the query string. A route
+   * that throws `RangeError` answers 400 with its message.
+   */
+  routes?: Record<string, (query: URLSearchParams) => unknown>;
 }
 
 const MAX_HEADER = 16 * 1024;
@@ -225,7 +229,7 @@ async function handle(
   close: boolean,
   o: HttpOptions,
 ): Promise<void> {
-  const path = req.path.split("?")[0];
+  const [path, queryText = ""] = req.path.split("?", 2);
   const bytes = /^\/bytes\/(\d{1,12})$/.exec(path);
   if (path === "/upload" && (req.method === "POST" || req.method === "PUT")) {
     const h = createHash("sha256");
@@ -254,12 +258,29 @@ async function handle(
       `addresses: ${[stack.ip.ipv4, stack.ip.ipv6].filter(Boolean).length}`,
       `connections: ${tcp.connectionCount}`,
       `time-wait: ${tcp.timewait.size}`,
-      "routes: / /bytes/N /upload /stats /timewait",
+      "routes: / /bytes/N /upload /stats /timewait[?limit=N] /dashboard",
       "",
     ].join("\n");
     await respond(conn, 200, "text/plain", text, close, req.method === "HEAD");
-  } else if (o.routes && path in o.routes) {
-    const body = JSON.stringify(o.routes[path](), null, 2) + "\n";
+  } else if (path === "/dashboard") {
+    await respond(
+      conn,
+      200,
+      "text/html; charset=utf-8",
+      DASHBOARD_HTML,
+      close,
+      req.method === "HEAD",
+    );
+  } else if (o.routes && Object.hasOwn(o.routes, path)) {
+    let result: unknown;
+    try {
+      result = o.routes[path](new URLSearchParams(queryText));
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      await respond(conn, 400, "text/plain", `${e.message}\n`, close);
+      return;
+    }
+    const body = JSON.stringify(result, null, 2) + "\n";
     await respond(conn, 200, "application/json", body, close, req.method === "HEAD");
   } else {
     await respond(conn, 404, "text/plain", "Not found\n", close);
