@@ -5,7 +5,7 @@
 //
 //   deno run -A dashboard_browser.ts http://192.0.2.2 ARTEFACT_DIR CONNECTIONS
 
-import { chromium } from "npm:playwright-core";
+import { chromium } from "playwright-core";
 
 const [base = "http://192.0.2.2", outDir = "test-artifacts", n = "20"] = Deno.args;
 const connections = Number(n);
