@@ -65,8 +65,9 @@ Deno.test({
       // test saw none in 21 runs; in 1 of 3 full suites one probe showed,
       // even with --realtime: a delay of a few ms somewhere on the machine
       // (not pinned down; the tests before it delete several namespaces).
+      // (A probe may carry new data, then it is no retransmission at all.)
       const probes = count("TcpExtTCPLossProbes");
-      assert.equal(count("TcpRetransSegs") - probes, 0, why);
+      assert.ok(count("TcpRetransSegs") <= probes, why);
       assert.ok(probes <= 1, why);
     }),
 });
