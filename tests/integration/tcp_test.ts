@@ -62,7 +62,7 @@ Deno.test({
       const why = `kernel counters: ${all.split("\n").filter((l) => !/\s0\s/.test(l)).join("\n")}`;
       // No retransmission for loss (timeout, fast retransmit); at most one tail
       // loss probe, which fires when no ACK came for 2 RTT + 2 ms. Alone this
-      // test saw none in 21 runs; in 1 of 3 full suites one probe showed,
+      // test saw none in 21 runs; in 2 of 5 full suites one probe showed,
       // even with --realtime: a delay of a few ms somewhere on the machine
       // (not pinned down; the tests before it delete several namespaces).
       // (A probe may carry new data, then it is no retransmission at all.)
