@@ -26,7 +26,7 @@ Deno.test({
     }).output();
     const text = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
-    assert.match(text, /stack  -> kernel  \[F\S*\]\s+seq \d+ ack \d+\s+stack closes first/);
+    assert.match(text, /stack {2}-> kernel {2}\[F\S*\]\s+seq \d+ ack \d+\s+stack closes first/);
     assert.match(text, /=> stack closed first, so stack entered TIME_WAIT/);
     assert.match(
       text,
