@@ -10,14 +10,16 @@ import { TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
 import { sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
-import { ConnectionRefusedError, ConnectionResetError, type TcpConnection } from "./tcb.ts";
+import {
+  ConnectionRefusedError,
+  ConnectionResetError,
+  defaultPeerMss,
+  type TcpConnection,
+} from "./tcb.ts";
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
 /** RFC 7323 5.5: TS.Recent older than 24 days is invalid. */
 const PAWS_IDLE_MS = 24 * 24 * 3600_000;
-/** RFC 9293 3.7.1: the MSS assumed when the peer sends none. */
-const DEFAULT_MSS_V4 = 536;
-const DEFAULT_MSS_V6 = 1220;
 
 /**
  * Applies the options of a SYN (RFC 9293 3.7.1 MSS, RFC 7323 window scale
@@ -30,7 +32,7 @@ const DEFAULT_MSS_V6 = 1220;
  */
 export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   const cfg = c.ctx.config;
-  const peerMss = opt.mss > 0 ? opt.mss : c.local.length === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
+  const peerMss = opt.mss > 0 ? opt.mss : defaultPeerMss(c.local.length);
   c.sndMss = Math.max(64, Math.min(peerMss, c.rcvMss));
   // RFC 7323 2.2: scaling only when both sides sent the option.
   if (opt.wscale >= 0 && cfg.windowScale) {

@@ -276,8 +276,7 @@ export class TcpConnection {
     this.sndBuf = new SendBuffer(ctx.config.sndBuf);
     this.rcvBuf = new ReceiveBuffer(ctx.config.rcvBuf);
     this.createdAt = ctx.now();
-    const linkMss = ctx.ip.mtu - (local.length === 4 ? 40 : 60);
-    this.rcvMss = Math.max(64, Math.min(65495, linkMss));
+    this.rcvMss = linkMss(ctx.ip.mtu, local.length);
     this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
     this.tsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
     this.rcvScale = ctx.config.windowScale ? receiveScale(ctx.config.rcvBuf) : 0;
@@ -285,7 +284,7 @@ export class TcpConnection {
 
   /** Our current timestamp value (RFC 7323 5.4: 1 ms clock plus offset). */
   tsNow(): number {
-    return (Math.floor(this.ctx.now()) + this.tsOffset) >>> 0;
+    return timestampClock(this.ctx.now(), this.tsOffset);
   }
 
   /** Sequence number just past the last byte in the send buffer. */
@@ -328,4 +327,47 @@ export function receiveScale(rcvBuf: number): number {
   let s = 0;
   while (s < 14 && rcvBuf > 0xffff << s) s++;
   return s;
+}
+
+/**
+ * The MSS we offer on a link of `mtu` bytes: the MTU less the IPv4 (or
+ * IPv6) and TCP headers, within 64..65495.
+ *
+ * @example
+ * ```ts
+ * import { linkMss } from "./tcb.ts";
+ * linkMss(1500, 4); // 1460
+ * linkMss(1500, 16); // 1440
+ * ```
+ */
+export function linkMss(mtu: number, addrLen: number): number {
+  return Math.max(64, Math.min(65495, mtu - (addrLen === 4 ? 40 : 60)));
+}
+
+/**
+ * The MSS to assume when the peer's SYN carries none (RFC 9293 3.7.1).
+ *
+ * @example
+ * ```ts
+ * import { defaultPeerMss } from "./tcb.ts";
+ * defaultPeerMss(4); // 536
+ * ```
+ */
+export function defaultPeerMss(addrLen: number): number {
+  return addrLen === 4 ? 536 : 1220;
+}
+
+/**
+ * A TSval: the millisecond clock plus a per-connection offset (RFC 7323
+ * 5.4). SYN cookies use it too, so a cookie connection's TSvals continue
+ * from its SYN,ACK's.
+ *
+ * @example
+ * ```ts
+ * import { timestampClock } from "./tcb.ts";
+ * timestampClock(1000.7, 5); // 1005
+ * ```
+ */
+export function timestampClock(nowMs: number, offset: number): number {
+  return (Math.floor(nowMs) + offset) >>> 0;
 }

@@ -21,7 +21,15 @@ import { isSynchronized } from "./state.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import { cookieTimestamp, SynCookies, timestampOptions } from "./syncookie.ts";
-import { ConnectionResetError, receiveScale, TcpConnection, type TcpContext } from "./tcb.ts";
+import {
+  ConnectionResetError,
+  defaultPeerMss,
+  linkMss,
+  receiveScale,
+  TcpConnection,
+  type TcpContext,
+  timestampClock,
+} from "./tcb.ts";
 import { runTimers } from "./timer.ts";
 import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
 import { hashTuple } from "./tuple.ts";
@@ -251,15 +259,15 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const o = seg.options;
     const now = this.#clock();
     const w = this.#tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
-    const peerMss = o.mss > 0 ? o.mss : d.addrLen === 4 ? 536 : 1220;
+    const peerMss = o.mss > 0 ? o.mss : defaultPeerMss(d.addrLen);
     const f = this.#cookieHdr;
     f.srcPort = seg.dstPort;
     f.dstPort = seg.srcPort;
     f.seq = this.#cookies.make(w, seg.seq, peerMss, now);
     f.ack = seqAdd(seg.seq, 1);
     f.flags = TcpFlags.SYN | TcpFlags.ACK;
-    f.window = Math.min(0xffff, cfg.rcvBuf);
-    f.mss = Math.max(64, Math.min(65495, this.ip.mtu - (d.addrLen === 4 ? 40 : 60)));
+    f.window = this.#cookieWindow();
+    f.mss = linkMss(this.ip.mtu, d.addrLen);
     f.sackCount = 0;
     // Without timestamps there is nowhere to keep window scale and SACK.
     const ts = o.hasTimestamp && cfg.timestamps;
@@ -268,15 +276,17 @@ export class TcpLayer implements TcpContext, AcceptHost {
     f.wscale = wscale >= 0 ? receiveScale(cfg.rcvBuf) : -1;
     f.sackPermitted = sack;
     f.timestamp = ts;
-    f.tsVal = ts ? cookieTimestamp(this.#cookieTsNow(now), wscale, sack) : 0;
+    f.tsVal = ts ? cookieTimestamp(timestampClock(now, this.#cookieTsOffset), wscale, sack) : 0;
     f.tsEcr = ts ? o.tsVal : 0;
     sendReply(this, d, f);
     l.cookieSentAt = now;
     this.stats.synCookies.sent++;
   }
 
-  #cookieTsNow(now: number): number {
-    return (Math.floor(now) + this.#cookieTsOffset) >>> 0;
+  // The window a cookie SYN,ACK offers (RFC 7323 2.2: unscaled), which
+  // the rebuilt connection must remember as advertised.
+  #cookieWindow(): number {
+    return Math.min(0xffff, this.config.rcvBuf);
   }
 
   acceptCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): boolean {
@@ -306,7 +316,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
     c.irs = irs;
     c.rcvNxt = seg.seq;
-    c.rcvAdv = seqAdd(seg.seq, Math.min(0xffff, this.config.rcvBuf)); // the SYN,ACK's window
+    c.rcvAdv = seqAdd(seg.seq, this.#cookieWindow());
     const ack = seg.options;
     const o = this.#cookieOpts;
     o.reset();
