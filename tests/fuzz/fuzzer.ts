@@ -14,7 +14,8 @@ import { rng } from "../../stack/sim.ts";
 import { Stack } from "../../stack/stack.ts";
 import { flattenCounters } from "../../stack/stats.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
-import { checksum, sum16 } from "../../stack/wire/checksum.ts";
+import { checksum, pseudoSum, sum16 } from "../../stack/wire/checksum.ts";
+import { readU32, writeU32 } from "../../stack/wire/tcp.ts";
 import { parseIp } from "../../stack/wire/ip_address.ts";
 
 /** What one run found. */
@@ -127,8 +128,8 @@ export async function fuzz(
       flowList.push(f);
       if (flowList.length > 4096) flows.delete(flowList.shift()!.key);
     }
-    const seq = ((p[off + 4] << 24) | (p[off + 5] << 16) | (p[off + 6] << 8) | p[off + 7]) >>> 0;
-    const ack = ((p[off + 8] << 24) | (p[off + 9] << 16) | (p[off + 10] << 8) | p[off + 11]) >>> 0;
+    const seq = readU32(p, off + 4);
+    const ack = readU32(p, off + 8);
     const flags = p[off + 13];
     const dlen = p.length - off - (p[off + 12] >> 4) * 4;
     f.stackNxt = (seq + dlen + (flags & 2 ? 1 : 0) + (flags & 1 ? 1 : 0)) >>> 0;
@@ -218,8 +219,8 @@ export async function fuzz(
 
   // A segment the flow's state expects: right seq and ack, a timestamp.
   const validTcp = (o: number, f: Flow): number => {
-    writeU32(o + 4, f.peerNxt);
-    writeU32(o + 8, f.stackNxt);
+    writeU32(buf, o + 4, f.peerNxt);
+    writeU32(buf, o + 8, f.stackNxt);
     const r = rand();
     const flags = r < 0.15 ? 2 : r < 0.45 ? 16 : r < 0.85 ? 24 : 17;
     buf[o + 13] = flags;
@@ -230,8 +231,8 @@ export async function fuzz(
     buf[o + 21] = 1;
     buf[o + 22] = 8;
     buf[o + 23] = 10;
-    writeU32(o + 24, now >>> 0);
-    writeU32(o + 28, 0);
+    writeU32(buf, o + 24, now >>> 0);
+    writeU32(buf, o + 28, 0);
     buf[o + 12] = 8 << 4;
     const dlen = flags === 24 ? 1 + int(60) : 0;
     for (let i = 0; i < dlen; i++) buf[o + 32 + i] = 0x61 + (i % 26);
@@ -257,8 +258,8 @@ export async function fuzz(
       : ra < 0.8
       ? pick(WRAP)
       : u32();
-    writeU32(o + 4, seq >>> 0);
-    writeU32(o + 8, ack >>> 0);
+    writeU32(buf, o + 4, seq >>> 0);
+    writeU32(buf, o + 8, ack >>> 0);
     const rf = rand();
     buf[o + 13] = rf < 0.5 ? pick([2, 16, 24, 17, 25, 4, 20, 18, 16, 16, 24]) : int(256);
     const win = pick([0, 1, 512, 65535, 65535, int(65536)]);
@@ -282,20 +283,6 @@ export async function fuzz(
     buf[o + 1] = rand() < 0.9 ? 0 : int(256);
     for (let i = 2; i < n; i++) buf[o + i] = int(256);
     return n;
-  };
-
-  const writeU32 = (o: number, v: number) => {
-    buf[o] = v >>> 24;
-    buf[o + 1] = (v >>> 16) & 255;
-    buf[o + 2] = (v >>> 8) & 255;
-    buf[o + 3] = v & 255;
-  };
-
-  const pseudoSum = (srcOff: number, dstOff: number, alen: number, proto: number, len: number) => {
-    let s = 0;
-    for (let i = 0; i < alen; i += 2) s += (buf[srcOff + i] << 8) | buf[srcOff + i + 1];
-    for (let i = 0; i < alen; i += 2) s += (buf[dstOff + i] << 8) | buf[dstOff + i + 1];
-    return s + proto + (len >>> 16) + (len & 0xffff);
   };
 
   const fillChecksum = (at: number, start: number, end: number, initial: number) => {
@@ -376,10 +363,10 @@ export async function fuzz(
     let len = hl + plen;
     // Transport checksum, then the IP lengths.
     if (proto === 6) {
-      fillChecksum(hl + 16, hl, len, pseudoSum(v6 ? 8 : 12, v6 ? 24 : 16, alen, 6, plen));
+      fillChecksum(hl + 16, hl, len, pseudoSum(buf, v6 ? 8 : 12, v6 ? 24 : 16, alen, 6, plen));
     } else if (proto === 1 && plen >= 4) fillChecksum(hl + 2, hl, len, 0);
     else if (proto === 58 && plen >= 4) {
-      fillChecksum(hl + 2, hl, len, pseudoSum(8, 24, 16, 58, plen));
+      fillChecksum(hl + 2, hl, len, pseudoSum(buf, 8, 24, 16, 58, plen));
     }
     if (!v6) {
       const total = valid || rand() < 0.95 ? len : int(65536);
