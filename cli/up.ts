@@ -326,8 +326,7 @@ export async function runUp(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGUSR2", printCounters);
-  const lost = running.lost.then((e) => e);
-  const why = await Promise.race([stopped.promise, lost]);
+  const why = await Promise.race([stopped.promise, running.lost]);
   for (const l of listeners) l.close();
   if (why instanceof Error) {
     console.error(
@@ -335,7 +334,7 @@ export async function runUp(args: string[]): Promise<number> {
     );
   } else {
     if (!opts.quiet) console.log(`tunstack: ${why}: stopping`);
-    if (opts.drainMs > 0) await drain(running, opts.drainMs, lost, opts.quiet);
+    if (opts.drainMs > 0) await drain(running, opts.drainMs, opts.quiet);
   }
   Deno.removeSignalListener("SIGUSR2", printCounters);
   await control?.close();
@@ -351,11 +350,11 @@ export async function runUp(args: string[]): Promise<number> {
 
 // Waits until every connection has closed, the deadline passes, or the
 // device fails; what is left is reset by the caller.
-async function drain(r: RunningStack, ms: number, lost: Promise<Error>, quiet: boolean) {
+async function drain(r: RunningStack, ms: number, quiet: boolean) {
   const tcp = r.stack.tcp;
   const deadline = Date.now() + ms;
   let failed = false;
-  lost.then(() => failed = true);
+  r.lost.then(() => failed = true);
   if (!quiet && tcp.connectionCount > 0) {
     console.log(`tunstack: draining ${tcp.connectionCount} connections (up to ${ms} ms)`);
   }
