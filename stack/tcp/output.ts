@@ -8,7 +8,8 @@
  */
 
 import { GsoType, TxOffload } from "../link.ts";
-import type { IpDatagram } from "../ip.ts";
+import type { IpDatagram, IpLayer } from "../ip.ts";
+import type { IpAddress } from "../wire/ip_address.ts";
 import { pseudoSum, sum16 } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import {
@@ -315,6 +316,30 @@ export function sendAbortReset(c: TcpConnection): void {
 
 const rstLocal = new Uint8Array(16);
 const rstRemote = new Uint8Array(16);
+const headerPseudo = new Uint8Array(32);
+
+/**
+ * Sends the header `f` with no data from `local` to `remote`, outside any
+ * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs.
+ *
+ * @example
+ * ```ts ignore
+ * sendHeaderOnly(ip, ourAddress, peerAddress, fields);
+ * ```
+ */
+export function sendHeaderOnly(
+  ip: IpLayer,
+  local: IpAddress,
+  remote: IpAddress,
+  f: TcpHeaderFields,
+): void {
+  const n = local.length;
+  headerPseudo.set(local, 0);
+  headerPseudo.set(remote, n);
+  const pseudo = pseudoSum(headerPseudo, 0, n, n, IpProtocol.TCP, 0);
+  emitTcp(ip.txBuffer, ip.payloadOffset(n), f, 0, pseudo);
+  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen());
+}
 
 /**
  * Answers a segment that has no connection with RST (RFC 9293 3.10.7.1):
@@ -366,10 +391,7 @@ export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpHeaderFields): v
   const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;
   local.set(d.buf.subarray(d.dstOff, d.dstOff + n));
   remote.set(d.buf.subarray(d.srcOff, d.srcOff + n));
-  const ip = ctx.ip;
-  const off = ip.payloadOffset(n);
-  emitTcp(ip.txBuffer, off, f, 0, pseudoSum(d.buf, d.dstOff, d.srcOff, n, IpProtocol.TCP, 0));
-  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen());
+  sendHeaderOnly(ctx.ip, local, remote, f);
   ctx.stats.freebsd.tcps_sndtotal++;
   ctx.stats.freebsd.tcps_sndctrl++;
 }

@@ -18,21 +18,12 @@
  */
 
 import { formatIp } from "../wire/ip_address.ts";
-import {
-  emitTcp,
-  readU32,
-  TCP_HEADER_LEN,
-  TcpFlags,
-  TcpHeaderFields,
-  type TcpSegment,
-  writeU32,
-} from "../wire/tcp.ts";
+import { readU32, TcpFlags, TcpHeaderFields, type TcpSegment, writeU32 } from "../wire/tcp.ts";
 import type { IpLayer } from "../ip.ts";
-import { pseudoSum } from "../wire/checksum.ts";
-import { IpProtocol } from "../wire/ipv4.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
 import { tupleHash } from "./tuple.ts";
-import type { TcpConnection } from "./tcb.ts";
+import { type TcpConnection, timestampClock } from "./tcb.ts";
+import { sendHeaderOnly } from "./output.ts";
 import type { TcpStats } from "./stats.ts";
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
@@ -425,20 +416,9 @@ export class TimeWaitTable {
     f.sackPermitted = false;
     f.sackCount = 0;
     f.timestamp = (this.#flags[slot] & F_TS) !== 0;
-    f.tsVal = (Math.floor(host.now()) + this.#tsOffset[slot]) >>> 0;
+    f.tsVal = timestampClock(host.now(), this.#tsOffset[slot]);
     f.tsEcr = this.#tsRecent[slot];
-    const off = ip.payloadOffset(local.length);
-    const hl = TCP_HEADER_LEN + f.optionsLen();
-    scratchPseudo.set(local, 0);
-    scratchPseudo.set(remote, local.length);
-    emitTcp(
-      ip.txBuffer,
-      off,
-      f,
-      0,
-      pseudoSum(scratchPseudo, 0, local.length, local.length, IpProtocol.TCP, 0),
-    );
-    ip.send(local, remote, IpProtocol.TCP, hl);
+    sendHeaderOnly(ip, local, remote, f);
     host.tcpStats.freebsd.tcps_sndacks++;
     host.tcpStats.freebsd.tcps_sndtotal++;
   }
@@ -684,4 +664,3 @@ function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(
 
 const scratchAddr = new Uint8Array(16);
 const scratchAddr4 = new Uint8Array(4);
-const scratchPseudo = new Uint8Array(32);
