@@ -44,7 +44,111 @@ function tcpInt(
   };
 }
 
+type BoolKey = {
+  [K in keyof TcpConfig]: TcpConfig[K] extends boolean ? K : never;
+}[keyof TcpConfig];
+
+// A TCP setting that is on (1) or off (0).
+function tcpBool(description: string, key: BoolKey, name: string): Knob {
+  return {
+    description,
+    get: (s) => (s.tcp.config[key] ? 1 : 0),
+    set: (s, v) => s.tcp.config[key] = bool(v, name),
+  };
+}
+
 const KNOBS: Record<string, Knob> = {
+  "net.inet.tcp.rfc1323": {
+    description:
+      "RFC 7323 options: 0 none, 1 window scale and timestamps, 2 scale only, 3 timestamps only",
+    get: (s) => {
+      const c = s.tcp.config;
+      return c.windowScale ? (c.timestamps ? 1 : 2) : (c.timestamps ? 3 : 0);
+    },
+    set: (s, v) => {
+      if (![0, 1, 2, 3].includes(v)) {
+        throw new RangeError(`Invalid value for net.inet.tcp.rfc1323: ${v} (must be 0 to 3)`);
+      }
+      s.tcp.config.windowScale = v === 1 || v === 2;
+      s.tcp.config.timestamps = v === 1 || v === 3;
+    },
+  },
+  "net.inet.tcp.sack.enable": tcpBool(
+    "Offer and use SACK (RFC 2018)",
+    "sack",
+    "net.inet.tcp.sack.enable",
+  ),
+  "net.inet.tcp.insecure_rst": tcpBool(
+    "Reset on any in-window RST (RFC 793) instead of RFC 5961's challenge ACK",
+    "insecureRst",
+    "net.inet.tcp.insecure_rst",
+  ),
+  "net.inet.tcp.insecure_syn": tcpBool(
+    "Reset on an in-window SYN (RFC 793) instead of RFC 5961's challenge ACK",
+    "insecureSyn",
+    "net.inet.tcp.insecure_syn",
+  ),
+  "net.inet.tcp.drop_synfin": tcpBool(
+    "Drop segments with both SYN and FIN set",
+    "dropSynFin",
+    "net.inet.tcp.drop_synfin",
+  ),
+  "kern.ipc.maxsockbuf": tcpInt(
+    "Largest receive buffer of a connection, bytes; sets the window scale offered",
+    "maxSockBuf",
+    "kern.ipc.maxsockbuf",
+    4096,
+    1 << 30,
+  ),
+  "net.inet.tcp.rexmit_initial": tcpInt(
+    "Retransmission timeout before the first RTT sample, ms (RFC 6298 2.1)",
+    "rtoInitialMs",
+    "net.inet.tcp.rexmit_initial",
+    1,
+    60_000,
+  ),
+  "net.inet.tcp.rexmit_min": tcpInt(
+    "Smallest retransmission timeout, ms",
+    "rtoMinMs",
+    "net.inet.tcp.rexmit_min",
+    1,
+    60_000,
+  ),
+  "net.inet.tcp.rexmit_slop": tcpInt(
+    "Added to every computed retransmission timeout, ms",
+    "rtoSlopMs",
+    "net.inet.tcp.rexmit_slop",
+    0,
+    60_000,
+  ),
+  "net.inet.tcp.keepidle": tcpInt(
+    "Idle time before the first keepalive probe of new connections, ms",
+    "keepIdleMs",
+    "net.inet.tcp.keepidle",
+    1,
+    86_400_000,
+  ),
+  "net.inet.tcp.keepintvl": tcpInt(
+    "Time between unanswered keepalive probes of new connections, ms",
+    "keepIntervalMs",
+    "net.inet.tcp.keepintvl",
+    1,
+    86_400_000,
+  ),
+  "net.inet.tcp.keepcnt": tcpInt(
+    "Unanswered keepalive probes before a connection is dropped",
+    "keepCount",
+    "net.inet.tcp.keepcnt",
+    1,
+    1000,
+  ),
+  "net.inet.tcp.keepinit": tcpInt(
+    "Most time a connection may take to establish, ms",
+    "keepInitMs",
+    "net.inet.tcp.keepinit",
+    1,
+    86_400_000,
+  ),
   "net.inet.tcp.maxtcptw": {
     description: "Maximum number of compressed TCP TIME_WAIT entries (0: automatic)",
     get: (s) => s.tcp.timewait.limit,

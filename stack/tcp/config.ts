@@ -5,9 +5,10 @@
  */
 
 import type { CongestionName } from "./congestion.ts";
+import type { RtoSettings } from "./rtt.ts";
 
 /** Tunable TCP settings. */
-export interface TcpConfig {
+export interface TcpConfig extends RtoSettings {
   /** Receive buffer per connection, bytes (sets the advertised window). */
   rcvBuf: number;
   /** Send buffer per connection, bytes. */
@@ -20,6 +21,18 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Offer window scaling (RFC 7323). */
   windowScale: boolean;
+  /**
+   * Largest receive buffer a connection may have (FreeBSD's maxsockbuf): the
+   * window scale we offer is the one that lets it be advertised, and a
+   * buffer rounded up to whole segments stops there.
+   */
+  maxSockBuf: number;
+  /** Follow RFC 5961 3 for RSTs when off; when on, any in-window RST resets (FreeBSD insecure_rst). */
+  insecureRst: boolean;
+  /** Follow RFC 5961 4 for SYNs when off; when on, an in-window SYN resets (FreeBSD insecure_syn). */
+  insecureSyn: boolean;
+  /** Drop segments with both SYN and FIN set (FreeBSD drop_synfin). */
+  dropSynFin: boolean;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: under 0.5 s). */
   delayedAckMs: number;
   /** SYN retransmissions before giving up. */
@@ -32,6 +45,11 @@ export interface TcpConfig {
   keepIntervalMs: number;
   /** Unanswered keepalive probes before the connection is dropped. */
   keepCount: number;
+  /**
+   * Most time a connection may take to establish, ms (FreeBSD's keepinit):
+   * SYN-SENT and SYN-RECEIVED give up after it even with SYN retries left.
+   */
+  keepInitMs: number;
   /** Default SYN backlog (half-open connections) per listener (Linux somaxconn). */
   synBacklog: number;
   /** Answer SYNs with cookies when a SYN backlog is full (RFC 4987 3.6). */
@@ -68,12 +86,20 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   windowScale: true,
+  maxSockBuf: 1 << 20,
+  insecureRst: false,
+  insecureSyn: false,
+  dropSynFin: false,
+  rtoMinMs: 200,
+  rtoSlopMs: 0,
+  rtoInitialMs: 1000,
   delayedAckMs: 40,
   synRetries: 6,
   dataRetries: 15,
   keepIdleMs: 2 * 3600_000,
   keepIntervalMs: 75_000,
   keepCount: 9,
+  keepInitMs: 75_000,
   synBacklog: 4096,
   synCookies: true,
   acceptBacklog: 4096,

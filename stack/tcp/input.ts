@@ -34,6 +34,10 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   const cfg = c.ctx.config;
   const peerMss = opt.mss > 0 ? opt.mss : defaultPeerMss(c.local.length);
   c.sndMss = Math.max(64, Math.min(peerMss, c.rcvMss));
+  // FreeBSD's tcp_mss(): both buffers hold whole segments (rounded up to
+  // the MSS, within maxsockbuf), so a full window is never a runt short.
+  c.sndBuf.capacity = roundToSegments(c.sndBuf.capacity, c.sndMss, cfg.maxSockBuf);
+  c.rcvBuf.capacity = roundToSegments(c.rcvBuf.capacity, c.sndMss, cfg.maxSockBuf);
   // RFC 7323 2.2: scaling only when both sides sent the option.
   if (opt.wscale >= 0 && cfg.windowScale) {
     c.sndScale = Math.min(opt.wscale, 14); // RFC 7323 2.3: larger values are 14
@@ -49,6 +53,11 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
     c.tsRecentAge = c.ctx.now();
   }
   c.sackOk = opt.sackPermitted && cfg.sack;
+}
+
+function roundToSegments(size: number, mss: number, max: number): number {
+  if (size < mss) return size;
+  return Math.max(size, Math.min(Math.ceil(size / mss) * mss, max));
 }
 
 /**
@@ -81,7 +90,8 @@ function challengeAck(c: TcpConnection): void {
   const s = c.ctx.stats;
   if (c.ctx.allowChallengeAck()) {
     s.challengeAcks++;
-    sendAck(c);
+    // A bare ACK at SND.MAX (FreeBSD's tcp_respond), never a FIN again.
+    sendSegment(c, c.sndMax, 0, ACK);
   } else s.challengeAcksSuppressed++;
 }
 
@@ -99,7 +109,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   const now = ctx.now();
   c.lastRecvAt = now;
   c.keepProbes = 0;
-  if (c.keepAlive) c.keepAt = now + ctx.config.keepIdleMs;
+  if (c.keepAlive) c.keepAt = now + c.keepIdleMs;
   if (c.state === "SYN-SENT") {
     synSent(c, seg);
     return;
@@ -129,15 +139,27 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 
   // First: sequence number check (RFC 9293 3.10.7.4).
   const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
-  const wnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
+  // RCV.WND: what the buffer takes, or what we offered if more (a window
+  // never shrinks); the 16-bit field may advertise less than the buffer.
+  // A passive open not yet established is held to what its SYN,ACK
+  // offered, as FreeBSD's syncache entry is.
+  const offered = seqDiff(c.rcvAdv, c.rcvNxt);
+  const passiveHalfOpen = c.state === "SYN-RECEIVED" && c.listenPort >= 0;
+  const wnd = Math.max(passiveHalfOpen ? 0 : c.rcvBuf.window, offered, 0);
   const nxt = c.rcvNxt;
   let ok: boolean;
   if (segLen === 0) ok = wnd === 0 ? seq === nxt : inWindow(seq, nxt, wnd);
   else ok = wnd > 0 && (inWindow(seq, nxt, wnd) || inWindow(seqAdd(seq, segLen - 1), nxt, wnd));
-  if (!ok) {
-    if (seqLt(seqAdd(seq, segLen), c.rcvNxt) || (segLen > 0 && seqAdd(seq, segLen) === c.rcvNxt)) {
-      s.duplicateSegments++;
-    } else s.dropped.outOfWindow++;
+  const old = segLen > 0 && seqLe(seqAdd(seq, segLen), c.rcvNxt);
+  if (!ok && old && !(flags & RST) && flags & ACK) {
+    // Wholly a duplicate: trimmed to nothing below, but its ACK still
+    // counts (BSD's trimming). Two sides retransmitting their FINs in
+    // CLOSING learn this way that their own FIN arrived.
+    s.duplicateSegments++;
+    c.ackNow = true;
+  } else if (!ok) {
+    if (old || seqLt(seqAdd(seq, segLen), c.rcvNxt)) s.duplicateSegments++;
+    else s.dropped.outOfWindow++;
     if (!(flags & RST)) sendAck(c);
     return;
   }
@@ -172,7 +194,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 
   // Second: RST (RFC 5961 3.2).
   if (flags & RST) {
-    if (seg0 !== c.rcvNxt) {
+    if (seg0 !== c.rcvNxt && !ctx.config.insecureRst) {
       s.dropped.rstInWindow++;
       challengeAck(c);
       return;
@@ -181,8 +203,15 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     if (c.state === "SYN-RECEIVED" && c.listenPort >= 0) {
       // RFC 9293 3.10.7.4: a passive open returns to LISTEN; no one was told.
       closeConnection(c);
-    } else if (c.state === "CLOSING" || c.state === "LAST-ACK") closeConnection(c);
-    else {
+    } else if (c.state === "SYN-RECEIVED") {
+      // An active open (simultaneous): the connection was refused.
+      s.connectionsRefused++;
+      closeConnection(c, new ConnectionRefusedError());
+    } else if ((c.state === "CLOSING" || c.state === "LAST-ACK") && c.appClosed) {
+      // RFC 9293: CLOSED without a signal. An application that still holds
+      // the socket is told of the reset, as FreeBSD does.
+      closeConnection(c);
+    } else {
       s.connectionsAborted++;
       closeConnection(c, new ConnectionResetError());
     }

@@ -65,14 +65,21 @@ export function windowField(c: TcpConnection): number {
 
 /**
  * Builds and sends one segment of `len` data bytes starting at `seq`.
- * `flags` may include SYN, FIN, PSH, RST and ACK.
+ * `flags` may include SYN, FIN, PSH, RST and ACK. `repeat` marks an ACK
+ * that carries the already-sent FIN again (see {@linkcode sendAck}).
  *
  * @example
  * ```ts ignore
  * sendSegment(conn, conn.sndNxt, 0, TcpFlags.ACK);
  * ```
  */
-export function sendSegment(c: TcpConnection, seq: number, len: number, flags: number): void {
+export function sendSegment(
+  c: TcpConnection,
+  seq: number,
+  len: number,
+  flags: number,
+  repeat = false,
+): void {
   const ctx = c.ctx;
   const ip = ctx.ip;
   const now = ctx.now();
@@ -154,7 +161,9 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
   } else if (seqGt(seqAdd(c.rcvNxt, f.window), c.rcvAdv)) c.rcvAdv = seqAdd(c.rcvNxt, f.window);
 
   const end = seqAdd(seq, len + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
-  if (end === seq) return;
+  // `repeat`: an ACK that carries our outstanding FIN again; the timer
+  // already covers the FIN, and it is no retransmission to count.
+  if (end === seq || repeat) return;
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
   if (seqGt(end, c.sndMax)) {
     if (seqLt(seq, c.sndMax)) {
@@ -183,7 +192,9 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
  * Sends a pure ACK now. Its sequence number is SND.MAX, not SND.NXT: after
  * a timeout rewinds SND.NXT, the peer has already seen up to SND.MAX and
  * would drop an ACK numbered below its RCV.NXT as out of window (BSD does
- * the same).
+ * the same). While our FIN is sent and unacknowledged, the ACK carries the
+ * FIN again at its own sequence number, as FreeBSD's tcp_output does: a
+ * retransmission the peer may need, at no cost.
  *
  * @example
  * ```ts ignore
@@ -191,7 +202,10 @@ export function sendSegment(c: TcpConnection, seq: number, len: number, flags: n
  * ```
  */
 export function sendAck(c: TcpConnection): void {
-  sendSegment(c, c.sndMax, 0, ACK);
+  const fin = c.dataEnd;
+  if (c.finQueued && c.sndMax === seqAdd(fin, 1) && c.sndUna !== c.sndMax) {
+    sendSegment(c, fin, 0, ACK | FIN, true);
+  } else sendSegment(c, c.sndMax, 0, ACK);
 }
 
 /**

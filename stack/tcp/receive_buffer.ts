@@ -25,8 +25,8 @@ import { EMPTY, growRing } from "./_ring.ts";
  * ```
  */
 export class ReceiveBuffer {
-  /** Capacity in bytes (the window offered; the physical ring grows to it). */
-  readonly capacity: number;
+  /** Capacity in bytes (the window offered; the physical ring grows to it). Only grows. */
+  capacity: number;
   #buf: Uint8Array;
   #head = 0;
   #ready = 0;

@@ -12,12 +12,18 @@
  * @module
  */
 
-/** Smallest RTO in ms. */
-export const RTO_MIN_MS = 200;
-/** Largest RTO in ms. */
+/** Largest RTO in ms (RFC 6298 2.5). */
 export const RTO_MAX_MS = 60_000;
-/** RTO before any sample (RFC 6298 2.1). */
-export const RTO_INITIAL_MS = 1000;
+
+/** The timer's bounds (FreeBSD's rexmit_min, rexmit_slop and rexmit_initial). */
+export interface RtoSettings {
+  /** Smallest RTO, ms. */
+  rtoMinMs: number;
+  /** Added to every computed RTO, ms: room for the peer's timer granularity and delayed ACK. */
+  rtoSlopMs: number;
+  /** RTO before any sample, ms (RFC 6298 2.1). */
+  rtoInitialMs: number;
+}
 
 /**
  * The RTT estimator of one connection.
@@ -25,7 +31,7 @@ export const RTO_INITIAL_MS = 1000;
  * @example
  * ```ts
  * import { RttEstimator } from "./rtt.ts";
- * const r = new RttEstimator();
+ * const r = new RttEstimator({ rtoMinMs: 200, rtoSlopMs: 0, rtoInitialMs: 1000 });
  * r.sample(10);
  * r.rto; // 200: 10 + 4 * 5 is below the floor
  * ```
@@ -36,10 +42,17 @@ export class RttEstimator {
   /** RTT variation (ms). */
   rttvar = 0;
   /** Current RTO (ms), including back-off. */
-  rto = RTO_INITIAL_MS;
+  rto: number;
   /** Times the timer backed off since the last sample. */
   backoff = 0;
-  #base = RTO_INITIAL_MS;
+  #base: number;
+  #settings: RtoSettings;
+
+  /** An estimator with the stack's bounds (read at each sample, so changes apply). */
+  constructor(settings: RtoSettings) {
+    this.#settings = settings;
+    this.rto = this.#base = Math.min(RTO_MAX_MS, settings.rtoInitialMs);
+  }
 
   /** Folds in one measurement (ms). */
   sample(r: number): void {
@@ -51,9 +64,10 @@ export class RttEstimator {
       this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
       this.srtt = 0.875 * this.srtt + 0.125 * r;
     }
+    const { rtoMinMs, rtoSlopMs } = this.#settings;
     this.#base = Math.min(
       RTO_MAX_MS,
-      Math.max(RTO_MIN_MS, this.srtt + Math.max(1, 4 * this.rttvar)),
+      Math.max(rtoMinMs, this.srtt + Math.max(1, 4 * this.rttvar) + rtoSlopMs),
     );
     this.backoff = 0;
     this.rto = this.#base;

@@ -23,7 +23,7 @@ import { EMPTY, growRing } from "./_ring.ts";
  */
 export class SendBuffer {
   /** Capacity in bytes (the physical ring grows up to it). */
-  readonly capacity: number;
+  capacity: number;
   #buf: Uint8Array;
   #head = 0;
   #len = 0;

@@ -85,6 +85,11 @@ export class TcpConn implements ConnectionEvents {
     return this.#c.state;
   }
 
+  /** Why the connection ended, when it was not a clean close (reset, refused, timed out). */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
   /** The connection block, for diagnostics and tests. */
   get block(): TcpConnection {
     return this.#c;
@@ -150,6 +155,50 @@ export class TcpConn implements ConnectionEvents {
     }
   }
 
+  /**
+   * Reads without waiting (a non-blocking `read(2)`): the number of bytes
+   * copied into `p`, 0 when nothing is buffered yet, or `null` at end of
+   * stream. Throws after an RST, like {@linkcode TcpConn.read}.
+   *
+   * @example
+   * ```ts ignore
+   * const n = conn.tryRead(buf); // 0: would block
+   * ```
+   */
+  tryRead(p: Uint8Array): number | null {
+    if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
+    const c = this.#c;
+    if (p.length > 0 && c.rcvBuf.readable > 0) {
+      const n = c.rcvBuf.read(p);
+      this.#windowUpdate();
+      return n;
+    }
+    if (this.#error) throw this.#error;
+    if (c.finReceived || this.#ended) return null;
+    return 0;
+  }
+
+  /**
+   * Queues as much of `p` as the send buffer takes without waiting (a
+   * non-blocking `write(2)`) and returns how many bytes that was.
+   *
+   * @example
+   * ```ts ignore
+   * const n = conn.tryWrite(data); // 0: the send buffer is full
+   * ```
+   */
+  tryWrite(p: Uint8Array): number {
+    const c = this.#c;
+    if (this.#error) throw this.#error;
+    if (this.#closed || c.finQueued || this.#ended) {
+      throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
+    }
+    if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
+    const n = c.sndBuf.append(p, 0, p.length);
+    if (n > 0) tcpOutput(c);
+    return n;
+  }
+
   /** Writes all of `p`, waiting for send-buffer space as needed. */
   async write(p: Uint8Array): Promise<number> {
     const c = this.#c;
@@ -213,11 +262,33 @@ export class TcpConn implements ConnectionEvents {
     if (noDelay) tcpOutput(this.#c);
   }
 
-  /** Turns keepalive probes on or off (RFC 9293 3.8.4). */
-  setKeepAlive(keepAlive = true): void {
+  /**
+   * Turns keepalive probes on or off (RFC 9293 3.8.4), optionally with this
+   * connection's own timing (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT);
+   * the defaults are the stack's settings. Does nothing once the connection
+   * has ended (closed, or handed to TIME_WAIT).
+   *
+   * @example
+   * ```ts ignore
+   * conn.setKeepAlive(true, { idleMs: 60_000, intervalMs: 10_000, count: 3 });
+   * ```
+   */
+  setKeepAlive(
+    keepAlive = true,
+    timing: { idleMs?: number; intervalMs?: number; count?: number } = {},
+  ): void {
     const c = this.#c;
+    for (const [k, v] of Object.entries(timing)) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+        throw new RangeError(`Invalid keepalive ${k}: ${v} (must be a positive integer)`);
+      }
+    }
+    if (this.#ended) return;
+    c.keepIdleMs = timing.idleMs ?? c.keepIdleMs;
+    c.keepIntervalMs = timing.intervalMs ?? c.keepIntervalMs;
+    c.keepCount = timing.count ?? c.keepCount;
     c.keepAlive = keepAlive;
-    c.keepAt = keepAlive ? c.ctx.now() + c.ctx.config.keepIdleMs : 0;
+    c.keepAt = keepAlive ? c.ctx.now() + c.keepIdleMs : 0;
     if (keepAlive) c.ctx.watch(c);
   }
 
@@ -307,6 +378,21 @@ export class TcpListener implements AsyncIterable<TcpConn> {
       if (c) return new TcpConn(c);
       await new Promise<void>((r) => this.#waiters.push(r));
     }
+  }
+
+  /**
+   * The next established connection if one is waiting (a non-blocking
+   * `accept(2)`), else undefined.
+   *
+   * @example
+   * ```ts ignore
+   * const conn = listener.tryAccept();
+   * ```
+   */
+  tryAccept(): TcpConn | undefined {
+    if (this.#core.closed) throw new BrokenPipeError("Bad resource: the listener is closed");
+    const c = this.#core.queue.shift();
+    return c ? new TcpConn(c) : undefined;
   }
 
   /** Stops listening; connections not yet accepted are reset. */

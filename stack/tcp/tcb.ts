@@ -202,7 +202,7 @@ export class TcpConnection {
 
   // Retransmission and congestion.
   /** RTT estimator. */
-  readonly rtt: RttEstimator = new RttEstimator();
+  readonly rtt: RttEstimator;
   /** Sequence number being timed without timestamps, or -1 (Karn). */
   rttSeq = -1;
   /** When `rttSeq` was sent. */
@@ -253,6 +253,12 @@ export class TcpConnection {
   noDelay = false;
   /** Keepalive on. */
   keepAlive = false;
+  /** Idle time before the first keepalive probe, ms (RFC 9293 3.8.4). */
+  keepIdleMs: number;
+  /** Time between unanswered probes, ms. */
+  keepIntervalMs: number;
+  /** Unanswered probes before the connection is dropped. */
+  keepCount: number;
   /** The application closed the connection entirely: no more reads. */
   appClosed = false;
   /** Connection start, ms. */
@@ -276,10 +282,16 @@ export class TcpConnection {
     this.sndBuf = new SendBuffer(ctx.config.sndBuf);
     this.rcvBuf = new ReceiveBuffer(ctx.config.rcvBuf);
     this.createdAt = ctx.now();
+    this.rtt = new RttEstimator(ctx.config);
+    this.keepIdleMs = ctx.config.keepIdleMs;
+    this.keepIntervalMs = ctx.config.keepIntervalMs;
+    this.keepCount = ctx.config.keepCount;
     this.rcvMss = linkMss(ctx.ip.mtu, local.length);
     this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
     this.tsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
-    this.rcvScale = ctx.config.windowScale ? receiveScale(ctx.config.rcvBuf) : 0;
+    this.rcvScale = ctx.config.windowScale
+      ? receiveScale(Math.max(ctx.config.rcvBuf, ctx.config.maxSockBuf))
+      : 0;
   }
 
   /** Our current timestamp value (RFC 7323 5.4: 1 ms clock plus offset). */

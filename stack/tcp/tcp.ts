@@ -273,7 +273,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const ts = o.hasTimestamp && cfg.timestamps;
     const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
     const sack = ts && o.sackPermitted && cfg.sack;
-    f.wscale = wscale >= 0 ? receiveScale(cfg.rcvBuf) : -1;
+    f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
     f.sackPermitted = sack;
     f.timestamp = ts;
     f.tsVal = ts ? cookieTimestamp(timestampClock(now, this.#cookieTsOffset), wscale, sack) : 0;

@@ -64,7 +64,7 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   c.rtoAt = 0;
   if (isSynchronized(c.state) && userTimedOut(c, now)) return;
   if (c.state === "SYN-SENT" || c.state === "SYN-RECEIVED") {
-    if (++c.retries > ctx.config.synRetries) {
+    if (++c.retries > ctx.config.synRetries || now - c.createdAt >= ctx.config.keepInitMs) {
       s.connectionsTimedOut++;
       closeConnection(c, new TimedOutError("Connection timed out: no answer to SYN"));
       return;
@@ -122,21 +122,20 @@ function persistTimeout(c: TcpConnection, now: number): void {
 }
 
 function keepaliveTimeout(c: TcpConnection, now: number): void {
-  const cfg = c.ctx.config;
   c.keepAt = 0;
   if (!c.keepAlive || !isSynchronized(c.state)) return;
-  if (c.keepProbes >= cfg.keepCount) {
+  if (c.keepProbes >= c.keepCount) {
     c.ctx.stats.connectionsTimedOut++;
     closeConnection(c, new TimedOutError("Connection timed out: keepalive unanswered"));
     return;
   }
-  if (c.keepProbes === 0 && now - c.lastRecvAt < cfg.keepIdleMs) {
-    c.keepAt = c.lastRecvAt + cfg.keepIdleMs;
+  if (c.keepProbes === 0 && now - c.lastRecvAt < c.keepIdleMs) {
+    c.keepAt = c.lastRecvAt + c.keepIdleMs;
     return;
   }
   // RFC 9293 3.8.4: SEG.SEQ = SND.NXT-1 makes the peer answer with an ACK.
   sendSegment(c, seqAdd(c.sndUna, -1), 0, 0x10);
   c.keepProbes++;
   c.ctx.stats.keepaliveProbes++;
-  c.keepAt = now + cfg.keepIntervalMs;
+  c.keepAt = now + c.keepIntervalMs;
 }

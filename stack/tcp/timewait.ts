@@ -266,8 +266,9 @@ export class TimeWaitTable {
     this.#rcvNxt[slot] = c.rcvNxt;
     this.#iss[slot] = c.iss;
     this.#irs[slot] = c.irs;
-    // The last window we offered, unscaled as FreeBSD keeps it.
-    this.#lastWin[slot] = Math.min(0xffff, Math.max(0, (c.rcvAdv - c.rcvNxt) | 0) >>> c.rcvScale);
+    // tcp_twstart: the receive buffer's space, scaled and rounded up.
+    const scale = c.rcvScale;
+    this.#lastWin[slot] = Math.min(0xffff, (c.rcvBuf.window + (1 << scale) - 1) >>> scale);
     this.#tsRecent[slot] = c.tsOk ? c.tsRecent : 0;
     this.#tsOffset[slot] = c.tsOk ? c.tsOffset : 0;
     this.#start[slot] = c.createdAt >>> 0;

@@ -430,7 +430,7 @@ Deno.test("tcp: a slow reader closes the window; the sender probes it and resume
   await n.advance(3000);
   assert.equal(written, false, "write waits while the peer does not read");
   const sb = server!.block;
-  assert.equal(sb.rcvBuf.window, 0, "receive buffer full");
+  assert.ok(sb.rcvBuf.window < sb.rcvMss, "receive buffer full (no room for a segment)");
   assert.equal(sb.lastWindowField, 0, "zero window advertised");
   assert.ok(n.a.tcp.stats.windowProbes >= 1, "zero-window probes sent");
   let got = 0;

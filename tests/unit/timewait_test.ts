@@ -63,7 +63,9 @@ Deno.test("timewait: entry holds a compressed record and the block is freed; the
   assert.equal(peer.stack.tcp.connectionCount, 0, "connection block freed");
   assert.equal(tw.size, 1);
   const [e] = tw.list(peer.now);
-  const lastWin = ((t.c.rcvAdv - t.c.rcvNxt) >>> 0) >>> t.c.rcvScale;
+  // tcp_twstart: the receive buffer's free space, scaled, rounded up.
+  const scale = t.c.rcvScale;
+  const lastWin = Math.min(0xffff, (t.c.rcvBuf.window + (1 << scale) - 1) >>> scale);
   assert.deepEqual(
     {
       local: `${e.localAddress}:${e.localPort}`,
@@ -356,6 +358,7 @@ Deno.test("timewait: the index survives heavy churn (tombstones never fill it)",
     iss: 3,
     irs: 4,
     rcvAdv: 100,
+    rcvBuf: { window: 98 },
     rcvScale: 0,
     tsOk: false,
     tsRecent: 0,
