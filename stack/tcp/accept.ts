@@ -66,8 +66,16 @@ export class ListenerCore {
 
 /** What LISTEN needs from the layer. */
 export interface AcceptHost {
-  /** Creates, numbers and registers a passive connection. */
-  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
+  /**
+   * Creates, numbers and registers a passive connection; `issFloor` is the
+   * SND.NXT of a TIME_WAIT record the SYN just ended, which the ISS must pass.
+   */
+  createPassive(
+    l: ListenerCore,
+    d: IpDatagram,
+    seg: TcpSegment,
+    issFloor?: number,
+  ): TcpConnection | undefined;
   /** Answers a SYN with a cookie SYN,ACK, keeping no state. */
   sendSynCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void;
   /** Opens the connection a returning cookie stands for; false if it is not one. */
@@ -87,6 +95,7 @@ export function listenInput(
   l: ListenerCore,
   d: IpDatagram,
   seg: TcpSegment,
+  issFloor?: number,
 ): void {
   const s = host.stats;
   const flags = seg.flags;
@@ -117,7 +126,7 @@ export function listenInput(
     s.dropped.acceptOverflow++;
     return;
   }
-  const c = host.createPassive(l, d, seg);
+  const c = host.createPassive(l, d, seg, issFloor);
   if (!c) return;
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);

@@ -137,6 +137,13 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     }
   }
 
+  // A retransmitted SYN in SYN-RECEIVED means our SYN,ACK was lost: send
+  // it again, as FreeBSD's syncache and Linux do (an ACK would not help).
+  if (c.state === "SYN-RECEIVED" && (flags & (SYN | ACK | RST)) === SYN && seg0 === c.irs) {
+    s.synRetransmitsAnswered++;
+    sendSegment(c, c.iss, 0, SYN | ACK);
+    return;
+  }
   // First: sequence number check (RFC 9293 3.10.7.4).
   const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
   // RCV.WND: what the buffer takes, or what we offered if more (a window
@@ -144,7 +151,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // A passive open not yet established is held to what its SYN,ACK
   // offered, as FreeBSD's syncache entry is.
   const offered = seqDiff(c.rcvAdv, c.rcvNxt);
-  const passiveHalfOpen = c.state === "SYN-RECEIVED" && c.listenPort >= 0;
+  const passiveHalfOpen = c.state === "SYN-RECEIVED" && c.listener !== undefined;
   const wnd = Math.max(passiveHalfOpen ? 0 : c.rcvBuf.window, offered, 0);
   const nxt = c.rcvNxt;
   let ok: boolean;
@@ -160,7 +167,9 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   } else if (!ok) {
     if (old || seqLt(seqAdd(seq, segLen), c.rcvNxt)) s.duplicateSegments++;
     else s.dropped.outOfWindow++;
-    if (!(flags & RST)) sendAck(c);
+    // RFC 5961 4.2: a SYN gets a challenge ACK "irrespective of the sequence number".
+    if (flags & SYN && !(flags & RST)) challengeAck(c);
+    else if (!(flags & RST)) sendAck(c);
     return;
   }
   // RFC 7323 4.3 R3: remember the timestamp of a segment at the left edge.
@@ -200,7 +209,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
       return;
     }
     s.resetsReceived++;
-    if (c.state === "SYN-RECEIVED" && c.listenPort >= 0) {
+    if (c.state === "SYN-RECEIVED" && c.listener !== undefined) {
       // RFC 9293 3.10.7.4: a passive open returns to LISTEN; no one was told.
       closeConnection(c);
     } else if (c.state === "SYN-RECEIVED") {
@@ -217,7 +226,15 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     }
     return;
   }
-  // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK.
+  // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK;
+  // with insecure_syn, RFC 793's reset.
+  if (flags & SYN && ctx.config.insecureSyn) {
+    sendSegment(c, c.sndMax, 0, RST | ACK);
+    s.resetsSent++;
+    s.connectionsAborted++;
+    closeConnection(c, new ConnectionResetError("Connection reset: a SYN arrived in the window"));
+    return;
+  }
   if (flags & SYN) {
     s.dropped.synInWindow++;
     challengeAck(c);
@@ -244,6 +261,11 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     s.established++;
     ctx.established(c);
     c.events?.onEstablished();
+    const early = c.synData;
+    if (early) {
+      c.synData = undefined;
+      deliver(c, c.rcvNxt, early, 0, early.length);
+    }
   }
   // RFC 5961 5.2 / RFC 9293: an ACK for data not yet sent, or far in the past.
   if (seqGt(ack, c.sndMax)) {
@@ -547,11 +569,18 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
     c.ackNow = true;
     s.established++;
     c.events?.onEstablished();
+    // RFC 9293 3.10.7.3: continue at the sixth step (text, then FIN).
+    const len = Math.min(seg.dataLen, c.rcvBuf.window);
+    if (len > 0) deliver(c, c.rcvNxt, seg.buf, seg.dataOffset, len);
+    if (flags & FIN && len === seg.dataLen && finArrives(c)) return;
     tcpOutput(c);
     return;
   }
-  // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN,ACK.
+  // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN,ACK. Text
+  // waits for ESTABLISHED (3.10.7.3); a FIN is left for the peer to resend.
   c.state = "SYN-RECEIVED";
   c.sndNxt = c.iss;
+  const len = Math.min(seg.dataLen, c.rcvBuf.window);
+  if (len > 0) c.synData = seg.buf.slice(seg.dataOffset, seg.dataOffset + len);
   tcpOutput(c);
 }

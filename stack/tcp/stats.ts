@@ -37,6 +37,8 @@ export function newTcpStats() {
     sackRecoveries: 0,
     timeouts: 0,
     synRetransmits: 0,
+    /** A peer's SYN came again in SYN-RECEIVED; our SYN,ACK was re-sent. */
+    synRetransmitsAnswered: 0,
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     duplicateSegments: 0,
@@ -75,6 +77,8 @@ export function newTcpStats() {
       badChecksum: 0,
       badOption: 0,
       multicast: 0,
+      /** SYN and FIN together, with drop_synfin on. */
+      synFin: 0,
       noSocket: 0,
       listenBadFlags: 0,
       listenOverflow: 0,

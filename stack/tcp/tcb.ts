@@ -8,6 +8,7 @@
  */
 
 import type { IpLayer } from "../ip.ts";
+import type { ListenerCore } from "./accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
 import type { CongestionControl } from "./congestion.ts";
@@ -50,6 +51,8 @@ export interface TcpContext {
   established(c: TcpConnection): void;
   /** May we send a challenge ACK now (RFC 5961 7)? */
   allowChallengeAck(): boolean;
+  /** The TSval offset for connections between these addresses (RFC 7323 5.4). */
+  timestampOffset(local: IpAddress, remote: IpAddress): number;
   /** The connection armed a timer; make sure it is scanned. */
   watch(c: TcpConnection): void;
   /** Send `c`'s ACK after the application has had one turn, unless it went out. */
@@ -127,8 +130,8 @@ export class TcpConnection {
   readonly remotePort: number;
   /** Socket callbacks, once a socket owns it. */
   events: ConnectionEvents | undefined;
-  /** The listener port that accepted it (passive opens), or -1. */
-  listenPort = -1;
+  /** The listener that took its SYN (passive opens only). */
+  listener: ListenerCore | undefined;
   /** Counted in its listener's SYN backlog (half-open). */
   synQueued = false;
   /** Hash of the 4-tuple in the connection table. */
@@ -181,6 +184,8 @@ export class TcpConnection {
   oooFinSeq = -1;
   /** Received, in-order bytes and out-of-order ranges. */
   readonly rcvBuf: ReceiveBuffer;
+  /** Text that came with the peer's SYN in SYN-SENT, held until ESTABLISHED. */
+  synData: Uint8Array | undefined;
   /** The window field last sent (unscaled), for TIME_WAIT's last_win. */
   lastWindowField = 0;
 
@@ -191,7 +196,7 @@ export class TcpConnection {
   tsRecent = 0;
   /** When TS.Recent was recorded, ms. */
   tsRecentAge = 0;
-  /** Random offset added to our timestamp clock (RFC 7323 5.4). */
+  /** Offset added to our timestamp clock, per address pair (RFC 7323 5.4). */
   tsOffset = 0;
   /** Last.ACK.sent (RFC 7323 4.3). */
   lastAckSent = 0;
@@ -288,7 +293,7 @@ export class TcpConnection {
     this.keepCount = ctx.config.keepCount;
     this.rcvMss = linkMss(ctx.ip.mtu, local.length);
     this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
-    this.tsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
+    this.tsOffset = ctx.timestampOffset(local, remote);
     this.rcvScale = ctx.config.windowScale
       ? receiveScale(Math.max(ctx.config.rcvBuf, ctx.config.maxSockBuf))
       : 0;

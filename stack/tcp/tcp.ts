@@ -15,7 +15,7 @@ import { readU32, TcpFlags, TcpHeaderFields, TcpOptions, TcpSegment } from "../w
 import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { closeConnection, negotiate, segmentArrives } from "./input.ts";
-import { IsnGenerator } from "./isn.ts";
+import { halfSipHash, IsnGenerator } from "./isn.ts";
 import { sendAbortReset, sendAck, sendReply, sendResetFor, tcpOutput } from "./output.ts";
 import { isSynchronized } from "./state.ts";
 import { seqAdd } from "./seq.ts";
@@ -49,6 +49,8 @@ export class AddressInUseError extends Error {
     this.name = "AddrInUse";
   }
 }
+
+const SYN_FIN = TcpFlags.SYN | TcpFlags.FIN;
 
 /** Default TIME_WAIT settings: FreeBSD's, with our extensions off. */
 export const DEFAULT_TIMEWAIT_SETTINGS: TimeWaitSettings = {
@@ -88,9 +90,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #nextPort: number;
   #isnWords = new Uint32Array(10);
   #cookies = new SynCookies();
-  // Cookie connections keep this timestamp offset, so their TSvals continue
-  // from the one the SYN,ACK carried.
-  #cookieTsOffset = crypto.getRandomValues(new Uint32Array(1))[0];
+  // RFC 7323 5.4 / Linux: TSval offsets are a keyed hash of the address
+  // pair, so a new connection's timestamps continue the last one's (a peer
+  // still in TIME_WAIT accepts them under PAWS), and a cookie connection's
+  // continue from its SYN,ACK's.
+  #tsKey = crypto.getRandomValues(new Uint32Array(2));
+  #pairWords = new Uint32Array(8);
   #cookieHdr = new TcpHeaderFields();
   #cookieOpts = new TcpOptions();
 
@@ -153,6 +158,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
       s.dropped[err]++;
       return;
     }
+    // FreeBSD's drop_synfin: SYN with FIN is only ever a probe or an attack.
+    if (this.config.dropSynFin && (seg.flags & SYN_FIN) === SYN_FIN) {
+      s.dropped.synFin++;
+      return;
+    }
     const c = this.#find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
       s.demux.connection++;
@@ -161,14 +171,18 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const tw = this.timewait;
     const slot = tw.lookup(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
-    if (slot >= 0 && tw.check(slot, seg) === "handled") {
-      s.demux.timeWait++;
-      return;
+    let issFloor: number | undefined;
+    if (slot >= 0) {
+      issFloor = tw.sndNxtOf(slot);
+      if (tw.check(slot, seg) === "handled") {
+        s.demux.timeWait++;
+        return;
+      }
     }
     const l = this.#listeners.get(seg.dstPort);
     if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
       s.demux.listener++;
-      listenInput(this, l, d, seg);
+      listenInput(this, l, d, seg, issFloor);
       return;
     }
     s.dropped.noSocket++;
@@ -206,11 +220,24 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.#count--;
     this.stats.currentConnections = this.#count;
     this.#timed.delete(c);
+    // Counted by the listener that took the SYN, even if another now has the port.
     if (c.synQueued) {
       c.synQueued = false;
-      const l = this.#listeners.get(c.listenPort);
-      if (l) l.synPending--;
+      c.listener!.synPending--;
     }
+  }
+
+  /** The TSval offset of connections between `local` and `remote` (RFC 7323 5.4). */
+  timestampOffset(local: Uint8Array, remote: Uint8Array): number {
+    return this.#pairOffset(local, 0, remote, 0, local.length);
+  }
+
+  #pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number) {
+    const w = this.#pairWords;
+    const k = n / 4;
+    for (let i = 0; i < k; i++) w[i] = readU32(local, lOff + i * 4);
+    for (let i = 0; i < k; i++) w[k + i] = readU32(remote, rOff + i * 4);
+    return halfSipHash(this.#tsKey[0], this.#tsKey[1], w.subarray(0, 2 * k));
   }
 
   // The 4-tuple as 32-bit words, for the ISN and cookie hashes.
@@ -231,16 +258,23 @@ export class TcpLayer implements TcpContext, AcceptHost {
     return w.subarray(0, 2 * k + 1);
   }
 
-  #newIss(c: TcpConnection): void {
+  #newIss(c: TcpConnection, floor?: number): void {
     const n = c.local.length;
     const w = this.#tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
-    c.iss = this.#isn.isn(w);
+    // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
+    // the old SND.NXT, so old duplicates fall below its window (Linux: +65537).
+    c.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = seqAdd(c.iss, 1);
     c.recover = c.iss;
   }
 
-  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined {
+  createPassive(
+    l: ListenerCore,
+    d: IpDatagram,
+    seg: TcpSegment,
+    issFloor?: number,
+  ): TcpConnection | undefined {
     if (this.#count >= this.config.maxConnections) {
       this.stats.dropped.tooManyConnections++;
       return undefined;
@@ -248,8 +282,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const local = d.buf.slice(d.dstOff, d.dstOff + d.addrLen);
     const remote = d.buf.slice(d.srcOff, d.srcOff + d.addrLen);
     const c = new TcpConnection(this, local, seg.dstPort, remote, seg.srcPort, "SYN-RECEIVED");
-    c.listenPort = l.port;
-    this.#newIss(c);
+    c.listener = l;
+    this.#newIss(c, issFloor);
     this.#insert(c);
     return c;
   }
@@ -276,7 +310,9 @@ export class TcpLayer implements TcpContext, AcceptHost {
     f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
     f.sackPermitted = sack;
     f.timestamp = ts;
-    f.tsVal = ts ? cookieTimestamp(timestampClock(now, this.#cookieTsOffset), wscale, sack) : 0;
+    const n = d.addrLen;
+    const offset = this.#pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
+    f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack) : 0;
     f.tsEcr = ts ? o.tsVal : 0;
     sendReply(this, d, f);
     l.cookieSentAt = now;
@@ -327,7 +363,6 @@ export class TcpLayer implements TcpContext, AcceptHost {
       o.sackPermitted = carried.sackPermitted;
       o.hasTimestamp = true;
       o.tsVal = ack.tsVal;
-      c.tsOffset = this.#cookieTsOffset;
     }
     negotiate(c, o);
     c.sndWnd = c.maxSndWnd = seg.window << c.sndScale;
@@ -371,8 +406,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   established(c: TcpConnection): void {
     if (!c.synQueued) return;
     c.synQueued = false;
-    const l = this.#listeners.get(c.listenPort);
-    if (!l) return;
+    const l = c.listener!;
     l.synPending--;
     l.queue.push(c);
     l.onReady();
@@ -428,12 +462,16 @@ export class TcpLayer implements TcpContext, AcceptHost {
     return l;
   }
 
-  /** Stops a listener; connections waiting in its queue are reset. */
+  /**
+   * Stops a listener; connections waiting in its queue, and those still
+   * half-open, are reset: nobody could accept them any more.
+   */
   unlisten(l: ListenerCore): void {
     l.closed = true;
     if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
-    for (const c of l.queue.splice(0)) {
-      tcpAbort(c);
+    for (const c of l.queue.splice(0)) tcpAbort(c);
+    if (l.synPending > 0) {
+      for (const c of [...this.connections()]) if (c.synQueued && c.listener === l) tcpAbort(c);
     }
   }
 

@@ -3,11 +3,13 @@
  * `../shared/reference/`): on entry to TIME-WAIT the connection block is
  * freed and a compressed record takes its place (`tcp_twstart`); segments
  * that hit a record are judged by `check` (`tcp_twcheck`) and answered by
- * `respond` (`tcp_twrespond`); records sit in one FIFO ordered by expiry
- * (`tcp_tw_2msl_reset/stop/scan`).
+ * `respond` (`tcp_twrespond`); records sit in FIFOs ordered by expiry
+ * (`tcp_tw_2msl_reset/stop/scan`), one per lifetime: FreeBSD 7 has one,
+ * which a run-time change of `msl` leaves out of order (a record made
+ * after msl was lowered waits behind older, longer-lived ones).
  *
  * Records live in a slab of typed arrays (struct of arrays) indexed by slot,
- * with an open hash index by 4-tuple and an intrusive doubly-linked FIFO:
+ * with an open hash index by 4-tuple and intrusive doubly-linked FIFOs:
  * no JavaScript object exists per entry. Times are milliseconds modulo 2^32
  * compared by signed difference, valid for spans under 24 days.
  *
@@ -185,8 +187,9 @@ export class TimeWaitTable {
   #hash = new Int32Array(0); // open addressing, slot + 1 (0 = empty, -1 = deleted)
   #deleted = 0; // tombstones in #hash
   #seed = crypto.getRandomValues(new Uint32Array(1))[0];
-  #head = NIL;
-  #tail = NIL;
+  #life = new Uint32Array(0); // 2MSL of the record's FIFO, ms
+  // One FIFO per lifetime (2MSL in ms): within one, expiry follows order.
+  #fifos = new Map<number, { head: number; tail: number }>();
   #free = NIL;
   #count = 0;
 
@@ -240,8 +243,8 @@ export class TimeWaitTable {
     }
     let slot = this.#count < this.limit ? this.#alloc() : NIL;
     if (slot === NIL) {
-      // At the cap: recycle the oldest record (tcp_tw_2msl_scan(1)).
-      slot = this.#head;
+      // At the cap: recycle the record nearest expiry (tcp_tw_2msl_scan(1)).
+      slot = this.#nearest();
       if (slot === NIL) {
         s.closedWithoutTimeWait++;
         host.tcpStats.freebsd.tcps_closed++;
@@ -319,15 +322,29 @@ export class TimeWaitTable {
       const slot = e - 1;
       if (this.#ports[slot] !== ports || ((this.#flags[slot] & F_V6) !== 0) !== v6) continue;
       if (!v6) {
-        if (this.#addr[slot] === w0) return slot;
+        if (this.#addr[slot] === w0) return this.#live(slot);
         continue;
       }
       const a6 = this.#addr6!;
       if (
         a6[slot * 4] === w0 && a6[slot * 4 + 1] === readU32(buf, off + 4) &&
         a6[slot * 4 + 2] === readU32(buf, off + 8) && a6[slot * 4 + 3] === readU32(buf, off + 12)
-      ) return slot;
+      ) return this.#live(slot);
     }
+  }
+
+  /** SND.NXT of record `slot`: a connection reopened from it must start above. */
+  sndNxtOf(slot: number): number {
+    return this.#sndNxt[slot];
+  }
+
+  // A record past its deadline that no scan has reached yet is not matched:
+  // it expires now.
+  #live(slot: number): number {
+    if (((this.#expire[slot] - (this.#host.now() >>> 0)) | 0) > 0) return slot;
+    this.close(slot);
+    this.stats.expired++;
+    return NIL;
   }
 
   // ---- tcp_twcheck -------------------------------------------------------
@@ -352,19 +369,24 @@ export class TimeWaitTable {
       if (flags & ACK) this.respond(slot);
       return "handled";
     }
-    if (flags & SYN) {
-      // A new connection whose sequence numbers are above the old ones.
-      if (seqGt(seg.seq, this.#rcvNxt[slot])) {
+    // Only a connection request (SYN without ACK) may reopen: FreeBSD 7
+    // also took SYN,ACK, which later FreeBSD stopped, as RFC 1122 4.2.2.13
+    // speaks of a new SYN; a stray SYN,ACK gets the ACK below.
+    if ((flags & (SYN | ACK)) === SYN) {
+      const newerSeq = seqGt(seg.seq, this.#rcvNxt[slot]);
+      if (this.settings.rfc6191 && hasTs && opt.hasTimestamp) {
+        // RFC 6191 2 (off by default): the timestamp decides before the
+        // sequence number, which only breaks a tie; an older one is dropped.
+        const d = (opt.tsVal - this.#tsRecent[slot]) | 0;
+        if (d > 0 || (d === 0 && newerSeq)) {
+          if (d > 0) s.synReopenedByTimestamp++;
+          else s.synReopened++;
+          this.close(slot);
+          return "reopen";
+        }
+      } else if (newerSeq) {
+        // A new connection whose sequence numbers are above the old ones.
         s.synReopened++;
-        this.close(slot);
-        return "reopen";
-      }
-      // RFC 6191 4: or whose timestamp is newer (off by default).
-      if (
-        this.settings.rfc6191 && hasTs && opt.hasTimestamp &&
-        seqGt(opt.tsVal, this.#tsRecent[slot])
-      ) {
-        s.synReopenedByTimestamp++;
         this.close(slot);
         return "reopen";
       }
@@ -379,6 +401,7 @@ export class TimeWaitTable {
       if (seqAdd(end, 1) === this.#rcvNxt[slot]) {
         s.finRearmed++;
         this.#rearms[slot] = Math.min(0xffff, this.#rearms[slot] + 1);
+        // To the tail of the FIFO of the current msl.
         this.#unlink(slot);
         this.#append(slot, this.#host.now() >>> 0);
       }
@@ -444,36 +467,47 @@ export class TimeWaitTable {
     const now = nowMs >>> 0;
     const deadline = performance.now() + this.scanTimeMs;
     let n = 0;
-    while (n < this.scanBudget) {
-      const slot = this.#head;
-      if (slot === NIL || ((this.#expire[slot] - now) | 0) > 0) break;
-      this.close(slot);
-      this.stats.expired++;
-      // Reading the clock costs more than a close: look every 256.
-      if ((++n & 255) === 0 && performance.now() >= deadline) break;
+    for (const q of [...this.#fifos.values()]) {
+      while (n < this.scanBudget) {
+        const slot = q.head;
+        if (slot === NIL || ((this.#expire[slot] - now) | 0) > 0) break;
+        this.close(slot);
+        this.stats.expired++;
+        // Reading the clock costs more than a close: look every 256.
+        if ((++n & 255) === 0 && performance.now() >= deadline) return n;
+      }
     }
     return n;
   }
 
   /** Drops every record (stack shutdown). */
   clear(): void {
-    while (this.#head !== NIL) this.close(this.#head);
+    for (const q of [...this.#fifos.values()]) while (q.head !== NIL) this.close(q.head);
   }
 
-  /** Lists records oldest first, as `ss -tan state time-wait` would. */
+  /**
+   * Lists live records nearest expiry first, as `ss -tan state time-wait`
+   * would; a record past its deadline but not yet scanned is left out.
+   */
   list(nowMs: number, limit = Infinity): TimeWaitEntry[] {
-    const out: TimeWaitEntry[] = [];
     const ip = this.#host.ip;
     const now = nowMs >>> 0;
-    for (let slot = this.#head; slot !== NIL && out.length < limit; slot = this.#next[slot]) {
+    const slots: number[] = [];
+    for (const q of this.#fifos.values()) {
+      for (let slot = q.head; slot !== NIL; slot = this.#next[slot]) {
+        if (((this.#expire[slot] - now) | 0) > 0) slots.push(slot);
+      }
+    }
+    slots.sort((a, b) => (this.#expire[a] - this.#expire[b]) | 0);
+    return slots.slice(0, limit).map((slot) => {
       const v6 = (this.#flags[slot] & F_V6) !== 0;
       const local = v6 ? ip.ipv6 : ip.ipv4;
-      out.push({
+      return {
         localAddress: local ? formatIp(local) : "?",
         localPort: this.#ports[slot] >>> 16,
         peerAddress: formatIp(this.#remoteBytes(slot).slice()),
         peerPort: this.#ports[slot] & 0xffff,
-        remainingMs: Math.max(0, (this.#expire[slot] - now) | 0),
+        remainingMs: (this.#expire[slot] - now) | 0,
         rearms: this.#rearms[slot],
         ageMs: (now - this.#start[slot]) >>> 0,
         timestamps: (this.#flags[slot] & F_TS) !== 0,
@@ -482,9 +516,8 @@ export class TimeWaitTable {
         iss: this.#iss[slot],
         irs: this.#irs[slot],
         lastWin: this.#lastWin[slot],
-      });
-    }
-    return out;
+      };
+    });
   }
 
   /** Bytes of typed-array memory the table holds (slab plus index). */
@@ -500,6 +533,7 @@ export class TimeWaitTable {
       this.#tsOffset,
       this.#start,
       this.#expire,
+      this.#life,
       this.#lastWin,
       this.#rearms,
       this.#flags,
@@ -523,20 +557,36 @@ export class TimeWaitTable {
   }
 
   #append(slot: number, now: number): void {
-    this.#expire[slot] = (now + 2 * this.settings.mslMs) >>> 0;
-    this.#prev[slot] = this.#tail;
+    const life = 2 * this.settings.mslMs;
+    this.#expire[slot] = (now + life) >>> 0;
+    this.#life[slot] = life;
+    let q = this.#fifos.get(life);
+    if (!q) this.#fifos.set(life, q = { head: NIL, tail: NIL });
+    this.#prev[slot] = q.tail;
     this.#next[slot] = NIL;
-    if (this.#tail !== NIL) this.#next[this.#tail] = slot;
-    else this.#head = slot;
-    this.#tail = slot;
+    if (q.tail !== NIL) this.#next[q.tail] = slot;
+    else q.head = slot;
+    q.tail = slot;
   }
 
   #unlink(slot: number): void {
+    const life = this.#life[slot];
+    const q = this.#fifos.get(life)!;
     const p = this.#prev[slot], n = this.#next[slot];
     if (p !== NIL) this.#next[p] = n;
-    else this.#head = n;
+    else q.head = n;
     if (n !== NIL) this.#prev[n] = p;
-    else this.#tail = p;
+    else q.tail = p;
+    if (q.head === NIL) this.#fifos.delete(life);
+  }
+
+  // The record nearest expiry: the earliest of the FIFOs' heads.
+  #nearest(): number {
+    let best = NIL;
+    for (const q of this.#fifos.values()) {
+      if (best === NIL || ((this.#expire[q.head] - this.#expire[best]) | 0) < 0) best = q.head;
+    }
+    return best;
   }
 
   #alloc(): number {
@@ -581,6 +631,7 @@ export class TimeWaitTable {
     this.#tsOffset = grown(this.#tsOffset, newCap);
     this.#start = grown(this.#start, newCap);
     this.#expire = grown(this.#expire, newCap);
+    this.#life = grown(this.#life, newCap);
     this.#lastWin = grown(this.#lastWin, newCap);
     this.#rearms = grown(this.#rearms, newCap);
     this.#flags = grown(this.#flags, newCap);
@@ -603,7 +654,9 @@ export class TimeWaitTable {
     while (size < (this.#cap * 4) / 3) size *= 2;
     this.#hash = new Int32Array(size);
     this.#deleted = 0;
-    for (let slot = this.#head; slot !== NIL; slot = this.#next[slot]) this.#hashInsert(slot);
+    for (const q of this.#fifos.values()) {
+      for (let slot = q.head; slot !== NIL; slot = this.#next[slot]) this.#hashInsert(slot);
+    }
   }
 
   #slotHash(slot: number): number {

@@ -15,7 +15,15 @@ import { runScript } from "./runner.ts";
 
 const USAGE = "Usage: deno task conformance [--define NAME]... [--verbose] PATH...";
 
-async function* scripts(path: string): AsyncGenerator<string> {
+/**
+ * `path` if it is a file, else every `.pkt` file under it, sorted.
+ *
+ * @example
+ * ```ts ignore
+ * for await (const p of findScripts("tests/conformance/fixtures")) console.log(p);
+ * ```
+ */
+export async function* findScripts(path: string): AsyncGenerator<string> {
   const info = await Deno.stat(path);
   if (info.isFile) {
     yield path;
@@ -26,13 +34,20 @@ async function* scripts(path: string): AsyncGenerator<string> {
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = `${path.replace(/\/$/, "")}/${e.name}`;
-    if (e.isDirectory) yield* scripts(p);
+    if (e.isDirectory) yield* findScripts(p);
     else if (e.isFile && e.name.endsWith(".pkt")) yield p;
   }
 }
 
-/** Expected differences: script name (path suffix) to reason. */
-async function expectedDifferences(): Promise<Map<string, string>> {
+/**
+ * The expected differences: script (a path suffix) to reason.
+ *
+ * @example
+ * ```ts ignore
+ * (await expectedDifferences()).size; // 4
+ * ```
+ */
+export async function expectedDifferences(): Promise<Map<string, string>> {
   const text = await Deno.readTextFile(new URL("./expected_differences.txt", import.meta.url));
   const out = new Map<string, string>();
   for (const raw of text.split("\n")) {
@@ -85,7 +100,7 @@ async function main(): Promise<number> {
       console.error(`No such file or folder: ${root}`);
       return 2;
     }
-    for await (const path of scripts(root)) {
+    for await (const path of findScripts(root)) {
       const text = await Deno.readTextFile(path);
       const log = verbose ? (l: string) => console.log(`  ${l}`) : undefined;
       const o = await runScript(text, { defines, log });
@@ -112,4 +127,4 @@ async function main(): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-Deno.exit(await main());
+if (import.meta.main) Deno.exit(await main());

@@ -107,6 +107,13 @@ interface Sent {
  * ```
  */
 export async function runScript(text: string, options: RunOptions): Promise<Outcome> {
+  // An unsupported header option explains a script better than the line
+  // that later fails to parse (UDP encapsulation, MD5 signatures).
+  for (const m of text.matchAll(/^--([\w-]+)/gm)) {
+    if (!HEADER_OPTIONS.has(m[1])) {
+      return { status: "SKIP", reason: `header option --${m[1]} is not supported` };
+    }
+  }
   let run: ScriptRun;
   try {
     run = new ScriptRun(text, options);
@@ -469,8 +476,12 @@ class ScriptRun {
   #code(line: number, code: string): void {
     const m = code.match(/^assert\s+tcpi_state\s*==\s*TCPI_(\w+)$/);
     if (!m) throw new Unsupported(`line ${line}: code block "${code}" is not supported`);
-    const conn = this.sockets.current?.conn;
-    const state = conn ? STATE_NAMES[conn.state as TcpState] : "CLOSED";
+    const d = this.sockets.current;
+    const state = d?.conn
+      ? STATE_NAMES[d.conn.state as TcpState]
+      : d?.listener
+      ? "LISTEN"
+      : "CLOSED";
     const want = m[1] === "SYN_RECEIVED" ? "SYN_RCVD" : m[1] === "CLOSE" ? "CLOSED" : m[1];
     if (state !== want) this.#fail(line, `tcpi_state is TCPI_${state}, expected TCPI_${m[1]}`);
   }

@@ -236,6 +236,9 @@ function parsePacket(body: string, line: number): ScriptPacket {
     rest = rest.slice(m[0].length);
   }
   if (/^icmp\b/.test(rest)) throw new ScriptError(line, "icmp lines are not supported");
+  if (rest.startsWith("[")) {
+    throw new ScriptError(line, "IP ECN marks ([noecn] etc.) are not supported");
+  }
   const fm = rest.match(/^([SFRPEWU.]+)\s+/);
   if (!fm) throw new ScriptError(line, `expected TCP flags in "${body}"`);
   const flags = fm[1];

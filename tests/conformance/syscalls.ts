@@ -109,7 +109,7 @@ export class Sockets {
   #stack: Stack;
   #peer: Peer;
   readonly fds = new Map<number, Descriptor>();
-  /** The descriptor a code block (`%{ }%`) looks at: the last one with a connection. */
+  /** The descriptor a code block (`%{ }%`) looks at: the last one with a connection or listener. */
   current: Descriptor | undefined;
 
   /** A table for calls against `stack`, with `peer` as the other end. */
@@ -121,7 +121,7 @@ export class Sockets {
   #fd(args: SyscallArg[]): Descriptor {
     const d = this.fds.get(int(args[0], "the descriptor"));
     if (!d) throw new BadFd();
-    if (d.conn) this.current = d;
+    if (d.conn || d.listener) this.current = d;
     return d;
   }
 
@@ -184,6 +184,7 @@ export class Sockets {
         const d = this.#fd(args);
         if (d.conn) return { value: -1, errno: "EINVAL" };
         d.listener = this.#stack.listen({ port: d.port, backlog: int(args[1], "the backlog") });
+        this.current = d;
         return { value: 0 };
       }
       case "accept": {

@@ -509,7 +509,15 @@ export function checkAccounting(c: Counters): string[] {
     (icmp.echoRequests as number) + total(icmp.ignored) + total(icmp.dropped),
   );
   const d = tcp.dropped as Counters;
-  const early = ["truncated", "badDataOffset", "badChecksum", "badOption", "multicast", "noSocket"]
+  const early = [
+    "truncated",
+    "badDataOffset",
+    "badChecksum",
+    "badOption",
+    "multicast",
+    "synFin",
+    "noSocket",
+  ]
     .reduce((s, k) => s + (d[k] as number), 0);
   eq(
     "tcp.segmentsReceived = demux + early drops",

@@ -41,6 +41,7 @@ const NOT_COMMANDS = new Set([
   "tunstack up --help", // the flag list; cli_errors_test runs `up` with bad flags
   "ss -o",
   "sysctl -d",
+  "sysctl -w", // a packetdrill shell line the conformance runner maps
   "deno run --cpu-prof",
   "deno task tunstack <tw|stats|sysctl> ...", // each one below
 ]);
@@ -61,6 +62,22 @@ function task(name: string, includes: string): Check {
 
 let lastPort = 0;
 
+async function conformance(args: string[], last: RegExp, code = 0): Promise<string> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["task", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout);
+  assert.equal(r.code, code, new TextDecoder().decode(r.stderr) + out.slice(-2000));
+  assert.match(out.trimEnd().split("\n").at(-1)!, last);
+  return out;
+}
+
+const VERBOSE_SCRIPT =
+  "tests/conformance/freebsd-tcp-testsuite/state-event-engine/rcv-syn-time-wait/rcv-syn-time-wait-using-shutdown-right-edge-secure-ipv4.pkt";
+
 const CHECKS: Record<string, Check> = {
   // Equivalent: the test stack is started with this task's command line.
   "npm ci && node_modules/.bin/deno task start": task("start", "cli/main.ts up"),
@@ -76,6 +93,22 @@ const CHECKS: Record<string, Check> = {
   "deno task lint": task("lint", "lint"),
   "deno task check": task("check", "check"),
   "deno task fuzz": task("fuzz", "tests/fuzz/main.ts"),
+  "node_modules/.bin/deno task conformance:suite": async () => {
+    await conformance(["conformance:suite"], /^\d+ passed, 0 failed, \d+ skipped$/);
+  },
+  "deno task conformance:suite": task("conformance:suite", "freebsd-tcp-testsuite/socket-api"),
+  [`node_modules/.bin/deno task conformance --verbose ${VERBOSE_SCRIPT}`]: async () => {
+    const out = await conformance(["conformance", "--verbose", VERBOSE_SCRIPT], /^1 passed/);
+    assert.match(out, /^ {2}\d+\.\d{3} > S\. 0:0\(0\) ack 1 win 65535/m);
+  },
+  "deno task conformance [--define NAME]... [--verbose] PATH...": async () => {
+    const fixtures = "tests/conformance/fixtures/";
+    await conformance(
+      ["conformance", "--define", "X", `${fixtures}pass_passive_open.pkt`],
+      /^1 passed/,
+    );
+    await conformance(["conformance", `${fixtures}fail_late.pkt`], /^0 passed, 1 failed/, 1);
+  },
   "deno task fuzz [packets] [seed]": async () => {
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["task", "fuzz", "3000", "7"],

@@ -31,6 +31,7 @@ Deno.test("fuzz: the accounting check catches a counter that does not add up", (
         badChecksum: 0,
         badOption: 0,
         multicast: 0,
+        synFin: 0,
         noSocket: 0,
       },
     },
