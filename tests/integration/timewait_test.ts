@@ -142,6 +142,56 @@ Deno.test({
 });
 
 Deno.test({
+  name: "timewait: the reopened connection's ISS is the old snd_nxt + 65537 (tcpdump -S)",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack();
+      const port = 45124;
+      await curlClose(ns, "http://192.0.2.2/bytes/100", ["--local-port", String(port)]);
+      const [old] = (await ns.tunstackJson<Tw>(["tw"])).entries;
+      assert.equal(old.peerPort, port);
+      const pcap = `${dir}/reopen.pcap`;
+      const dump = await ns.capture(pcap, "tunstack0", ["tcp", "port", String(port)]);
+      await curlClose(ns, "http://192.0.2.2/bytes/100", ["--local-port", String(port)]);
+      await new Promise((r) => setTimeout(r, 200));
+      await dump.stop("SIGINT");
+      const lines = (await ns.ok(["tcpdump", "-r", pcap, "-n", "-S"])).split("\n");
+      const synack = lines.find((l) => /192\.0\.2\.2\.80 > .*Flags \[S\.\]/.test(l));
+      assert.ok(synack, lines.join("\n"));
+      const iss = Number(/seq (\d+)/.exec(synack)![1]);
+      assert.equal(iss, (old.sndNxt + 65537) >>> 0, synack);
+    }),
+});
+
+Deno.test({
+  name:
+    "timewait: after msl is lowered at run time, new entries expire in 2 s while older ones stay",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      await ns.startStack();
+      const first = await curlClose(ns, "http://192.0.2.2/bytes/10"); // 2 × 30 s
+      const set = await ns.tunstack(["sysctl", "net.inet.tcp.msl=1000"]);
+      assert.equal(set.code, 0, set.stderr);
+      for (let i = 0; i < 3; i++) await curlClose(ns, "http://192.0.2.2/bytes/10");
+      const t0 = Date.now();
+      assert.equal((await ns.tunstackJson<Tw>(["tw"])).count, 4);
+      await waitFor("the new entries to expire", async () =>
+        (await ns.tunstackJson<Tw>(["tw"])).count === 1, 5000);
+      const took = Date.now() - t0;
+      assert.ok(took >= 1500 && took <= 3500, `expired after ${took} ms`);
+      const tw = await ns.tunstackJson<Tw>(["tw"]);
+      assert.equal(tw.entries[0].peerPort, first, "the entry made before the change remains");
+      assert.ok(tw.entries[0].remainingMs > 50_000);
+      const st = await ns.tunstackJson<Stats>(["stats"]);
+      assert.equal(st.timewait.expired, 3);
+    }),
+});
+
+Deno.test({
   name: "timewait: maxtcptw=32 with 200 connections keeps 32 and recycles 168",
   ignore,
   sanitizeResources: false,

@@ -641,3 +641,73 @@ Deno.test("tcp: a reader draining a full buffer yields to the event loop (the st
     `event loop ran at ${readWhenLoopRan}`,
   );
 });
+
+Deno.test("tcp: simultaneous open completes on the peer's SYN,ACK, without waiting for an RTO", async () => {
+  const peer = new Peer();
+  let conn: TcpConn | undefined;
+  peer.stack.connect({ hostname: "192.0.2.1", port: 8080 }).then((c) => conn = c);
+  const [syn] = peer.take();
+  // The peer's SYN crosses ours: we answer SYN,ACK (RFC 9293 figure 7).
+  peer.send({ sport: 8080, dport: syn.sport, seq: ISN, flags: "S", mss: 1460 });
+  const [synack] = peer.take();
+  assert.equal(synack.flags, "SA");
+  assert.equal(synack.seq, syn.seq);
+  assert.equal(synack.ack, ISN + 1);
+  // Its SYN,ACK repeats its SYN (seq = IRS) and ACKs ours: ESTABLISHED at once.
+  peer.send({ sport: 8080, dport: syn.sport, seq: ISN, ack: syn.seq + 1, flags: "SA", mss: 1460 });
+  await settle();
+  assert.ok(conn, "established");
+  assert.equal(conn!.state, "ESTABLISHED");
+  assert.equal(peer.stack.tcp.stats.synRetransmits, 0, "no RTO was needed");
+});
+
+Deno.test("tcp: a retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again", async () => {
+  const peer = new Peer();
+  peer.stack.listen({ port: 80 });
+  const syn = { sport: P, dport: 80, seq: ISN, flags: "S", mss: 1460 };
+  peer.send(syn);
+  const [first] = peer.take();
+  assert.equal(first.flags, "SA");
+  peer.send(syn); // our SYN,ACK was lost
+  const [again] = peer.take();
+  assert.equal(again.flags, "SA");
+  assert.equal(again.seq, first.seq);
+  assert.equal(again.ack, ISN + 1);
+  assert.equal(peer.stack.tcp.stats.synRetransmitsAnswered, 1);
+});
+
+Deno.test("tcp: closing a listener resets its half-open connections; none is left unowned", async () => {
+  const peer = new Peer();
+  const l = peer.stack.listen({ port: 80 });
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "S", mss: 1460 });
+  const [synack] = peer.take();
+  l.close();
+  const [rst] = peer.take();
+  assert.equal(rst.flags, "RA");
+  assert.equal(rst.seq, synack.seq + 1);
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+  // The handshake's ACK now finds nothing: a reset, not an ESTABLISHED orphan.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: synack.seq + 1, flags: "A" });
+  assert.equal(peer.take()[0].flags, "R");
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+  // A new listener on the port starts with a clean SYN count.
+  const l2 = peer.stack.listen({ port: 80, backlog: 1 });
+  peer.send({ sport: P + 1, dport: 80, seq: ISN, flags: "S", mss: 1460 });
+  assert.equal(peer.take()[0].flags, "SA");
+  l2.close();
+  assert.equal(peer.stack.tcp.connectionCount, 0);
+});
+
+Deno.test("tcp: setKeepAlive on a connection handed to TIME_WAIT arms nothing", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  conn.close();
+  peer.take();
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 2, flags: "FA" });
+  assert.equal(peer.take()[0].flags, "A", "TIME_WAIT's ACK of the FIN");
+  assert.equal(peer.stack.tcp.timewait.size, 1);
+  conn.setKeepAlive(true);
+  assert.equal(conn.block.keepAt, 0);
+  await peer.advance(3 * 3600_000);
+  assert.deepEqual(peer.take(), [], "no keepalive probe");
+});

@@ -383,3 +383,89 @@ Deno.test("timewait: the index survives heavy churn (tombstones never fill it)",
   }
   assert.equal(tw.stats.expired, 200 * 60);
 });
+
+Deno.test("timewait: a record reopened by a SYN starts its ISS above the old snd_nxt (RFC 1122 4.2.2.13)", async () => {
+  const peer = new Peer();
+  const t = await timeWait(peer);
+  peer.send({ sport: P, dport: 80, seq: t.rcvNxt + 100_000, flags: "S", mss: 1460, ts: [900, 0] });
+  const [synack] = peer.take();
+  assert.equal(synack.flags, "SA");
+  assert.equal(synack.seq, (t.sndNxt + 65537) >>> 0, "old snd_nxt + 65537, as Linux");
+});
+
+Deno.test("timewait: RFC 6191 checks the timestamp first: an older TSval is refused even with a higher seq", async () => {
+  const peer = new Peer();
+  const t = await timeWait(peer); // ts_recent 503
+  sysctlSet(peer.stack, "net.inet.tcp.tw_rfc6191", "1");
+  peer.send({ sport: P, dport: 80, seq: t.rcvNxt + 100_000, flags: "S", ts: [400, 0] });
+  assert.equal(peer.take().length, 0, "dropped silently");
+  assert.equal(stats(peer).check.synReopened, 0);
+  assert.equal(peer.stack.tcp.timewait.size, 1, "the record stays");
+  // An equal TSval lets the sequence number decide.
+  peer.send({ sport: P, dport: 80, seq: t.rcvNxt + 100_000, flags: "S", ts: [503, 0] });
+  assert.equal(peer.take()[0].flags, "SA");
+  assert.equal(stats(peer).check.synReopened, 1);
+});
+
+Deno.test("timewait: after msl is lowered, new records expire on their own deadline, not behind older ones", async () => {
+  const peer = new Peer();
+  listen80(peer);
+  const tw = peer.stack.tcp.timewait;
+  await timeWait(peer, { port: 41001, listen: false }); // 2 × 30 s
+  sysctlSet(peer.stack, "net.inet.tcp.msl", "1000");
+  const b = await timeWait(peer, { port: 41002, listen: false }); // 2 × 1 s
+  assert.equal(tw.size, 2);
+  await peer.advance(2010);
+  assert.deepEqual(tw.list(peer.now).map((e) => e.peerPort), [41001], "the short one expired");
+  assert.equal(tw.size, 1);
+  // Its tuple is free again: a lookup finds nothing, a SYN is a new connection.
+  assert.equal(tw.lookup(ip("192.0.2.1"), 0, 4, 41002, 80), -1);
+  peer.send({ sport: 41002, dport: 80, seq: b.rcvNxt - 5, flags: "S", mss: 1460 });
+  assert.equal(peer.take()[0].flags, "SA");
+});
+
+Deno.test("timewait: a record past its deadline is never listed or matched, even before a scan", async () => {
+  const peer = new Peer();
+  sysctlSet(peer.stack, "net.inet.tcp.msl", "1000");
+  const t = await timeWait(peer);
+  const tw = peer.stack.tcp.timewait;
+  peer.now += 2000; // no tick: the scan has not run
+  assert.deepEqual(tw.list(peer.now), []);
+  assert.equal(tw.lookup(ip("192.0.2.1"), 0, 4, P, 80), -1);
+  assert.equal(tw.size, 0, "expired on lookup");
+  peer.send({ sport: P, dport: 80, seq: t.rcvNxt, ack: t.sndNxt, flags: "A" });
+  assert.equal(peer.take()[0].flags, "R", "no record answers any more");
+});
+
+Deno.test("timewait: at the cap, the record nearest expiry is recycled", async () => {
+  const peer = new Peer();
+  listen80(peer);
+  const tw = peer.stack.tcp.timewait;
+  sysctlSet(peer.stack, "net.inet.tcp.maxtcptw", "32");
+  await timeWait(peer, { port: 43000, listen: false }); // oldest, 60 s
+  sysctlSet(peer.stack, "net.inet.tcp.msl", "5000");
+  for (let i = 1; i < 32; i++) {
+    await timeWait(peer, { port: 43000 + i, listen: false }); // 10 s each
+    peer.now += 1;
+  }
+  await timeWait(peer, { port: 43100, listen: false });
+  const ports = tw.list(peer.now).map((e) => e.peerPort);
+  assert.equal(ports.length, 32);
+  assert.ok(ports.includes(43000), "the oldest but longest-lived record stays");
+  assert.ok(!ports.includes(43001), "the one nearest expiry was recycled");
+  assert.equal(stats(peer).recycled, 1);
+});
+
+Deno.test("timewait: TSvals continue across incarnations to the same peer (offset hashed from the address pair)", async () => {
+  const peer = new Peer();
+  listen80(peer);
+  const a = await timeWait(peer, { port: 41001, listen: false });
+  const b = await timeWait(peer, { port: 41002, listen: false });
+  assert.equal(a.c.tsOffset, b.c.tsOffset, "same address pair, same offset");
+  const tcp = peer.stack.tcp;
+  assert.notEqual(
+    tcp.timestampOffset(ip("192.0.2.2"), ip("192.0.2.1")),
+    tcp.timestampOffset(ip("192.0.2.2"), ip("192.0.2.9")),
+    "another peer, another offset",
+  );
+});
