@@ -243,13 +243,18 @@ async function handle(
     await respond(conn, 405, "text/plain", "Method not allowed\n", close);
   } else if (bytes) {
     const n = Number(bytes[1]);
-    await conn.write(enc.encode(headText(200, "application/octet-stream", n, close)));
-    if (req.method === "GET") {
-      for (let left = n; left > 0;) {
-        const k = Math.min(left, CHUNK.length);
-        await conn.write(CHUNK.subarray(0, k));
-        left -= k;
-      }
+    const head = enc.encode(headText(200, "application/octet-stream", n, close));
+    // Head and the first chunk in one write: written apart, Nagle holds
+    // the body until the client ACKs the head, which it delays (40 ms).
+    const first = req.method === "GET" ? Math.min(n, CHUNK.length) : 0;
+    const out = new Uint8Array(head.length + first);
+    out.set(head);
+    out.set(CHUNK.subarray(0, first), head.length);
+    await conn.write(out);
+    for (let left = req.method === "GET" ? n - first : 0; left > 0;) {
+      const k = Math.min(left, CHUNK.length);
+      await conn.write(CHUNK.subarray(0, k));
+      left -= k;
     }
   } else if (path === "/") {
     const tcp = stack.tcp;
