@@ -1,10 +1,13 @@
 /**
- * tunstack: a userspace IPv4/IPv6 + TCP stack for Deno on a Linux TUN device.
+ * tunstack: a userspace IPv4/IPv6 + TCP stack for Deno on a Linux TUN
+ * device. This module is the application API: start a stack on a device,
+ * listen and connect, read its TIME_WAIT table, counters and settings.
+ * Running the stack on a link of your own is `./link.ts`; simulated
+ * networks for tests are `./testing.ts`.
  *
  * @example
  * ```ts ignore
- * import { startTunStack } from "./mod.ts";
- * import { parseCidr, parseIp } from "./stack/wire/ip_address.ts";
+ * import { parseCidr, parseIp, startTunStack } from "./mod.ts";
  * const running = startTunStack({
  *   name: "tunstack0",
  *   mtu: 1500,
@@ -18,23 +21,36 @@
  */
 
 import { Stack, type StackOptions } from "./stack/stack.ts";
+import type { CounterTree } from "./stack/stats.ts";
 import type { Cidr } from "./stack/wire/ip_address.ts";
 import { TunInterface } from "./tun/interface.ts";
+import { BUSY_POLL_US } from "./tun/loop.ts";
 
-export { Stack, type StackOptions } from "./stack/stack.ts";
-export { TunInterface } from "./tun/interface.ts";
-export { TunDevice, TunError } from "./tun/device.ts";
-export { setRealtimePriority } from "./tun/sched.ts";
-export { GsoType, type Link, type PacketHandler, TxOffload } from "./stack/link.ts";
-export { formatIp, parseCidr, parseIp } from "./stack/wire/ip_address.ts";
-export { formatCounters } from "./stack/stats.ts";
+export { Stack, type StackOptions, type TimeWaitSnapshot } from "./stack/stack.ts";
+export { TunError } from "./tun/device.ts";
+export { MAX_RT_PRIORITY, setRealtimePriority } from "./tun/sched.ts";
+export { BUSY_POLL_US } from "./tun/loop.ts";
+export {
+  type Cidr,
+  formatIp,
+  inPrefix,
+  type IpAddress,
+  parseCidr,
+  parseIp,
+} from "./stack/wire/ip_address.ts";
+export { type CounterTree, formatCounters } from "./stack/stats.ts";
 export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
+export { AddressInUseError } from "./stack/tcp/tcp.ts";
 export type { TcpConfig } from "./stack/tcp/config.ts";
 export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait.ts";
-export { MemoryLink } from "./stack/memory_link.ts";
-export { SimNetwork } from "./stack/sim.ts";
-export { sysctlGet, sysctlSet } from "./stack/sysctl.ts";
+export {
+  parseAssignment,
+  SYSCTL_NAMES,
+  sysctlDescriptions,
+  sysctlGet,
+  sysctlSet,
+} from "./stack/sysctl.ts";
 
 /** Options for {@linkcode startTunStack}. */
 export interface TunStackOptions extends StackOptions {
@@ -50,14 +66,20 @@ export interface TunStackOptions extends StackOptions {
   vnetHdr?: boolean;
   /** Use checksum and segmentation offload when the kernel grants it. */
   offload?: boolean;
+  /** Busy-poll window after traffic, µs, before sleeping in poll (default {@linkcode BUSY_POLL_US}). */
+  busyPollUs?: number;
 }
 
 /** A stack running on a TUN device. */
 export interface RunningStack {
   /** The stack. */
   stack: Stack;
-  /** The device and its packet loop. */
-  tun: TunInterface;
+  /** The device's name. */
+  device: string;
+  /** What the kernel granted: no offload, checksum offload, or checksum and TSO. */
+  offload: "none" | "checksum" | "checksum+TSO";
+  /** The packet loop's counters (packets, bytes, batches, polls). */
+  linkCounters(): CounterTree;
   /** Settles if the device fails while running (e.g. deleted from outside). */
   lost: Promise<Error>;
   /** Stops the stack and removes the device. */
@@ -85,14 +107,18 @@ export function startTunStack(options: TunStackOptions): RunningStack {
     vnetHdr: options.vnetHdr,
     offload: options.offload,
   });
+  const loop = tun.loop;
+  loop.busyPollUs = options.busyPollUs ?? BUSY_POLL_US;
   const stack = new Stack(options);
-  stack.attach(tun.loop);
+  stack.attach(loop);
   tun.start(stack);
   stack.start();
   return {
     stack,
-    tun,
-    lost: tun.loop.lost,
+    device: tun.device.name,
+    offload: loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none",
+    linkCounters: () => ({ ...loop.stats }),
+    lost: loop.lost,
     async close() {
       stack.stop();
       await tun.close();

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Stack } from "../stack/stack.ts";
-import { sysctlGet, sysctlSet } from "../stack/sysctl.ts";
+import { type Stack, sysctlGet, sysctlSet } from "../mod.ts";
 
 /** Default directory of control sockets. */
 export const CONTROL_DIR = "/run/tunstack";
@@ -46,13 +45,8 @@ export function answer(
 ): unknown {
   switch (req.cmd) {
     case "tw": {
-      const tw = stack.tcp.timewait;
-      return {
-        count: tw.size,
-        limit: tw.limit,
-        msl_ms: tw.settings.mslMs,
-        entries: tw.list(stack.clock(), req.limit ?? 100_000),
-      };
+      const { count, limit, mslMs, entries } = stack.timeWait(req.limit ?? 100_000);
+      return { count, limit, msl_ms: mslMs, entries };
     }
     case "stats":
       return { ...extra(), ...stack.counters(), memory: memory() };

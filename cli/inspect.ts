@@ -6,10 +6,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { formatCounters } from "../stack/stats.ts";
-import type { CounterTree } from "../stack/stats.ts";
-import { parseAssignment, sysctlDescriptions } from "../stack/sysctl.ts";
-import type { TimeWaitEntry } from "../stack/tcp/timewait.ts";
+import {
+  type CounterTree,
+  formatCounters,
+  parseAssignment,
+  sysctlDescriptions,
+  type TimeWaitEntry,
+} from "../mod.ts";
 import { CONTROL_DIR, controlPath, controlRequest } from "./control.ts";
 
 /** Help for the inspection commands. */

@@ -6,16 +6,24 @@
  */
 
 import { parseArgs } from "node:util";
-import { type RunningStack, startTunStack, type TunStackOptions } from "../mod.ts";
-import { formatCounters } from "../stack/stats.ts";
-import { parseCidr, parseIp } from "../stack/wire/ip_address.ts";
-import { formatIp, inPrefix } from "../stack/wire/ip_address.ts";
-import { parseAssignment, sysctlSet } from "../stack/sysctl.ts";
+import {
+  BUSY_POLL_US,
+  formatCounters,
+  formatIp,
+  inPrefix,
+  MAX_RT_PRIORITY,
+  parseAssignment,
+  parseCidr,
+  parseIp,
+  type RunningStack,
+  setRealtimePriority,
+  startTunStack,
+  sysctlSet,
+  type TunStackOptions,
+} from "../mod.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
-import { BUSY_POLL_US } from "../tun/loop.ts";
-import { MAX_RT_PRIORITY, setRealtimePriority } from "../tun/sched.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -215,9 +223,7 @@ function limitParam(q: URLSearchParams): number | undefined {
 }
 
 function describe(r: RunningStack, o: TunStackOptions): string {
-  const loop = r.tun.loop;
-  const off = loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none";
-  const lines = [`tunstack: device ${r.tun.device.name} up, mtu ${o.mtu}, offload ${off}`];
+  const lines = [`tunstack: device ${r.device} up, mtu ${o.mtu}, offload ${r.offload}`];
   for (const v of [4, 6] as const) {
     const k = o[`kernelIpv${v}`];
     const own = o[`ipv${v}`];
@@ -252,7 +258,6 @@ export async function runUp(args: string[]): Promise<number> {
     return 1;
   }
   const stack = running.stack;
-  running.tun.loop.busyPollUs = opts.busyPollUs;
   if (opts.realtime !== undefined) {
     try {
       setRealtimePriority(opts.realtime);
@@ -262,7 +267,7 @@ export async function runUp(args: string[]): Promise<number> {
       return 1;
     }
   }
-  const linkStats = () => ({ link: { ...running.tun.loop.stats } });
+  const linkStats = () => ({ link: running.linkCounters() });
   const listeners = [];
   let control: ControlServer | undefined;
   try {
@@ -283,7 +288,7 @@ export async function runUp(args: string[]): Promise<number> {
     if (opts.control) {
       control = await startControl(
         stack,
-        controlPath(running.tun.device.name, opts.control),
+        controlPath(running.device, opts.control),
         linkStats,
       );
     }
@@ -330,7 +335,7 @@ export async function runUp(args: string[]): Promise<number> {
   for (const l of listeners) l.close();
   if (why instanceof Error) {
     console.error(
-      `tunstack: device lost: ${running.tun.device.name} failed under the stack (${why.message})`,
+      `tunstack: device lost: ${running.device} failed under the stack (${why.message})`,
     );
   } else {
     if (!opts.quiet) console.log(`tunstack: ${why}: stopping`);
@@ -351,17 +356,17 @@ export async function runUp(args: string[]): Promise<number> {
 // Waits until every connection has closed, the deadline passes, or the
 // device fails; what is left is reset by the caller.
 async function drain(r: RunningStack, ms: number, quiet: boolean) {
-  const tcp = r.stack.tcp;
+  const stack = r.stack;
   const deadline = Date.now() + ms;
   let failed = false;
   r.lost.then(() => failed = true);
-  if (!quiet && tcp.connectionCount > 0) {
-    console.log(`tunstack: draining ${tcp.connectionCount} connections (up to ${ms} ms)`);
+  if (!quiet && stack.connectionCount > 0) {
+    console.log(`tunstack: draining ${stack.connectionCount} connections (up to ${ms} ms)`);
   }
-  while (tcp.connectionCount > 0 && Date.now() < deadline && !failed) {
+  while (stack.connectionCount > 0 && Date.now() < deadline && !failed) {
     await new Promise((res) => setTimeout(res, 20));
   }
-  if (!quiet && tcp.connectionCount > 0) {
-    console.log(`tunstack: resetting ${tcp.connectionCount} connections`);
+  if (!quiet && stack.connectionCount > 0) {
+    console.log(`tunstack: resetting ${stack.connectionCount} connections`);
   }
 }

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Link, TxOffload } from "./link.ts";
+import { GsoType, type Link, TxOffload } from "./link.ts";
+import { IpProtocol } from "./wire/ipv4.ts";
 import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
@@ -125,6 +126,7 @@ export class IpLayer {
   #headroom = 0;
   #loopQueue: Uint8Array[] = [];
   #loopScheduled = false;
+  #offload = new TxOffload();
 
   /** Creates the layer for our addresses. */
   constructor(config: IpConfig) {
@@ -290,6 +292,31 @@ export class IpLayer {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Sends like {@linkcode IpLayer.send} a transport segment whose checksum
+   * holds only the pseudo-header sum, for a link with checksum offload to
+   * finish; a `segmentSize` asks it to cut the payload past `headerLen`
+   * into pieces of that size (TSO). The device's offload fields are filled
+   * here, so transports never see the device contract.
+   */
+  sendPartial(
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: number,
+    payloadLen: number,
+    how: { headerLen: number; checksumOffset: number; segmentSize: number },
+  ): boolean {
+    const ipHl = src.length === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
+    const o = this.#offload;
+    const tso = how.segmentSize > 0 && protocol === IpProtocol.TCP;
+    o.gsoType = tso ? (ipHl === IPV4_HEADER_LEN ? GsoType.TCPV4 : GsoType.TCPV6) : GsoType.NONE;
+    o.gsoSize = tso ? how.segmentSize : 0;
+    o.hdrLen = ipHl + how.headerLen;
+    o.csumStart = ipHl;
+    o.csumOffset = how.checksumOffset;
+    return this.send(src, dst, protocol, payloadLen, o);
   }
 
   // Looped-back packets are queued and delivered from a microtask, so a

@@ -14,8 +14,6 @@ export interface PacketHandler {
    * (already verified, or left partial by a local sender).
    */
   receive(buf: Uint8Array<ArrayBuffer>, len: number, csumValid?: boolean): void;
-  /** Called once after each batch, so output can be coalesced. */
-  flush(): void;
 }
 
 /** virtio_net_hdr GSO types (linux/virtio_net.h). */

@@ -15,7 +15,7 @@ import type { CounterTree } from "./stats.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
-import type { TimeWaitSettings } from "./tcp/timewait.ts";
+import type { TimeWaitEntry, TimeWaitSettings } from "./tcp/timewait.ts";
 import { formatIp, type IpAddress, parseIp } from "./wire/ip_address.ts";
 
 /** Configuration of a {@linkcode Stack}. */
@@ -32,6 +32,18 @@ export interface StackOptions {
   timewait?: Partial<TimeWaitSettings>;
   /** Millisecond clock (default `performance.now`). */
   clock?: () => number;
+}
+
+/** The TIME_WAIT table at one moment, as `tunstack tw` shows it. */
+export interface TimeWaitSnapshot {
+  /** Records held. */
+  count: number;
+  /** The cap in force (`net.inet.tcp.maxtcptw`, or its automatic value). */
+  limit: number;
+  /** `net.inet.tcp.msl`, ms. */
+  mslMs: number;
+  /** Live records, nearest expiry first. */
+  entries: TimeWaitEntry[];
 }
 
 /** How often the timers run when the stack schedules them itself. */
@@ -77,9 +89,6 @@ export class Stack implements PacketHandler {
   receive(buf: Uint8Array, len: number, csumValid = false): void {
     this.ip.receive(buf, len, csumValid);
   }
-
-  /** Called after a batch of packets. */
-  flush(): void {}
 
   /** Runs due timers (call this yourself on a fake clock). */
   tick(now = this.clock()): void {
@@ -133,6 +142,36 @@ export class Stack implements PacketHandler {
     );
     await conn.established();
     return conn;
+  }
+
+  /** The stack's own addresses, as text. */
+  get addresses(): string[] {
+    return [this.ip.ipv4, this.ip.ipv6].filter((a) => a !== undefined).map((a) => formatIp(a));
+  }
+
+  /** Connections held (every state but TIME-WAIT, which has its own table). */
+  get connectionCount(): number {
+    return this.tcp.connectionCount;
+  }
+
+  /**
+   * The TIME_WAIT table: its size, cap, MSL and up to `limit` records.
+   *
+   * @example
+   * ```ts
+   * import { Stack } from "./stack.ts";
+   * const stack = new Stack({ ipv4: new Uint8Array([192, 0, 2, 2]) });
+   * stack.timeWait().count; // 0
+   * ```
+   */
+  timeWait(limit = Infinity): TimeWaitSnapshot {
+    const tw = this.tcp.timewait;
+    return {
+      count: tw.size,
+      limit: tw.limit,
+      mslMs: tw.settings.mslMs,
+      entries: tw.list(this.clock(), limit),
+    };
   }
 
   /** All counters as a tree. */

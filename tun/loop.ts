@@ -10,7 +10,7 @@
 import { errno, libc, SyscallError } from "./_libc.ts";
 import { setImmediate } from "node:timers";
 import type { Link, PacketHandler, TxOffload } from "../stack/link.ts";
-import { TunDevice, VNET_HDR_LEN } from "./device.ts";
+import { type TunDevice, VNET_HDR_LEN } from "./device.ts";
 
 /** Counters of the loop. */
 export interface LoopStats {
@@ -186,7 +186,6 @@ export class PacketLoop implements Link {
       }
       if (n > 0) {
         this.stats.batches++;
-        handler.flush();
         lastActive = performance.now();
         // Let the application and timers run before the next batch.
         await yieldToEventLoop();

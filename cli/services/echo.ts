@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Stack } from "../../stack/stack.ts";
-import type { TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
+import type { Stack, TcpConn, TcpListener } from "../../mod.ts";
 
 async function serve(listener: TcpListener, handle: (c: TcpConn) => Promise<void>): Promise<void> {
   for await (const conn of listener) {

@@ -9,8 +9,7 @@
 
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { createHash } from "node:crypto";
-import type { Stack } from "../../stack/stack.ts";
-import type { TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
+import type { Stack, TcpConn, TcpListener } from "../../mod.ts";
 
 /** Who closes the connection first after a `Connection: close` exchange. */
 export type CloseFirst = "server" | "client";
@@ -205,7 +204,15 @@ async function serveConnection(stack: Stack, conn: TcpConn, o: HttpOptions): Pro
     }
     const wantsClose = req.headers.get("connection")?.toLowerCase() === "close" ||
       (req.version === "1.0" && req.headers.get("connection")?.toLowerCase() !== "keep-alive");
+    // The server closing first: its FIN rides on the response's last segment.
+    const endAfter = wantsClose && closeFirst === "server";
+    if (endAfter) conn.cork();
     await handle(stack, conn, r, req, wantsClose, o);
+    if (endAfter) {
+      conn.closeWrite();
+      conn.uncork();
+      return;
+    }
     if (!wantsClose) continue;
     if (closeFirst === "client") {
       // Answered; wait for the client's FIN so that it closes first.
@@ -257,12 +264,11 @@ async function handle(
       left -= k;
     }
   } else if (path === "/") {
-    const tcp = stack.tcp;
     const text = [
       "tunstack: a userspace TCP/IP stack",
-      `addresses: ${[stack.ip.ipv4, stack.ip.ipv6].filter(Boolean).length}`,
-      `connections: ${tcp.connectionCount}`,
-      `time-wait: ${tcp.timewait.size}`,
+      `addresses: ${stack.addresses.length}`,
+      `connections: ${stack.connectionCount}`,
+      `time-wait: ${stack.timeWait(0).count}`,
       "routes: / /bytes/N /upload /stats /timewait[?limit=N] /dashboard",
       "",
     ].join("\n");

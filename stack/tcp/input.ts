@@ -6,10 +6,11 @@
  * @module
  */
 
-import { TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
+import { seqLen, TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
 import { sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
+import { stopTimers } from "./timer.ts";
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -71,12 +72,7 @@ function roundToSegments(size: number, mss: number, max: number): number {
 export function closeConnection(c: TcpConnection, error?: Error): void {
   if (c.state === "CLOSED") return;
   c.state = "CLOSED";
-  c.rtoAt =
-    c.delackAt =
-    c.persistAt =
-    c.keepAt =
-    c.finWait2At =
-      0;
+  stopTimers(c);
   c.ctx.remove(c);
   c.events?.onClosed(error);
 }
@@ -145,7 +141,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     return;
   }
   // First: sequence number check (RFC 9293 3.10.7.4).
-  const segLen = dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+  const segLen = seqLen(flags, dataLen);
   // RCV.WND: what the buffer takes, or what we offered if more (a window
   // never shrinks); the 16-bit field may advertise less than the buffer.
   // A passive open not yet established is held to what its SYN,ACK

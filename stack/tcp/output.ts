@@ -7,13 +7,14 @@
  * @module
  */
 
-import { GsoType, TxOffload } from "../link.ts";
 import type { IpDatagram, IpLayer } from "../ip.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import { pseudoSum, sum16 } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import {
   emitTcp,
+  seqLen,
+  TCP_CHECKSUM_OFFSET,
   TCP_HEADER_LEN,
   TcpFlags,
   TcpHeaderFields,
@@ -24,7 +25,6 @@ import type { TcpConnection, TcpContext } from "./tcb.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const hdr = new TcpHeaderFields();
-const txOffload = new TxOffload();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
 /**
@@ -122,18 +122,15 @@ export function sendSegment(
   const hl = TCP_HEADER_LEN + f.optionsLen();
   if (len > 0) c.sndBuf.copyOut(seqDiff(seq, c.bufSeq), tx, off + hl, len);
   if (ip.csumOffload) {
-    // The device computes the checksum and, past one segment's worth,
-    // cuts the data into segments of `perSegment` bytes (TSO).
+    // The device computes the checksum and, past one segment's worth, cuts
+    // the data into segments of `perSegment` bytes (the MSS less options).
     emitTcp(tx, off, f, len, connectionPseudo(c), true);
-    const ipHl = c.local.length === 4 ? 20 : 40;
     const perSegment = c.sndMss + TCP_HEADER_LEN - hl;
-    const o = txOffload;
-    o.gsoType = len > perSegment ? (ipHl === 20 ? GsoType.TCPV4 : GsoType.TCPV6) : GsoType.NONE;
-    o.gsoSize = o.gsoType === GsoType.NONE ? 0 : perSegment;
-    o.hdrLen = ipHl + hl;
-    o.csumStart = ipHl;
-    o.csumOffset = 16;
-    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len, o);
+    ip.sendPartial(c.local, c.remote, IpProtocol.TCP, hl + len, {
+      headerLen: hl,
+      checksumOffset: TCP_CHECKSUM_OFFSET,
+      segmentSize: len > perSegment ? perSegment : 0,
+    });
   } else {
     emitTcp(tx, off, f, len, connectionPseudo(c));
     ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
@@ -160,7 +157,7 @@ export function sendSegment(
     if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
   } else if (seqGt(seqAdd(c.rcvNxt, f.window), c.rcvAdv)) c.rcvAdv = seqAdd(c.rcvNxt, f.window);
 
-  const end = seqAdd(seq, len + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
+  const end = seqAdd(seq, seqLen(flags, len));
   // `repeat`: an ACK that carries our outstanding FIN again; the timer
   // already covers the FIN, and it is no retransmission to count.
   if (end === seq || repeat) return;
@@ -272,6 +269,9 @@ export function tcpOutput(c: TcpConnection): void {
     // boundary, so the device never makes a runt in the middle of a stream.
     if (len > c.effMss && len < avail) len -= len % c.effMss;
     const fin = c.finQueued && avail >= 0 && len === avail && room >= len;
+    // Corked (TCP_CORK): only full segments leave; the rest, FIN included,
+    // waits for uncork (or the persist timer, as Linux's 200 ms cap).
+    if (c.corked && len < c.effMss && !seqLt(c.sndNxt, c.sndMax)) break;
     if (len === 0 && !fin) break;
     if (len < c.effMss && !fin) {
       // Retransmissions after a timeout are not held back.
@@ -383,7 +383,7 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
     f.flags = RST;
   } else {
     f.seq = 0;
-    f.ack = seqAdd(seg.seq, seg.dataLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
+    f.ack = seqAdd(seg.seq, seqLen(flags, seg.dataLen));
     f.flags = RST | ACK;
   }
   sendReply(ctx, d, f);

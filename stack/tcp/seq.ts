@@ -81,16 +81,3 @@ export function seqGe(a: number, b: number): boolean {
 export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;
 }
-
-/**
- * `lo <= x < hi` in sequence space.
- *
- * @example
- * ```ts
- * import { seqInRange } from "./seq.ts";
- * seqInRange(5, 0, 10); // true
- * ```
- */
-export function seqInRange(x: number, lo: number, hi: number): boolean {
-  return ((x - lo) | 0) >= 0 && ((x - hi) | 0) < 0;
-}

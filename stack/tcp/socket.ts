@@ -21,16 +21,19 @@ import { tcpAbort, type TcpLayer } from "./tcp.ts";
  * Raised when using a connection after `close`, or writing after `closeWrite`.
  *
  * @example
- * ```ts ignore
- * conn.close();
- * await conn.write(data); // throws BrokenPipeError
+ * ```ts
+ * import { Stack } from "../stack.ts";
+ * import { BrokenPipeError } from "./socket.ts";
+ * const stack = new Stack({ ipv4: new Uint8Array([192, 0, 2, 2]) });
+ * const listener = stack.listen({ port: 7 });
+ * listener.close();
+ * await listener.accept().catch((e) => e instanceof BrokenPipeError); // true
  * ```
  */
-export class BrokenPipeError extends Error {
+export class BrokenPipeError extends Deno.errors.BrokenPipe {
   /** Builds the error. */
   constructor(message: string) {
     super(message);
-    this.name = "BrokenPipe";
   }
 }
 
@@ -254,6 +257,33 @@ export class TcpConn implements ConnectionEvents {
     wake(this.#readers);
     wake(this.#writers);
     wake(this.#openers);
+  }
+
+  /**
+   * Holds partial segments (and a FIN) until {@linkcode TcpConn.uncork}, so
+   * several writes, or a response and its end, leave in as few segments as
+   * the data allows (Linux's TCP_CORK). Full segments still go at once; a
+   * cork left in place is released by the persist timer.
+   *
+   * @example
+   * ```ts ignore
+   * conn.cork();
+   * await conn.write(head);
+   * await conn.write(body);
+   * conn.closeWrite(); // the FIN rides on the last data segment
+   * conn.uncork();
+   * ```
+   */
+  cork(): void {
+    this.#c.corked = true;
+  }
+
+  /** Sends what {@linkcode TcpConn.cork} held. */
+  uncork(): void {
+    const c = this.#c;
+    if (!c.corked) return;
+    c.corked = false;
+    tcpOutput(c);
   }
 
   /** Turns Nagle's algorithm off (`true`) or on. */

@@ -63,15 +63,15 @@ export interface TcpContext {
  * Error raised to the application when the peer resets the connection.
  *
  * @example
- * ```ts ignore
- * try { await conn.read(buf); } catch (e) { e instanceof ConnectionResetError; }
+ * ```ts
+ * import { ConnectionResetError } from "./tcb.ts";
+ * new ConnectionResetError() instanceof Deno.errors.ConnectionReset; // true
  * ```
  */
-export class ConnectionResetError extends Error {
+export class ConnectionResetError extends Deno.errors.ConnectionReset {
   /** Builds the error. */
   constructor(message = "Connection reset: the peer sent RST") {
     super(message);
-    this.name = "ConnectionReset";
   }
 }
 
@@ -79,15 +79,15 @@ export class ConnectionResetError extends Error {
  * Error raised when a connection attempt is refused.
  *
  * @example
- * ```ts ignore
- * try { await stack.connect({ hostname: "192.0.2.1", port: 1 }); } catch (e) { e instanceof ConnectionRefusedError; }
+ * ```ts
+ * import { ConnectionRefusedError } from "./tcb.ts";
+ * new ConnectionRefusedError() instanceof Deno.errors.ConnectionRefused; // true
  * ```
  */
-export class ConnectionRefusedError extends Error {
+export class ConnectionRefusedError extends Deno.errors.ConnectionRefused {
   /** Builds the error. */
   constructor(message = "Connection refused: the peer answered the SYN with RST") {
     super(message);
-    this.name = "ConnectionRefused";
   }
 }
 
@@ -95,15 +95,15 @@ export class ConnectionRefusedError extends Error {
  * Error raised when retransmissions or keepalives give up.
  *
  * @example
- * ```ts ignore
- * conn.setKeepAlive(true); // an unanswered peer ends in TimedOutError
+ * ```ts
+ * import { TimedOutError } from "./tcb.ts";
+ * new TimedOutError("Connection timed out: no answer") instanceof Deno.errors.TimedOut; // true
  * ```
  */
-export class TimedOutError extends Error {
+export class TimedOutError extends Deno.errors.TimedOut {
   /** Builds the error. */
   constructor(message: string) {
     super(message);
-    this.name = "TimedOut";
   }
 }
 
@@ -256,6 +256,8 @@ export class TcpConnection {
   unackedSegments = 0;
   /** Nagle off (RFC 9293 3.7.4). */
   noDelay = false;
+  /** Corked: hold partial segments until uncorked (Linux's TCP_CORK). */
+  corked = false;
   /** Keepalive on. */
   keepAlive = false;
   /** Idle time before the first keepalive probe, ms (RFC 9293 3.8.4). */
@@ -307,11 +309,6 @@ export class TcpConnection {
   /** Sequence number just past the last byte in the send buffer. */
   get dataEnd(): number {
     return (this.bufSeq + this.sndBuf.length) >>> 0;
-  }
-
-  /** Sequence number the FIN takes (valid once `finQueued`). */
-  get finSeq(): number {
-    return this.dataEnd;
   }
 
   /** Whether our FIN has been acknowledged. */

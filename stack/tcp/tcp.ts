@@ -30,36 +30,39 @@ import {
   type TcpContext,
   timestampClock,
 } from "./tcb.ts";
-import { runTimers } from "./timer.ts";
-import { autoMaxTcpTw, type TimeWaitSettings, TimeWaitTable } from "./timewait.ts";
+import { runTimers, stopTimers } from "./timer.ts";
+import {
+  autoMaxTcpTw,
+  DEFAULT_TIMEWAIT_SETTINGS,
+  type TimeWaitSettings,
+  TimeWaitTable,
+} from "./timewait.ts";
 import { hashTuple } from "./tuple.ts";
 
 /**
  * Raised for a local address/port already taken, or no free port.
  *
  * @example
- * ```ts ignore
- * try { tcp.listen(80); } catch (e) { e instanceof AddressInUseError; }
+ * ```ts
+ * import { Stack } from "../stack.ts";
+ * import { AddressInUseError } from "./tcp.ts";
+ * const stack = new Stack({ ipv4: new Uint8Array([192, 0, 2, 2]) });
+ * stack.listen({ port: 80 });
+ * try {
+ *   stack.listen({ port: 80 });
+ * } catch (e) {
+ *   e instanceof AddressInUseError && e instanceof Deno.errors.AddrInUse; // true
+ * }
  * ```
  */
-export class AddressInUseError extends Error {
+export class AddressInUseError extends Deno.errors.AddrInUse {
   /** Builds the error. */
   constructor(message: string) {
     super(message);
-    this.name = "AddrInUse";
   }
 }
 
 const SYN_FIN = TcpFlags.SYN | TcpFlags.FIN;
-
-/** Default TIME_WAIT settings: FreeBSD's, with our extensions off. */
-export const DEFAULT_TIMEWAIT_SETTINGS: TimeWaitSettings = {
-  maxtcptw: 0,
-  nolocaltimewait: false,
-  mslMs: 30_000,
-  paws: false,
-  rfc6191: false,
-};
 
 /**
  * TCP for one stack.
@@ -393,12 +396,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     // retransmits; like FreeBSD since r331322 we still send it.
     if (slot < 0 && c.ackNow) sendAck(c);
     this.#forget(c);
-    c.rtoAt =
-      c.delackAt =
-      c.persistAt =
-      c.keepAt =
-      c.finWait2At =
-        0;
+    stopTimers(c);
     c.events?.onClosed();
     c.events = undefined;
   }

@@ -7,11 +7,31 @@
  * @module
  */
 
+import { TcpFlags } from "../wire/tcp.ts";
 import { closeConnection } from "./input.ts";
 import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
 import { type TcpConnection, TimedOutError } from "./tcb.ts";
+
+const { PSH, ACK } = TcpFlags;
+
+/**
+ * Stops every timer of `c` (on CLOSED, or when TIME_WAIT takes over).
+ *
+ * @example
+ * ```ts ignore
+ * stopTimers(conn);
+ * ```
+ */
+export function stopTimers(c: TcpConnection): void {
+  c.rtoAt =
+    c.delackAt =
+    c.persistAt =
+    c.keepAt =
+    c.finWait2At =
+      0;
+}
 
 /**
  * Runs the timers of `c` that are due. Returns true while any is armed.
@@ -107,7 +127,7 @@ function persistTimeout(c: TcpConnection, now: number): void {
     const len = Math.min(usable, c.effMss, seqDiff(c.dataEnd, c.sndNxt));
     if (len > 0) {
       c.ctx.stats.windowProbes++;
-      sendSegment(c, c.sndNxt, len, 0x18);
+      sendSegment(c, c.sndNxt, len, PSH | ACK);
     }
     tcpOutput(c);
     return;
@@ -115,7 +135,7 @@ function persistTimeout(c: TcpConnection, now: number): void {
   c.ctx.stats.windowProbes++;
   // One byte beyond the window; the peer's ACK tells us its window.
   const at = c.sndNxt === c.sndUna ? c.sndNxt : c.sndUna;
-  sendSegment(c, at, 1, 0x10);
+  sendSegment(c, at, 1, ACK);
   c.rtoAt = 0; // the persist timer owns the probe
   c.persistShift++;
   armPersist(c);
@@ -134,7 +154,7 @@ function keepaliveTimeout(c: TcpConnection, now: number): void {
     return;
   }
   // RFC 9293 3.8.4: SEG.SEQ = SND.NXT-1 makes the peer answer with an ACK.
-  sendSegment(c, seqAdd(c.sndUna, -1), 0, 0x10);
+  sendSegment(c, seqAdd(c.sndUna, -1), 0, ACK);
   c.keepProbes++;
   c.ctx.stats.keepaliveProbes++;
   c.keepAt = now + c.keepIntervalMs;

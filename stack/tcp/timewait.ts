@@ -20,7 +20,14 @@
  */
 
 import { formatIp } from "../wire/ip_address.ts";
-import { readU32, TcpFlags, TcpHeaderFields, type TcpSegment, writeU32 } from "../wire/tcp.ts";
+import {
+  readU32,
+  seqLen,
+  TcpFlags,
+  TcpHeaderFields,
+  type TcpSegment,
+  writeU32,
+} from "../wire/tcp.ts";
 import type { IpLayer } from "../ip.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
 import { tupleHash } from "./tuple.ts";
@@ -48,6 +55,15 @@ export interface TimeWaitSettings {
   /** RFC 6191: reopen on a SYN whose timestamp is newer. */
   rfc6191: boolean;
 }
+
+/** Default TIME_WAIT settings: FreeBSD's, with our extensions off. */
+export const DEFAULT_TIMEWAIT_SETTINGS: TimeWaitSettings = {
+  maxtcptw: 0,
+  nolocaltimewait: false,
+  mslMs: 30_000,
+  paws: false,
+  rfc6191: false,
+};
 
 /**
  * Counters of the manager: one per twcheck outcome, one per twstart outcome.
@@ -181,7 +197,6 @@ export class TimeWaitTable {
   #lastWin = new Uint16Array(0);
   #rearms = new Uint16Array(0);
   #flags = new Uint8Array(0);
-  #soOpts = new Uint8Array(0);
   #prev = new Int32Array(0); // FIFO links; #next doubles as the free list
   #next = new Int32Array(0);
   #hash = new Int32Array(0); // open addressing, slot + 1 (0 = empty, -1 = deleted)
@@ -276,7 +291,6 @@ export class TimeWaitTable {
     this.#tsOffset[slot] = c.tsOk ? c.tsOffset : 0;
     this.#start[slot] = c.createdAt >>> 0;
     this.#rearms[slot] = 0;
-    this.#soOpts[slot] = (c.noDelay ? 1 : 0) | (c.keepAlive ? 2 : 0);
     this.#hashInsert(slot);
     this.#count++;
     s.started++;
@@ -397,7 +411,7 @@ export class TimeWaitTable {
     }
     // A retransmitted FIN re-arms 2MSL.
     if (flags & FIN) {
-      const end = seqAdd(seg.seq, seg.dataLen + (flags & SYN ? 1 : 0));
+      const end = seqAdd(seg.seq, seqLen(flags & ~FIN, seg.dataLen));
       if (seqAdd(end, 1) === this.#rcvNxt[slot]) {
         s.finRearmed++;
         this.#rearms[slot] = Math.min(0xffff, this.#rearms[slot] + 1);
@@ -537,7 +551,6 @@ export class TimeWaitTable {
       this.#lastWin,
       this.#rearms,
       this.#flags,
-      this.#soOpts,
       this.#prev,
       this.#next,
       this.#hash,
@@ -635,7 +648,6 @@ export class TimeWaitTable {
     this.#lastWin = grown(this.#lastWin, newCap);
     this.#rearms = grown(this.#rearms, newCap);
     this.#flags = grown(this.#flags, newCap);
-    this.#soOpts = grown(this.#soOpts, newCap);
     this.#prev = grown(this.#prev, newCap);
     this.#next = grown(this.#next, newCap);
     if (this.#addr6) this.#ensureAddr6();

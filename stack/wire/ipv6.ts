@@ -20,9 +20,6 @@ const HOP_BY_HOP = 0;
 const ROUTING = 43;
 const FRAGMENT = 44;
 const DEST_OPTS = 60;
-/** Next-header value meaning "nothing follows" (RFC 8200 4.7). */
-export const NO_NEXT_HEADER = 59;
-
 /**
  * A view over an IPv6 packet, reused for every packet. `wrap` walks the
  * extension headers (RFC 8200 4.1) so `protocol`/`payloadOffset` describe

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checksum, fold, pseudoSum, sum16 } from "./checksum.ts";
+import { checksum, fold, sum16 } from "./checksum.ts";
 
 /** TCP flag bits. */
 export const TcpFlags = {
@@ -21,8 +21,24 @@ export const TcpFlags = {
   CWR: 0x80,
 } as const;
 
+/**
+ * The sequence space a segment takes (RFC 9293 3.4 SEG.LEN): its data, plus
+ * one each for SYN and FIN.
+ *
+ * @example
+ * ```ts
+ * import { seqLen, TcpFlags } from "./tcp.ts";
+ * seqLen(TcpFlags.SYN | TcpFlags.FIN, 3); // 5
+ * ```
+ */
+export function seqLen(flags: number, dataLen: number): number {
+  return dataLen + (flags & TcpFlags.SYN ? 1 : 0) + (flags & TcpFlags.FIN ? 1 : 0);
+}
+
 /** Length of a TCP header without options. */
 export const TCP_HEADER_LEN = 20;
+/** Offset of the checksum field in the TCP header. */
+export const TCP_CHECKSUM_OFFSET = 16;
 
 const OPT_END = 0;
 const OPT_NOP = 1;
@@ -137,10 +153,6 @@ export class TcpSegment {
   /** Window field (unscaled). */
   get window(): number {
     return (this.buf[this.off + 14] << 8) | this.buf[this.off + 15];
-  }
-  /** Urgent pointer. */
-  get urgent(): number {
-    return (this.buf[this.off + 18] << 8) | this.buf[this.off + 19];
   }
   /** Offset of the data in `buf`. */
   get dataOffset(): number {
@@ -388,23 +400,4 @@ export function emitTcp(
   buf[off + 16] = c >> 8;
   buf[off + 17] = c & 0xff;
   return hl;
-}
-
-/**
- * The TCP pseudo-header sum for `len` bytes, addresses read from `ip`.
- *
- * @example
- * ```ts
- * import { tcpPseudoSum } from "./tcp.ts";
- * tcpPseudoSum(new Uint8Array(20), 12, 16, 4, 20);
- * ```
- */
-export function tcpPseudoSum(
-  ip: Uint8Array,
-  srcOff: number,
-  dstOff: number,
-  addrLen: number,
-  len: number,
-): number {
-  return pseudoSum(ip, srcOff, dstOff, addrLen, 6, len);
 }

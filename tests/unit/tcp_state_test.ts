@@ -661,7 +661,7 @@ Deno.test("tcp: simultaneous open completes on the peer's SYN,ACK, without waiti
   assert.equal(peer.stack.tcp.stats.synRetransmits, 0, "no RTO was needed");
 });
 
-Deno.test("tcp: a retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again", async () => {
+Deno.test("tcp: a retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again", () => {
   const peer = new Peer();
   peer.stack.listen({ port: 80 });
   const syn = { sport: P, dport: 80, seq: ISN, flags: "S", mss: 1460 };
@@ -676,7 +676,7 @@ Deno.test("tcp: a retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again", asy
   assert.equal(peer.stack.tcp.stats.synRetransmitsAnswered, 1);
 });
 
-Deno.test("tcp: closing a listener resets its half-open connections; none is left unowned", async () => {
+Deno.test("tcp: closing a listener resets its half-open connections; none is left unowned", () => {
   const peer = new Peer();
   const l = peer.stack.listen({ port: 80 });
   peer.send({ sport: P, dport: 80, seq: ISN, flags: "S", mss: 1460 });
@@ -710,4 +710,32 @@ Deno.test("tcp: setKeepAlive on a connection handed to TIME_WAIT arms nothing", 
   assert.equal(conn.block.keepAt, 0);
   await peer.advance(3 * 3600_000);
   assert.deepEqual(peer.take(), [], "no keepalive probe");
+});
+
+Deno.test("tcp: cork holds small writes and the FIN; uncork sends them as one segment", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer, { ts: false });
+  conn.cork();
+  await conn.write(new Uint8Array(10));
+  await conn.write(new Uint8Array(20));
+  conn.closeWrite();
+  assert.deepEqual(peer.take(), [], "held while corked");
+  conn.uncork();
+  const sent = peer.take();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].flags, "FPA");
+  assert.equal(sent[0].data.length, 30);
+});
+
+Deno.test("tcp: a cork left in place is released by the persist timer", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer, { ts: false });
+  conn.cork();
+  await conn.write(new Uint8Array(10));
+  assert.deepEqual(peer.take(), []);
+  await peer.advance(1500);
+  const sent = peer.take();
+  assert.ok(sent.length >= 1, "sent within 1.5 s");
+  assert.equal(sent[0].data.length, 10);
+  assert.ok(sent.every((s) => s.seq === sent[0].seq), "then only retransmitted, unACKed");
 });
