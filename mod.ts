@@ -41,7 +41,7 @@ export {
 export { type CounterTree, formatCounters } from "./stack/stats.ts";
 export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
-export { AddressInUseError } from "./stack/tcp/tcp.ts";
+export { AddressInUseError } from "./stack/tcp/conn_table.ts";
 export type { TcpConfig } from "./stack/tcp/config.ts";
 export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait.ts";
 export {

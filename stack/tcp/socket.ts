@@ -11,11 +11,10 @@
 import { setImmediate } from "node:timers";
 import { formatIp } from "../wire/ip_address.ts";
 import type { ListenerCore } from "./accept.ts";
-import { closeConnection } from "./input.ts";
 import { tcpOutput } from "./output.ts";
-import { receivesData } from "./state.ts";
 import type { ConnectionEvents, TcpConnection } from "./tcb.ts";
-import { tcpAbort, type TcpLayer } from "./tcp.ts";
+import type { TcpLayer } from "./tcp.ts";
+import { close, type ConnectionStatus, receive, send, shutdown, status } from "./user.ts";
 
 /**
  * Raised when using a connection after `close`, or writing after `closeWrite`.
@@ -88,6 +87,18 @@ export class TcpConn implements ConnectionEvents {
     return this.#c.state;
   }
 
+  /**
+   * STATUS (RFC 9293 3.10.6): state, and bytes waiting in each direction.
+   *
+   * @example
+   * ```ts ignore
+   * conn.status(); // { state: "ESTABLISHED", receiveQueue: 0, sendQueue: 0 }
+   * ```
+   */
+  status(): ConnectionStatus {
+    return status(this.#c);
+  }
+
   /** Why the connection ended, when it was not a clean close (reset, refused, timed out). */
   get error(): Error | undefined {
     return this.#error;
@@ -127,34 +138,14 @@ export class TcpConn implements ConnectionEvents {
           await new Promise((r) => setImmediate(r));
           continue;
         }
-        const n = c.rcvBuf.read(p);
+        const n = receive(c, p);
         this.#readSinceYield += n;
-        this.#windowUpdate();
         return n;
       }
       this.#readSinceYield = 0;
       if (this.#error) throw this.#error;
       if (c.finReceived || this.#ended) return null;
       await new Promise<void>((r) => this.#readers.push(r));
-    }
-  }
-
-  // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by
-  // at least two segments or half the buffer. At once if the peer may be
-  // stalled (under two segments offered); otherwise within the delayed-ACK
-  // time, so that a reply about to be sent carries the update.
-  #windowUpdate(): void {
-    const c = this.#c;
-    if (!receivesData(c.state)) return;
-    const offered = Math.max(0, (c.rcvAdv - c.rcvNxt) | 0);
-    const grown = c.rcvBuf.window - offered;
-    if (grown < Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) return;
-    if (offered < 2 * c.rcvMss) {
-      c.ackNow = true;
-      tcpOutput(c);
-    } else if (c.delackAt === 0) {
-      c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
-      c.ctx.watch(c);
     }
   }
 
@@ -171,11 +162,7 @@ export class TcpConn implements ConnectionEvents {
   tryRead(p: Uint8Array): number | null {
     if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
     const c = this.#c;
-    if (p.length > 0 && c.rcvBuf.readable > 0) {
-      const n = c.rcvBuf.read(p);
-      this.#windowUpdate();
-      return n;
-    }
+    if (p.length > 0 && c.rcvBuf.readable > 0) return receive(c, p);
     if (this.#error) throw this.#error;
     if (c.finReceived || this.#ended) return null;
     return 0;
@@ -196,10 +183,7 @@ export class TcpConn implements ConnectionEvents {
     if (this.#closed || c.finQueued || this.#ended) {
       throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
     }
-    if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
-    const n = c.sndBuf.append(p, 0, p.length);
-    if (n > 0) tcpOutput(c);
-    return n;
+    return send(c, p, 0, p.length);
   }
 
   /** Writes all of `p`, waiting for send-buffer space as needed. */
@@ -211,11 +195,7 @@ export class TcpConn implements ConnectionEvents {
       if (this.#closed || c.finQueued || this.#ended) {
         throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
       }
-      // The user timeout counts from when data waits, not from an idle past.
-      if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
-      const n = c.sndBuf.append(p, off, p.length - off);
-      off += n;
-      if (n > 0) tcpOutput(c);
+      off += send(c, p, off, p.length - off);
       if (off < p.length) await new Promise<void>((r) => this.#writers.push(r));
     }
     return p.length;
@@ -223,13 +203,7 @@ export class TcpConn implements ConnectionEvents {
 
   /** Sends FIN after the buffered data (RFC 9293 3.10.4, half-close). */
   closeWrite(): Promise<void> {
-    const c = this.#c;
-    if (c.finQueued || this.#ended) return Promise.resolve();
-    c.finQueued = true;
-    if (c.state === "ESTABLISHED") c.state = "FIN-WAIT-1";
-    else if (c.state === "CLOSE-WAIT") c.state = "LAST-ACK";
-    // In SYN-SENT/SYN-RECEIVED the FIN waits for the handshake (input.ts).
-    tcpOutput(c);
+    if (!this.#ended) shutdown(this.#c);
     return Promise.resolve();
   }
 
@@ -241,19 +215,8 @@ export class TcpConn implements ConnectionEvents {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const c = this.#c;
-    c.appClosed = true;
-    if (!this.#ended) {
-      if (c.state === "SYN-SENT") closeConnection(c);
-      else if (c.rcvBuf.readable > 0) tcpAbort(c);
-      else {
-        this.closeWrite();
-        if (c.state === "FIN-WAIT-2" && c.finWait2At === 0) {
-          c.finWait2At = c.ctx.now() + c.ctx.config.finWait2TimeoutMs;
-          c.ctx.watch(c);
-        }
-      }
-    }
+    if (this.#ended) this.#c.appClosed = true;
+    else close(this.#c);
     wake(this.#readers);
     wake(this.#writers);
     wake(this.#openers);

@@ -14,15 +14,14 @@ import { pseudoSum } from "../wire/checksum.ts";
 import { readU32, TcpFlags, TcpHeaderFields, TcpOptions, TcpSegment } from "../wire/tcp.ts";
 import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
-import { closeConnection, negotiate, segmentArrives } from "./input.ts";
+import { AddressInUseError, ConnectionTable, EphemeralPorts } from "./conn_table.ts";
+import { negotiate, segmentArrives } from "./input.ts";
 import { halfSipHash, IsnGenerator } from "./isn.ts";
-import { sendAbortReset, sendAck, sendReply, sendResetFor, tcpOutput } from "./output.ts";
-import { isSynchronized } from "./state.ts";
+import { sendAck, sendReply, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import { cookieTimestamp, SynCookies, timestampOptions } from "./syncookie.ts";
 import {
-  ConnectionResetError,
   defaultPeerMss,
   linkMss,
   receiveScale,
@@ -31,36 +30,13 @@ import {
   timestampClock,
 } from "./tcb.ts";
 import { runTimers, stopTimers } from "./timer.ts";
+import { abort } from "./user.ts";
 import {
   autoMaxTcpTw,
   DEFAULT_TIMEWAIT_SETTINGS,
   type TimeWaitSettings,
   TimeWaitTable,
 } from "./timewait.ts";
-import { hashTuple } from "./tuple.ts";
-
-/**
- * Raised for a local address/port already taken, or no free port.
- *
- * @example
- * ```ts
- * import { Stack } from "../stack.ts";
- * import { AddressInUseError } from "./tcp.ts";
- * const stack = new Stack({ ipv4: new Uint8Array([192, 0, 2, 2]) });
- * stack.listen({ port: 80 });
- * try {
- *   stack.listen({ port: 80 });
- * } catch (e) {
- *   e instanceof AddressInUseError && e instanceof Deno.errors.AddrInUse; // true
- * }
- * ```
- */
-export class AddressInUseError extends Deno.errors.AddrInUse {
-  /** Builds the error. */
-  constructor(message: string) {
-    super(message);
-  }
-}
 
 const SYN_FIN = TcpFlags.SYN | TcpFlags.FIN;
 
@@ -80,17 +56,15 @@ export class TcpLayer implements TcpContext, AcceptHost {
   /** The TIME_WAIT manager. */
   readonly timewait: TimeWaitTable;
   #clock: () => number;
-  #conns = new Map<number, TcpConnection | TcpConnection[]>();
-  #count = 0;
+  #table = new ConnectionTable();
   #listeners = new Map<number, ListenerCore>();
   #timed = new Set<TcpConnection>();
   #deferred: TcpConnection[] = [];
   #seg = new TcpSegment();
   #isn: IsnGenerator;
-  #seed = crypto.getRandomValues(new Uint32Array(1))[0];
   #challengeSecond = -1;
   #challengeCount = 0;
-  #nextPort: number;
+  #ports: EphemeralPorts;
   #isnWords = new Uint32Array(10);
   #cookies = new SynCookies();
   // RFC 7323 5.4 / Linux: TSval offsets are a keyed hash of the address
@@ -114,8 +88,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
     this.#isn = new IsnGenerator(clock);
     const cfg = this.config;
-    this.#nextPort = cfg.ephemeralLow +
-      Math.floor(Math.random() * (cfg.ephemeralHigh - cfg.ephemeralLow + 1));
+    this.#ports = new EphemeralPorts(cfg.ephemeralLow, cfg.ephemeralHigh);
     this.timewait = new TimeWaitTable(
       { ip, tcpStats: this.stats, now: clock },
       { ...DEFAULT_TIMEWAIT_SETTINGS, ...timewait },
@@ -130,15 +103,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** Connections in the table (not TIME_WAIT records). */
   get connectionCount(): number {
-    return this.#count;
+    return this.#table.size;
   }
 
   /** Every connection in the table. */
-  *connections(): IterableIterator<TcpConnection> {
-    for (const v of this.#conns.values()) {
-      if (Array.isArray(v)) yield* v;
-      else yield v;
-    }
+  connections(): IterableIterator<TcpConnection> {
+    return this.#table[Symbol.iterator]();
   }
 
   // ---- input -------------------------------------------------------------
@@ -166,7 +136,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
       s.dropped.synFin++;
       return;
     }
-    const c = this.#find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
+    const c = this.#table.find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
       s.demux.connection++;
       segmentArrives(c, seg);
@@ -192,36 +162,14 @@ export class TcpLayer implements TcpContext, AcceptHost {
     sendResetFor(this, d, seg);
   }
 
-  #find(buf: Uint8Array, off: number, len: number, rport: number, lport: number) {
-    const h = hashTuple(this.#seed, buf, off, len, rport, lport);
-    const v = this.#conns.get(h);
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v)) return matches(v, buf, off, len, rport, lport) ? v : undefined;
-    for (const c of v) if (matches(c, buf, off, len, rport, lport)) return c;
-    return undefined;
-  }
-
   #insert(c: TcpConnection): void {
-    c.hash = hashTuple(this.#seed, c.remote, 0, c.remote.length, c.remotePort, c.localPort);
-    const v = this.#conns.get(c.hash);
-    if (v === undefined) this.#conns.set(c.hash, c);
-    else if (Array.isArray(v)) v.push(c);
-    else this.#conns.set(c.hash, [v, c]);
-    this.#count++;
-    this.stats.currentConnections = this.#count;
+    this.#table.insert(c);
+    this.stats.currentConnections = this.#table.size;
   }
 
   #forget(c: TcpConnection): void {
-    const v = this.#conns.get(c.hash);
-    if (v === c) this.#conns.delete(c.hash);
-    else if (Array.isArray(v)) {
-      const i = v.indexOf(c);
-      if (i < 0) return;
-      v.splice(i, 1);
-      if (v.length === 1) this.#conns.set(c.hash, v[0]);
-    } else return;
-    this.#count--;
-    this.stats.currentConnections = this.#count;
+    if (!this.#table.remove(c)) return;
+    this.stats.currentConnections = this.#table.size;
     this.#timed.delete(c);
     // Counted by the listener that took the SYN, even if another now has the port.
     if (c.synQueued) {
@@ -278,7 +226,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     seg: TcpSegment,
     issFloor?: number,
   ): TcpConnection | undefined {
-    if (this.#count >= this.config.maxConnections) {
+    if (this.#table.size >= this.config.maxConnections) {
       this.stats.dropped.tooManyConnections++;
       return undefined;
     }
@@ -467,9 +415,9 @@ export class TcpLayer implements TcpContext, AcceptHost {
   unlisten(l: ListenerCore): void {
     l.closed = true;
     if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
-    for (const c of l.queue.splice(0)) tcpAbort(c);
+    for (const c of l.queue.splice(0)) abort(c);
     if (l.synPending > 0) {
-      for (const c of [...this.connections()]) if (c.synQueued && c.listener === l) tcpAbort(c);
+      for (const c of [...this.connections()]) if (c.synQueued && c.listener === l) abort(c);
     }
   }
 
@@ -480,10 +428,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
     if (!local) {
       throw new Error(`No route: the stack has no IPv${remote.length === 4 ? 4 : 6} address`);
     }
-    if (this.#count >= this.config.maxConnections) {
+    if (this.#table.size >= this.config.maxConnections) {
       throw new AddressInUseError("Too many connections: the stack's connection limit is reached");
     }
-    const lport = options.localPort ?? this.#ephemeral(remote, port);
+    const lport = options.localPort ??
+      this.#ports.pick((p) => this.#listeners.has(p) || this.#tupleBusy(remote, port, p));
     if (options.localPort !== undefined) {
       checkPort(lport, true);
       if (this.#tupleBusy(remote, port, lport)) {
@@ -500,22 +449,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   #tupleBusy(remote: Uint8Array, rport: number, lport: number): boolean {
-    return this.#find(remote, 0, remote.length, rport, lport) !== undefined ||
+    return this.#table.find(remote, 0, remote.length, rport, lport) !== undefined ||
       this.timewait.lookup(remote, 0, remote.length, rport, lport) >= 0;
-  }
-
-  // Ports are tried in sequence from a random start (RFC 6056 3.3.1 style):
-  // a tuple in the table or in TIME_WAIT is skipped.
-  #ephemeral(remote: Uint8Array, rport: number): number {
-    const { ephemeralLow: lo, ephemeralHigh: hi } = this.config;
-    const n = hi - lo + 1;
-    for (let i = 0; i < n; i++) {
-      const p = this.#nextPort;
-      this.#nextPort = p >= hi ? lo : p + 1;
-      if (this.#listeners.has(p)) continue;
-      if (!this.#tupleBusy(remote, rport, p)) return p;
-    }
-    throw new AddressInUseError("Address in use: no free ephemeral port to that peer");
   }
 
   // ---- time ----------------------------------------------------------------
@@ -530,46 +465,14 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** Drops everything (stack shutdown): connections are reset. */
   shutdown(): void {
-    for (const c of [...this.connections()]) tcpAbort(c);
+    for (const c of [...this.connections()]) abort(c);
     for (const l of [...this.#listeners.values()]) this.unlisten(l);
     this.timewait.clear();
   }
-}
-
-function matches(
-  c: TcpConnection,
-  buf: Uint8Array,
-  off: number,
-  len: number,
-  rport: number,
-  lport: number,
-) {
-  if (c.remotePort !== rport || c.localPort !== lport || c.remote.length !== len) return false;
-  const r = c.remote;
-  for (let i = 0; i < len; i++) if (r[i] !== buf[off + i]) return false;
-  return true;
 }
 
 function checkPort(port: number, nonZero: boolean): void {
   if (!Number.isInteger(port) || port < (nonZero ? 1 : 0) || port > 65535) {
     throw new RangeError(`Invalid port: ${port}`);
   }
-}
-
-/**
- * ABORT (RFC 9293 3.10.5): RST to the peer when synchronized, then CLOSED.
- *
- * @example
- * ```ts ignore
- * tcpAbort(conn);
- * ```
- */
-export function tcpAbort(
-  c: TcpConnection,
-  error: Error = new ConnectionResetError("Connection aborted"),
-): void {
-  if (c.state === "CLOSED") return;
-  if (isSynchronized(c.state) || c.state === "SYN-RECEIVED") sendAbortReset(c);
-  c.ctx.stats.connectionsAborted++;
-  closeConnection(c, error);
 }

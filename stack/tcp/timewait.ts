@@ -30,7 +30,7 @@ import {
 } from "../wire/tcp.ts";
 import type { IpLayer } from "../ip.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
-import { tupleHash } from "./tuple.ts";
+import { hashTuple, tupleHash } from "./tuple.ts";
 import { type TcpConnection, timestampClock } from "./tcb.ts";
 import { sendHeaderOnly } from "./output.ts";
 import type { TcpStats } from "./stats.ts";
@@ -317,16 +317,7 @@ export class TimeWaitTable {
     const ports = ((localPort << 16) | remotePort) >>> 0;
     const v6 = addrLen === 16;
     const w0 = readU32(buf, off);
-    const h = v6
-      ? tupleHash(
-        this.#seed,
-        w0,
-        readU32(buf, off + 4),
-        readU32(buf, off + 8),
-        readU32(buf, off + 12),
-        ports,
-      )
-      : tupleHash(this.#seed, w0, 0, 0, 0, ports);
+    const h = hashTuple(this.#seed, buf, off, addrLen, remotePort, localPort);
     const table = this.#hash;
     const mask = table.length - 1;
     for (let i = h & mask;; i = (i + 1) & mask) {

@@ -13,7 +13,7 @@ import { setImmediate } from "node:timers";
 import { MemoryLink } from "../../stack/memory_link.ts";
 import { Stack } from "../../stack/stack.ts";
 import { sysctlSet } from "../../stack/sysctl.ts";
-import { tcpAbort } from "../../stack/tcp/tcp.ts";
+import { abort } from "../../stack/tcp/user.ts";
 import type { TcpState } from "../../stack/tcp/state.ts";
 import { formatIp } from "../../stack/wire/ip_address.ts";
 import {
@@ -469,7 +469,7 @@ class ScriptRun {
       return;
     }
     for (const c of [...this.stack.tcp.connections()]) {
-      if (STATE_NAMES[c.state] === state) tcpAbort(c);
+      if (STATE_NAMES[c.state] === state) abort(c);
     }
   }
 

@@ -14,7 +14,7 @@ import {
   ConnectionResetError,
   TimedOutError,
 } from "../../stack/tcp/tcb.ts";
-import { AddressInUseError } from "../../stack/tcp/tcp.ts";
+import { AddressInUseError } from "../../stack/tcp/conn_table.ts";
 import type { SyscallArg } from "./script.ts";
 
 /** FreeBSD's errno values, by name (sys/errno.h). */

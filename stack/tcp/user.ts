@@ -1,0 +1,145 @@
+/**
+ * The user calls of RFC 9293 3.10 on one connection: SEND (3.10.2),
+ * RECEIVE (3.10.3), CLOSE (3.10.4, half and full), ABORT (3.10.5) and
+ * STATUS (3.10.6). OPEN is `TcpLayer.connect` (active) and `listen`
+ * (passive), as it needs the connection table. `socket.ts` adapts these
+ * calls to promises and streams; the state changes happen here.
+ *
+ * @module
+ */
+
+import { closeConnection } from "./input.ts";
+import { sendAbortReset, tcpOutput } from "./output.ts";
+import { isSynchronized, receivesData, type TcpState } from "./state.ts";
+import { ConnectionResetError, type TcpConnection } from "./tcb.ts";
+
+/**
+ * SEND: queues what fits of `p[off, off + n)` and sends what the windows
+ * allow; returns how many bytes were queued.
+ *
+ * @example
+ * ```ts ignore
+ * send(conn, data, 0, data.length);
+ * ```
+ */
+export function send(c: TcpConnection, p: Uint8Array, off: number, n: number): number {
+  // The user timeout counts from when data waits, not from an idle past.
+  if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
+  const k = c.sndBuf.append(p, off, n);
+  if (k > 0) tcpOutput(c);
+  return k;
+}
+
+/**
+ * RECEIVE: copies buffered in-order data into `p` and returns its length,
+ * telling the peer when the window opened enough to matter.
+ *
+ * @example
+ * ```ts ignore
+ * const n = receive(conn, buf);
+ * ```
+ */
+export function receive(c: TcpConnection, p: Uint8Array): number {
+  const n = c.rcvBuf.read(p);
+  if (n > 0) windowUpdate(c);
+  return n;
+}
+
+// RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by at
+// least two segments or half the buffer. At once if the peer may be
+// stalled (under two segments offered); otherwise within the delayed-ACK
+// time, so that a reply about to be sent carries the update.
+function windowUpdate(c: TcpConnection): void {
+  if (!receivesData(c.state)) return;
+  const offered = Math.max(0, (c.rcvAdv - c.rcvNxt) | 0);
+  const grown = c.rcvBuf.window - offered;
+  if (grown < Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) return;
+  if (offered < 2 * c.rcvMss) {
+    c.ackNow = true;
+    tcpOutput(c);
+  } else if (c.delackAt === 0) {
+    c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
+    c.ctx.watch(c);
+  }
+}
+
+/**
+ * CLOSE of the sending side (half-close): a FIN follows the queued data.
+ * In SYN-SENT and SYN-RECEIVED it waits for the handshake.
+ *
+ * @example
+ * ```ts ignore
+ * shutdown(conn);
+ * ```
+ */
+export function shutdown(c: TcpConnection): void {
+  if (c.finQueued || c.state === "CLOSED") return;
+  c.finQueued = true;
+  if (c.state === "ESTABLISHED") c.state = "FIN-WAIT-1";
+  else if (c.state === "CLOSE-WAIT") c.state = "LAST-ACK";
+  tcpOutput(c);
+}
+
+/**
+ * CLOSE: the application is done with the connection. In SYN-SENT it is
+ * deleted; unread data resets it (RFC 9293 3.10.4, RFC 2525 2.17);
+ * otherwise the FIN follows the data and the FIN-WAIT-2 limit applies.
+ *
+ * @example
+ * ```ts ignore
+ * close(conn);
+ * ```
+ */
+export function close(c: TcpConnection): void {
+  c.appClosed = true;
+  if (c.state === "CLOSED") return;
+  if (c.state === "SYN-SENT") closeConnection(c);
+  else if (c.rcvBuf.readable > 0) abort(c);
+  else {
+    shutdown(c);
+    if (c.state === "FIN-WAIT-2" && c.finWait2At === 0) {
+      c.finWait2At = c.ctx.now() + c.ctx.config.finWait2TimeoutMs;
+      c.ctx.watch(c);
+    }
+  }
+}
+
+/**
+ * ABORT (RFC 9293 3.10.5): RST to the peer when synchronized, then CLOSED.
+ *
+ * @example
+ * ```ts ignore
+ * abort(conn);
+ * ```
+ */
+export function abort(
+  c: TcpConnection,
+  error: Error = new ConnectionResetError("Connection aborted"),
+): void {
+  if (c.state === "CLOSED") return;
+  if (isSynchronized(c.state) || c.state === "SYN-RECEIVED") sendAbortReset(c);
+  c.ctx.stats.connectionsAborted++;
+  closeConnection(c, error);
+}
+
+/** What STATUS reports. */
+export interface ConnectionStatus {
+  /** The RFC 9293 state. */
+  state: TcpState;
+  /** Received bytes the application has not read (Recv-Q). */
+  receiveQueue: number;
+  /** Bytes queued to send or not yet acknowledged (Send-Q). */
+  sendQueue: number;
+}
+
+/**
+ * STATUS (RFC 9293 3.10.6).
+ *
+ * @example
+ * ```ts ignore
+ * status(conn).state; // "ESTABLISHED"
+ * ```
+ */
+export function status(c: TcpConnection): ConnectionStatus {
+  return { state: c.state, receiveQueue: c.rcvBuf.readable, sendQueue: c.sndBuf.length };
+}
