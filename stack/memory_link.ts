@@ -8,7 +8,8 @@
 import type { Link } from "./link.ts";
 
 /**
- * A link that hands every transmitted packet (a copy) to `deliver`.
+ * A link that hands every transmitted packet (a copy) to `deliver`, and,
+ * like a real one, refuses packets larger than its MTU (counted in `tooBig`).
  *
  * @example
  * ```ts
@@ -33,7 +34,14 @@ export class MemoryLink implements Link {
     this.#deliver = deliver;
   }
 
+  /** Packets refused for exceeding the MTU (a real link would drop them too). */
+  tooBig = 0;
+
   transmit(frame: Uint8Array, len: number): boolean {
+    if (len > this.mtu) {
+      this.tooBig++;
+      return false;
+    }
     this.#deliver(frame.slice(this.headroom, this.headroom + len));
     return true;
   }

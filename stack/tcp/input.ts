@@ -434,7 +434,7 @@ function processAck(
         c.cc.onRecoveryEnd();
       } else if (!c.sackOk) {
         // RFC 6582 3.2 step 5: partial ACK: resend the next hole, deflate.
-        const len = Math.min(c.effMss, seqDiff(c.dataEnd, c.sndUna));
+        const len = Math.min(c.sendRoom, seqDiff(c.dataEnd, c.sndUna));
         if (len > 0) sendSegment(c, c.sndUna, len, ACK);
         c.cc.cwnd = Math.max(c.cc.cwnd - dataAcked + c.effMss, c.effMss);
       }
@@ -511,8 +511,8 @@ function enterRecovery(c: TcpConnection, now: number): void {
   if (c.sackOk) s.sackRecoveries++;
   // RFC 6675 5 (B) / RFC 5681 3.2 step 2: resend the first unacknowledged segment.
   const hole = c.sackOk ? Math.max(0, c.sack.nextHole(0, Math.max(1, c.sack.highest))) : 0;
-  const limit = c.sackOk && !c.sack.empty ? c.sack.holeLength(hole, c.sack.highest) : c.effMss;
-  const len = Math.min(c.effMss, limit, Math.max(0, seqDiff(c.dataEnd, seqAdd(c.sndUna, hole))));
+  const limit = c.sackOk && !c.sack.empty ? c.sack.holeLength(hole, c.sack.highest) : c.sendRoom;
+  const len = Math.min(c.sendRoom, limit, Math.max(0, seqDiff(c.dataEnd, seqAdd(c.sndUna, hole))));
   if (len > 0) sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
   c.highRxt = hole + len;
 }

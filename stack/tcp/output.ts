@@ -211,7 +211,7 @@ export function sendAck(c: TcpConnection): void {
  */
 function tsoLimit(c: TcpConnection): number {
   const ip = c.ctx.ip;
-  if (ip.gsoMax <= ip.mtu) return c.effMss;
+  if (ip.gsoMax <= ip.mtu) return c.sendRoom;
   const room = ip.gsoMax - (c.local.length === 4 ? 20 : 40) - 60;
   return Math.max(c.effMss, room - (room % c.effMss));
 }
@@ -252,13 +252,14 @@ export function tcpOutput(c: TcpConnection): void {
     while (pipe(c) + c.effMss <= c.cc.cwnd) {
       const hole = sb.nextHole(c.highRxt, sb.highest);
       if (hole < 0) break;
-      const len = Math.min(sb.holeLength(hole, sb.highest), c.effMss);
+      const len = Math.min(sb.holeLength(hole, sb.highest), c.sendRoom);
       sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
       c.highRxt = hole + len;
       sent = true;
     }
   }
   const maxSeg = tsoLimit(c);
+  const full = c.sendRoom;
   for (;;) {
     const avail = seqDiff(c.dataEnd, c.sndNxt);
     const outstanding = seqDiff(c.sndNxt, c.sndUna);
@@ -267,13 +268,13 @@ export function tcpOutput(c: TcpConnection): void {
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // With TSO, a burst that stops short of the data ends on a segment
     // boundary, so the device never makes a runt in the middle of a stream.
-    if (len > c.effMss && len < avail) len -= len % c.effMss;
+    if (len > full && len < avail) len -= len % full;
     const fin = c.finQueued && avail >= 0 && len === avail && room >= len;
     // Corked (TCP_CORK): only full segments leave; the rest, FIN included,
     // waits for uncork (or the persist timer, as Linux's 200 ms cap).
-    if (c.corked && len < c.effMss && !seqLt(c.sndNxt, c.sndMax)) break;
+    if (c.corked && len < full && !seqLt(c.sndNxt, c.sndMax)) break;
     if (len === 0 && !fin) break;
-    if (len < c.effMss && !fin) {
+    if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
       const resend = seqLt(c.sndNxt, c.sndMax);
       // RFC 9293 3.7.4 Nagle: a short segment only when nothing is unacknowledged.

@@ -321,6 +321,16 @@ export class TcpConnection {
     return (this.sndMax - this.sndUna) >>> 0;
   }
 
+  /**
+   * Data that fits one segment with the options it carries now: the MSS
+   * less timestamps and the SACK blocks we would send (RFC 6691, RFC 9293
+   * 3.7.1), so no segment exceeds the path's MTU.
+   */
+  get sendRoom(): number {
+    const blocks = this.sackOk ? Math.min(this.rcvBuf.rangeCount, this.tsOk ? 3 : 4) : 0;
+    return this.effMss - (blocks > 0 ? 4 + 8 * blocks : 0);
+  }
+
   /** The effective send MSS after options (RFC 9293 3.7.1). */
   get effMss(): number {
     return this.sndMss - (this.tsOk ? 12 : 0);

@@ -124,7 +124,7 @@ function persistTimeout(c: TcpConnection, now: number): void {
   const usable = c.sndWnd - seqDiff(c.sndNxt, c.sndUna);
   if (usable > 0) {
     // SWS override (RFC 9293 3.8.6.2.1): send what the window takes.
-    const len = Math.min(usable, c.effMss, seqDiff(c.dataEnd, c.sndNxt));
+    const len = Math.min(usable, c.sendRoom, seqDiff(c.dataEnd, c.sndNxt));
     if (len > 0) {
       c.ctx.stats.windowProbes++;
       sendSegment(c, c.sndNxt, len, PSH | ACK);

@@ -88,3 +88,24 @@ Deno.test("tcp transfer: 10 MB each way, reordering and duplication, IPv6", asyn
 Deno.test("tcp transfer: 10 MB each way, 1% loss with CUBIC", async () => {
   await transfer("cubic", { loss: 0.01, delayMs: 1 }, { cubic: true });
 });
+
+Deno.test("tcp transfer: with SACK blocks in flight both ways, no segment exceeds the MTU (RFC 6691)", async () => {
+  const n = net({}, {}, 3);
+  n.tracing = false;
+  n.ab = { loss: 0.02 };
+  n.ba = { loss: 0.02 };
+  const { client, server } = await pair(n, 5002);
+  const size = 2 * 1024 * 1024;
+  let up: Uint8Array | undefined, down: Uint8Array | undefined;
+  writeAll(client, pattern(size, 3));
+  writeAll(server, pattern(size, 4));
+  readAll(server, size).then((d) => up = d);
+  readAll(client, size).then((d) => down = d);
+  await n.run(() => up !== undefined && down !== undefined, 3_600_000);
+  assert.equal(up!.length, size);
+  assert.equal(down!.length, size);
+  for (const s of [n.a, n.b]) {
+    assert.equal(s.ip.stats.txLinkDropped, 0, "no packet refused by the 1500-byte link");
+  }
+  assert.ok(n.a.tcp.stats.outOfOrderSegments + n.b.tcp.stats.outOfOrderSegments > 0);
+});
