@@ -12,6 +12,7 @@ import { IpProtocol } from "./wire/ipv4.ts";
 import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
+import { PathMtuCache } from "./pmtu.ts";
 
 /**
  * The parts of a received datagram an upper layer needs; reused per packet.
@@ -48,6 +49,43 @@ export class IpDatagram {
 
 /** Upper-layer input, by protocol number. */
 export type ProtocolHandler = (d: IpDatagram) => void;
+
+/** What an ICMP error says about a packet we sent (RFC 1122 4.2.3.9, RFC 5461). */
+export type IcmpErrorKind =
+  | "packetTooBig"
+  | "portUnreachable"
+  | "protocolUnreachable"
+  | "prohibited"
+  | "unreachable"
+  | "timeExceeded";
+
+/**
+ * An ICMP error as the transport sees it: its kind, the MTU a "packet too
+ * big" names, and the quoted packet (our address at `localOff`, the peer's
+ * at `remoteOff`, the transport header's first bytes at `transportOff`).
+ * One instance is reused.
+ */
+export class IcmpErrorReport {
+  /** What happened. */
+  kind: IcmpErrorKind = "unreachable";
+  /** The next-hop MTU for `packetTooBig` (0 when the router gave none). */
+  mtu = 0;
+  /** Bytes of the ICMP message. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** Offset of our address in the quoted header. */
+  localOff = 0;
+  /** Offset of the peer's address. */
+  remoteOff = 0;
+  /** 4 or 16. */
+  addrLen = 4;
+  /** Offset of the quoted transport header. */
+  transportOff = 0;
+  /** Quoted transport bytes available (at least 8). */
+  transportLen = 0;
+}
+
+/** Transport handling of ICMP errors, by protocol number. */
+export type ErrorHandler = (e: IcmpErrorReport) => void;
 
 /**
  * Counters of the IP layer.
@@ -118,6 +156,7 @@ export class IpLayer {
   #ttl: number;
   #link: Link | undefined;
   #handlers = new Map<number, ProtocolHandler>();
+  #errorHandlers = new Map<number, ErrorHandler>();
   #v4 = new Ipv4Packet();
   #v6 = new Ipv6Packet();
   #dgram = new IpDatagram();
@@ -155,6 +194,22 @@ export class IpLayer {
   /** Largest packet the link segments for us (the MTU without TSO). */
   get gsoMax(): number {
     return this.#link?.gsoMax ?? this.mtu;
+  }
+
+  /** Path MTUs learned from ICMP, per destination. */
+  readonly pmtu: PathMtuCache = new PathMtuCache();
+
+  /** Registers what handles ICMP errors about packets of `protocol`. */
+  registerErrors(protocol: number, handler: ErrorHandler): void {
+    this.#errorHandlers.set(protocol, handler);
+  }
+
+  /** Hands an ICMP error to its transport; false when none handles `protocol`. */
+  deliverError(protocol: number, e: IcmpErrorReport): boolean {
+    const h = this.#errorHandlers.get(protocol);
+    if (!h) return false;
+    h(e);
+    return true;
   }
 
   /** Registers the input function for an upper-layer protocol. */

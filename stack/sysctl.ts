@@ -88,6 +88,11 @@ const KNOBS: Record<string, Knob> = {
     "insecureSyn",
     "net.inet.tcp.insecure_syn",
   ),
+  "net.inet.tcp.icmp_may_rst": tcpBool(
+    "Let ICMP port/protocol unreachable and prohibited refuse a connection in SYN-SENT",
+    "icmpMayRst",
+    "net.inet.tcp.icmp_may_rst",
+  ),
   "net.inet.tcp.drop_synfin": tcpBool(
     "Drop segments with both SYN and FIN set",
     "dropSynFin",

@@ -33,6 +33,8 @@ export interface TcpConfig extends RtoSettings {
   insecureSyn: boolean;
   /** Drop segments with both SYN and FIN set (FreeBSD drop_synfin). */
   dropSynFin: boolean;
+  /** Let port/protocol unreachable and prohibited refuse a connection in SYN-SENT (FreeBSD icmp_may_rst). */
+  icmpMayRst: boolean;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: under 0.5 s). */
   delayedAckMs: number;
   /** SYN retransmissions before giving up. */
@@ -90,6 +92,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   insecureRst: false,
   insecureSyn: false,
   dropSynFin: false,
+  icmpMayRst: true,
   rtoMinMs: 200,
   rtoSlopMs: 0,
   rtoInitialMs: 1000,

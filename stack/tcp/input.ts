@@ -11,6 +11,7 @@ import { sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
+import { pathMss } from "./icmp_error.ts";
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -34,7 +35,7 @@ const PAWS_IDLE_MS = 24 * 24 * 3600_000;
 export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   const cfg = c.ctx.config;
   const peerMss = opt.mss > 0 ? opt.mss : defaultPeerMss(c.local.length);
-  c.sndMss = Math.max(64, Math.min(peerMss, c.rcvMss));
+  c.sndMss = Math.max(64, pathMss(c, Math.min(peerMss, c.rcvMss)));
   // FreeBSD's tcp_mss(): both buffers hold whole segments (rounded up to
   // the MSS, within maxsockbuf), so a full window is never a runt short.
   c.sndBuf.capacity = roundToSegments(c.sndBuf.capacity, c.sndMss, cfg.maxSockBuf);

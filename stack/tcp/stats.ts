@@ -55,6 +55,21 @@ export function newTcpStats() {
       accepted: 0,
       rejected: 0,
     },
+    /** ICMP errors about our segments: icmp.errors (TCP's) add up to these. */
+    icmp: {
+      /** Path MTU lowered: the MSS shrank and what was in flight was resent. */
+      pmtuLowered: 0,
+      /** A "too big" that asked for no less than the MSS in use. */
+      pmtuUnchanged: 0,
+      /** A connection in SYN-SENT refused (port/protocol unreachable, prohibited). */
+      refused: 0,
+      /** Soft errors, kept for the report if the connection times out. */
+      soft: 0,
+      /** The quoted sequence number was not in flight (RFC 5927). */
+      outOfWindow: 0,
+      /** No connection has the quoted 4-tuple. */
+      noConnection: 0,
+    },
     connectionsRefused: 0,
     connectionsAborted: 0,
     connectionsTimedOut: 0,

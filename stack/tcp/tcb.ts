@@ -256,6 +256,8 @@ export class TcpConnection {
   unackedSegments = 0;
   /** Nagle off (RFC 9293 3.7.4). */
   noDelay = false;
+  /** The last soft ICMP error (RFC 1122 4.2.3.9), reported if the connection times out. */
+  softError: string | undefined;
   /** Corked: hold partial segments until uncorked (Linux's TCP_CORK). */
   corked = false;
   /** Keepalive on. */

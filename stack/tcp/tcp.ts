@@ -8,7 +8,8 @@
  */
 
 import { setImmediate } from "node:timers";
-import type { IpDatagram, IpLayer } from "../ip.ts";
+import type { IcmpErrorReport, IpDatagram, IpLayer } from "../ip.ts";
+import { icmpError } from "./icmp_error.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
 import { readU32, TcpFlags, TcpHeaderFields, TcpOptions, TcpSegment } from "../wire/tcp.ts";
@@ -95,6 +96,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
       autoMaxTcpTw(cfg.ephemeralLow, cfg.ephemeralHigh, cfg.maxConnections),
     );
     ip.register(IpProtocol.TCP, (d) => this.input(d));
+    ip.registerErrors(IpProtocol.TCP, (e) => this.#icmpError(e));
   }
 
   now(): number {
@@ -112,6 +114,16 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   // ---- input -------------------------------------------------------------
+
+  // An ICMP error quoting one of our segments: ports are the quote's first
+  // four bytes, ours first.
+  #icmpError(e: IcmpErrorReport): void {
+    const b = e.buf, t = e.transportOff;
+    const lport = (b[t] << 8) | b[t + 1], rport = (b[t + 2] << 8) | b[t + 3];
+    const c = this.#table.find(b, e.remoteOff, e.addrLen, rport, lport);
+    if (c) icmpError(c, e);
+    else this.stats.icmp.noConnection++;
+  }
 
   /** A TCP segment from the IP layer. */
   input(d: IpDatagram): void {

@@ -61,6 +61,11 @@ export function runTimers(c: TcpConnection, now: number): boolean {
     c.finWait2At !== 0;
 }
 
+// RFC 1122 4.2.3.9: a soft ICMP error is reported when the connection fails.
+function soft(c: TcpConnection): string {
+  return c.softError === undefined ? "" : ` (last ICMP error: ${c.softError})`;
+}
+
 // A timer may close the connection; TypeScript's narrowing cannot see that.
 function gone(c: TcpConnection): boolean {
   return c.state === "CLOSED";
@@ -86,7 +91,7 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   if (c.state === "SYN-SENT" || c.state === "SYN-RECEIVED") {
     if (++c.retries > ctx.config.synRetries || now - c.createdAt >= ctx.config.keepInitMs) {
       s.connectionsTimedOut++;
-      closeConnection(c, new TimedOutError("Connection timed out: no answer to SYN"));
+      closeConnection(c, new TimedOutError(`Connection timed out: no answer to SYN${soft(c)}`));
       return;
     }
     s.synRetransmits++;
@@ -98,7 +103,10 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   if (c.sndMax === c.sndUna) return;
   if (++c.retries > ctx.config.dataRetries) {
     s.connectionsTimedOut++;
-    closeConnection(c, new TimedOutError("Connection timed out: retransmissions unanswered"));
+    closeConnection(
+      c,
+      new TimedOutError(`Connection timed out: retransmissions unanswered${soft(c)}`),
+    );
     return;
   }
   s.timeouts++;

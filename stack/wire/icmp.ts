@@ -10,10 +10,38 @@
 import { checksum, pseudoSum, sum16 } from "./checksum.ts";
 
 /** ICMPv4 types the stack uses. */
-export const Icmpv4Type = { ECHO_REPLY: 0, ECHO_REQUEST: 8 } as const;
+export const Icmpv4Type = {
+  ECHO_REPLY: 0,
+  DEST_UNREACHABLE: 3,
+  ECHO_REQUEST: 8,
+  TIME_EXCEEDED: 11,
+} as const;
+
+/** ICMPv4 destination-unreachable codes (RFC 792, RFC 1812 5.2.7.1). */
+export const Icmpv4Unreachable = {
+  NET: 0,
+  HOST: 1,
+  PROTOCOL: 2,
+  PORT: 3,
+  FRAG_NEEDED: 4,
+  NET_PROHIBITED: 9,
+  HOST_PROHIBITED: 10,
+  ADMIN_PROHIBITED: 13,
+} as const;
+
+/** ICMPv6 destination-unreachable codes (RFC 4443 3.1). */
+export const Icmpv6Unreachable = {
+  NO_ROUTE: 0,
+  ADMIN_PROHIBITED: 1,
+  ADDRESS: 3,
+  PORT: 4,
+} as const;
 
 /** ICMPv6 types the stack recognises. */
 export const Icmpv6Type = {
+  DEST_UNREACHABLE: 1,
+  PACKET_TOO_BIG: 2,
+  TIME_EXCEEDED: 3,
   ECHO_REQUEST: 128,
   ECHO_REPLY: 129,
   MLD_QUERY: 130,
@@ -79,6 +107,15 @@ export class IcmpMessage {
   /** Echo sequence number. */
   get seq(): number {
     return (this.buf[this.off + 6] << 8) | this.buf[this.off + 7];
+  }
+  /** The next-hop MTU of a "fragmentation needed" (RFC 1191 4). */
+  get nextHopMtu(): number {
+    return (this.buf[this.off + 6] << 8) | this.buf[this.off + 7];
+  }
+  /** The MTU of an ICMPv6 "packet too big" (RFC 4443 3.2). */
+  get mtu32(): number {
+    const b = this.buf, o = this.off + 4;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
   }
 }
 

@@ -504,9 +504,10 @@ export function checkAccounting(c: Counters): string[] {
     (icmp.received as number) + (tcp.segmentsReceived as number),
   );
   eq(
-    "icmp.received = echoRequests + ignored + dropped",
+    "icmp.received = echoRequests + errors + ignored + dropped",
     icmp.received as number,
-    (icmp.echoRequests as number) + total(icmp.ignored) + total(icmp.dropped),
+    (icmp.echoRequests as number) + (icmp.errors as number) + total(icmp.ignored) +
+      total(icmp.dropped),
   );
   const d = tcp.dropped as Counters;
   const early = [

@@ -21,7 +21,7 @@ Deno.test("fuzz: 200,000 hostile packets: nothing escapes, counters add up, memo
 Deno.test("fuzz: the accounting check catches a counter that does not add up", () => {
   const counters = {
     ip: { rxPackets: 3, delivered: 2, dropped: { truncated: 0 } },
-    icmp: { received: 1, echoRequests: 1, ignored: {}, dropped: {} },
+    icmp: { received: 1, echoRequests: 1, errors: 0, ignored: {}, dropped: {} },
     tcp: {
       segmentsReceived: 1,
       demux: { connection: 1 },

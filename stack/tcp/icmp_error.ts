@@ -1,0 +1,93 @@
+/**
+ * ICMP errors about a connection's segments (RFC 1122 4.2.3.9, RFC 5461,
+ * RFC 5927): path-MTU discovery (RFC 1191, RFC 8201) lowers the MSS and
+ * resends at once; port or protocol unreachable and administratively
+ * prohibited refuse a connection still in SYN-SENT (FreeBSD's
+ * icmp_may_rst); every other error is soft, remembered and reported only
+ * if the connection then times out.
+ *
+ * @module
+ */
+
+import type { IcmpErrorReport } from "../ip.ts";
+import { readU32 } from "../wire/tcp.ts";
+import { closeConnection } from "./input.ts";
+import { tcpOutput } from "./output.ts";
+import { seqGe, seqLt } from "./seq.ts";
+import { ConnectionRefusedError, type TcpConnection } from "./tcb.ts";
+
+/** IP and TCP headers without options, by address length. */
+function headers(addrLen: number): number {
+  return addrLen === 4 ? 40 : 60;
+}
+
+/**
+ * Acts on an ICMP error quoting a segment of `c`.
+ *
+ * @example
+ * ```ts ignore
+ * icmpError(conn, report); // from the IP layer's error handler
+ * ```
+ */
+export function icmpError(c: TcpConnection, e: IcmpErrorReport): void {
+  const s = c.ctx.stats.icmp;
+  // RFC 5927 4.1: a blind attacker must guess a sequence number in flight.
+  const seq = readU32(e.buf, e.transportOff + 4);
+  if (!(seqGe(seq, c.sndUna) && seqLt(seq, c.sndMax))) {
+    s.outOfWindow++;
+    return;
+  }
+  if (e.kind === "packetTooBig") {
+    packetTooBig(c, e.mtu);
+    return;
+  }
+  const hard = e.kind === "portUnreachable" || e.kind === "protocolUnreachable" ||
+    e.kind === "prohibited";
+  if (hard && c.state === "SYN-SENT" && c.ctx.config.icmpMayRst) {
+    s.refused++;
+    c.ctx.stats.connectionsRefused++;
+    closeConnection(c, new ConnectionRefusedError(`Connection refused: ICMP ${e.kind}`));
+    return;
+  }
+  s.soft++;
+  c.softError = e.kind;
+}
+
+// RFC 1191 / RFC 8201: the path is narrower than our segments. Routers
+// that give no MTU (RFC 1191 5's old ones) get the IPv4 minimum.
+function packetTooBig(c: TcpConnection, mtu: number): void {
+  const ctx = c.ctx;
+  const s = ctx.stats.icmp;
+  const ip = ctx.ip;
+  const now = ctx.now();
+  ip.pmtu.lower(c.remote, mtu, ip.mtu, now);
+  const pathMtu = ip.pmtu.get(c.remote, now) ?? ip.mtu;
+  const mss = pathMtu - headers(c.remote.length);
+  if (mss >= c.sndMss) {
+    s.pmtuUnchanged++;
+    return;
+  }
+  s.pmtuLowered++;
+  c.sndMss = mss;
+  // What is in flight was cut to the old size and is lost: resend it now
+  // in smaller segments instead of waiting for the RTO (RFC 1191 6.5).
+  if (c.sndMax !== c.sndUna) {
+    c.sndNxt = c.sndUna;
+    c.rttSeq = -1;
+    tcpOutput(c);
+  }
+}
+
+/**
+ * The MSS a new connection to `remote` may use after what path-MTU
+ * discovery learned: `mss`, or less.
+ *
+ * @example
+ * ```ts ignore
+ * conn.sndMss = pathMss(conn, conn.sndMss);
+ * ```
+ */
+export function pathMss(c: TcpConnection, mss: number): number {
+  const pmtu = c.ctx.ip.pmtu.get(c.remote, c.ctx.now());
+  return pmtu === undefined ? mss : Math.min(mss, pmtu - headers(c.remote.length));
+}
