@@ -451,3 +451,121 @@ export function comparePacket(expected: ScriptPacket, actual: WirePacket): strin
   if (tos !== undefined && actual.tos !== tos) diffs.push(`tos ${actual.tos} instead of ${tos}`);
   return diffs;
 }
+
+const ICMP4: Record<string, [number, Record<string, number>]> = {
+  unreachable: [3, {
+    net_unreachable: 0,
+    host_unreachable: 1,
+    protocol_unreachable: 2,
+    port_unreachable: 3,
+    frag_needed: 4,
+    net_prohibited: 9,
+    host_prohibited: 10,
+    packet_filtered: 13,
+  }],
+  time_exceeded: [11, {}],
+};
+const ICMP6: Record<string, [number, Record<string, number>]> = {
+  unreachable: [1, {
+    no_route: 0,
+    admin_prohibited: 1,
+    address_unreachable: 3,
+    port_unreachable: 4,
+  }],
+  packet_too_big: [2, {}],
+  time_exceeded: [3, {}],
+};
+
+/**
+ * The ICMP error an `icmp` line stands for, from the peer, quoting the
+ * stack's segment at the line's (ISS-relative) sequence number.
+ *
+ * @example
+ * ```ts
+ * import { inboundIcmp, SequenceMap } from "./packets.ts";
+ * const ep = {
+ *   local: new Uint8Array([192, 0, 2, 1]),
+ *   remote: new Uint8Array([192, 0, 2, 2]),
+ *   localPort: 8080,
+ *   remotePort: 40000,
+ * };
+ * const icmp = { type: "unreachable", code: "frag_needed", mtu: 1280, seq: 1, length: 1460 };
+ * inboundIcmp(icmp, ep, new SequenceMap())[20]; // 3: destination unreachable
+ * ```
+ */
+export function inboundIcmp(
+  icmp: { type: string; code: string | undefined; mtu: number; seq: number; length: number },
+  ep: Endpoints,
+  map: SequenceMap,
+): Uint8Array {
+  const v6 = ep.local.length === 16;
+  const table = v6 ? ICMP6 : ICMP4;
+  const t = table[icmp.type];
+  if (!t) throw new RangeError(`ICMP type ${icmp.type} is not supported`);
+  const code = icmp.code === undefined ? 0 : t[1][icmp.code];
+  if (code === undefined) throw new RangeError(`ICMP code ${icmp.code} is not supported`);
+  // The quoted packet: our segment's IP header and TCP header.
+  const ipLen = v6 ? 40 : 20;
+  const quote = new Uint8Array(ipLen + 20);
+  if (v6) {
+    quote[0] = 0x60;
+    quote[4] = (20 + icmp.length) >> 8;
+    quote[5] = (20 + icmp.length) & 255;
+    quote[6] = 6;
+    quote[7] = 64;
+    quote.set(ep.local, 8);
+    quote.set(ep.remote, 24);
+  } else {
+    quote[0] = 0x45;
+    const total = 40 + icmp.length;
+    quote[2] = total >> 8;
+    quote[3] = total & 255;
+    quote[6] = 0x40;
+    quote[8] = 64;
+    quote[9] = 6;
+    quote.set(ep.local, 12);
+    quote.set(ep.remote, 16);
+  }
+  quote[ipLen] = ep.localPort >> 8;
+  quote[ipLen + 1] = ep.localPort & 255;
+  quote[ipLen + 2] = ep.remotePort >> 8;
+  quote[ipLen + 3] = ep.remotePort & 255;
+  writeU32(quote, ipLen + 4, (icmp.seq + map.issOffset) >>> 0);
+  quote[ipLen + 12] = 0x50;
+  const msg = new Uint8Array(8 + quote.length);
+  msg[0] = t[0];
+  msg[1] = code;
+  if (v6) writeU32(msg, 4, icmp.mtu);
+  else {
+    msg[6] = icmp.mtu >> 8;
+    msg[7] = icmp.mtu & 255;
+  }
+  msg.set(quote, 8);
+  const out = new Uint8Array(ipLen + msg.length);
+  if (v6) {
+    out[0] = 0x60;
+    out[4] = msg.length >> 8;
+    out[5] = msg.length & 255;
+    out[6] = 58;
+    out[7] = 64;
+    out.set(ep.remote, 8);
+    out.set(ep.local, 24);
+  } else {
+    out[0] = 0x45;
+    out[2] = out.length >> 8;
+    out[3] = out.length & 255;
+    out[8] = 64;
+    out[9] = 1;
+    out.set(ep.remote, 12);
+    out.set(ep.local, 16);
+    const c = checksum(sum16(0, out, 0, 20));
+    out[10] = c >> 8;
+    out[11] = c & 255;
+  }
+  const ps = v6 ? pseudoSum(out, 8, 24, 16, 58, msg.length) : 0;
+  const c = checksum(sum16(ps, msg, 0, msg.length));
+  msg[2] = c >> 8;
+  msg[3] = c & 255;
+  out.set(msg, ipLen);
+  return out;
+}

@@ -21,6 +21,7 @@ import {
   type Endpoints,
   flagBits,
   formatPacket,
+  inboundIcmp,
   inboundPacket,
   readPacket,
   SequenceMap,
@@ -182,7 +183,7 @@ class ScriptRun {
       for (const e of this.events) {
         const t = e.time.kind === "relative" ? last + e.time.usecs : e.time.usecs;
         if (e.time.kind !== "any") last = t;
-        if (e.kind === "packet") lastPacketAt = t;
+        if (e.kind === "packet" || e.kind === "icmp") lastPacketAt = t;
         if (!(e.kind === "packet" && e.packet.direction === ">")) await this.advanceTo(t);
         await this.#event(e, t);
       }
@@ -225,6 +226,9 @@ class ScriptRun {
       case "syscall":
         this.#syscall(e);
         break;
+      case "icmp":
+        this.#injectIcmp(e);
+        break;
       case "shell":
         this.#shell(e.line, e.command);
         break;
@@ -262,6 +266,29 @@ class ScriptRun {
       `${secs(this.now)} ${
         formatPacket("<", flagBits(p.flags), p.seq, p.length, p.ack, p.window, p.options)
       }`,
+    );
+    this.stack.receive(bytes as Uint8Array<ArrayBuffer>, bytes.length);
+  }
+
+  #injectIcmp(e: ScriptEvent & { kind: "icmp" }): void {
+    if (this.sent.length > 0) {
+      const s = this.sent[0];
+      this.#fail(
+        e.line,
+        `unexpected ${this.#describe(s)} sent at ${secs(s.at)} before "${e.text}"`,
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = inboundIcmp(e.icmp, this.ep, this.map);
+    } catch (err) {
+      throw new Unsupported(`line ${e.line}: ${(err as Error).message}`);
+    }
+    const { type, code, mtu, seq, length } = e.icmp;
+    this.log?.(
+      `${secs(this.now)} < icmp ${type}${code ? ` ${code}` : ""}${
+        mtu ? ` mtu ${mtu}` : ""
+      } [${seq}:${seq + length}(${length})]`,
     );
     this.stack.receive(bytes as Uint8Array<ArrayBuffer>, bytes.length);
   }

@@ -12,7 +12,15 @@ async function run(name: string) {
   return await runScript(await Deno.readTextFile(new URL(name, FIXTURES)), { defines });
 }
 
-for (const name of ["pass_passive_open.pkt", "pass_active_open_ipv6.pkt"]) {
+for (
+  const name of [
+    "pass_passive_open.pkt",
+    "pass_active_open_ipv6.pkt",
+    "pass_pmtu_ipv4.pkt",
+    "pass_pmtu_ipv6.pkt",
+    "pass_icmp_port_unreachable.pkt",
+  ]
+) {
   Deno.test(`conformance runner: ${name} passes`, async () => {
     assert.deepEqual(await run(name), { status: "PASS", reason: "" });
   });

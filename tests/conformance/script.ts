@@ -46,6 +46,20 @@ export interface ScriptPacket {
   ip: Record<string, number>;
 }
 
+/** An ICMP line: `< icmp unreachable frag_needed mtu 1280 [1:1461(1460)]`. */
+export interface ScriptIcmp {
+  /** Type name: unreachable, packet_too_big, time_exceeded. */
+  type: string;
+  /** Code name (port_unreachable, frag_needed, ...), or undefined. */
+  code: string | undefined;
+  /** The MTU given, or 0. */
+  mtu: number;
+  /** The quoted segment's sequence number (our ISS-relative) and length. */
+  seq: number;
+  /** The quoted segment's payload length. */
+  length: number;
+}
+
 /** One argument of a system call. */
 export type SyscallArg =
   | { kind: "ellipsis" }
@@ -58,6 +72,7 @@ export type ScriptEvent =
   & { line: number; time: EventTime; text: string }
   & (
     | { kind: "packet"; packet: ScriptPacket }
+    | { kind: "icmp"; icmp: ScriptIcmp }
     | {
       kind: "syscall";
       name: string;
@@ -208,6 +223,23 @@ function parseEvent(text: string, line: number): ScriptEvent {
   if (body.startsWith("%{")) {
     return { ...base, kind: "code", code: body.slice(2, body.lastIndexOf("}%")).trim() };
   }
+  const icmp = body.match(
+    /^<\s+icmp\s+([a-z_]+)(?:\s+(?!mtu\b)([a-z_]+))?(?:\s+mtu\s+(\d+))?(?:\s+\[(\d+):(\d+)\((\d+)\)\])?\s*$/,
+  );
+  if (icmp) {
+    const [, type, code, mtu, start, , len] = icmp;
+    return {
+      ...base,
+      kind: "icmp",
+      icmp: {
+        type,
+        code,
+        mtu: Number(mtu ?? 0),
+        seq: Number(start ?? 0),
+        length: Number(len ?? 0),
+      },
+    };
+  }
   if (body.startsWith("<") || body.startsWith(">")) {
     return { ...base, kind: "packet", packet: parsePacket(body, line) };
   }
@@ -235,7 +267,7 @@ function parsePacket(body: string, line: number): ScriptPacket {
     ip[m[1]] = Number(m[2]);
     rest = rest.slice(m[0].length);
   }
-  if (/^icmp\b/.test(rest)) throw new ScriptError(line, "icmp lines are not supported");
+  if (/^icmp\b/.test(rest)) throw new ScriptError(line, "outbound icmp lines are not supported");
   if (rest.startsWith("[")) {
     throw new ScriptError(line, "IP ECN marks ([noecn] etc.) are not supported");
   }
