@@ -20,7 +20,7 @@ import {
   TcpHeaderFields,
   type TcpSegment,
 } from "../wire/tcp.ts";
-import { seqAdd, seqDiff, seqGt, seqLt } from "./seq.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
 import type { TcpConnection, TcpContext } from "./tcb.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
@@ -277,8 +277,11 @@ export function tcpOutput(c: TcpConnection): void {
     if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
       const resend = seqLt(c.sndNxt, c.sndMax);
-      // RFC 9293 3.7.4 Nagle: a short segment only when nothing is unacknowledged.
-      const nagleOk = len === avail && (c.noDelay || outstanding === 0);
+      // RFC 9293 3.7.4 Nagle, Minshall's variant: a short segment when no
+      // earlier short one is unacknowledged, so the tail of a response is
+      // not held behind the ACK of its full segments (a delayed ACK).
+      const nagleOk = len === avail &&
+        (c.noDelay || outstanding === 0 || seqGe(c.sndUna, c.smallEnd));
       // RFC 9293 3.8.6.2.1: or when it is at least half the largest window.
       const swsOk = len >= c.maxSndWnd / 2;
       if (!resend && !nagleOk && !swsOk) break;
@@ -286,7 +289,9 @@ export function tcpOutput(c: TcpConnection): void {
     let flags = ACK;
     if (len > 0 && len === avail) flags |= PSH;
     if (fin) flags |= FIN;
-    sendSegment(c, c.sndNxt, len, flags);
+    const start = c.sndNxt;
+    sendSegment(c, start, len, flags);
+    if (len > 0 && len < full) c.smallEnd = seqAdd(start, len);
     sent = true;
     if (fin) break;
   }

@@ -258,6 +258,8 @@ export class TcpConnection {
   noDelay = false;
   /** The last soft ICMP error (RFC 1122 4.2.3.9), reported if the connection times out. */
   softError: string | undefined;
+  /** End of the last short data segment sent (Minshall's Nagle). */
+  smallEnd = 0;
   /** Corked: hold partial segments until uncorked (Linux's TCP_CORK). */
   corked = false;
   /** Keepalive on. */

@@ -739,3 +739,20 @@ Deno.test("tcp: a cork left in place is released by the persist timer", async ()
   assert.equal(sent[0].data.length, 10);
   assert.ok(sent.every((s) => s.seq === sent[0].seq), "then only retransmitted, unACKed");
 });
+
+Deno.test("tcp: Nagle (Minshall): a response's short tail goes at once; a second short one waits", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  await conn.write(new Uint8Array(1460 + 100));
+  let sent = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(
+    sent.map((s) => s.data.length),
+    [1460, 100],
+    "tail not held behind the full segment",
+  );
+  await conn.write(new Uint8Array(10));
+  assert.deepEqual(peer.take().filter((s) => s.data.length > 0), [], "a short segment is unACKed");
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1 + 1560, flags: "A" });
+  sent = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(sent.map((s) => s.data.length), [10], "sent once the short one is ACKed");
+});
