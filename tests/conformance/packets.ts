@@ -56,6 +56,42 @@ export function flagLetters(bits: number): string {
   return s === "" ? "-" : s;
 }
 
+// An IPv4 or IPv6 header at `out[0]` (IPv4: no options, DF, checksum
+// filled) for `payloadLen` bytes of `protocol` from `src` to `dst`.
+function ipHeader(
+  out: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+  protocol: number,
+  payloadLen: number,
+  ip: { ttl?: number; tos?: number } = {},
+): void {
+  if (src.length === 16) {
+    const tclass = ip.tos ?? 0;
+    out[0] = 0x60 | (tclass >> 4);
+    out[1] = (tclass & 15) << 4;
+    out[4] = payloadLen >> 8;
+    out[5] = payloadLen & 255;
+    out[6] = protocol;
+    out[7] = ip.ttl ?? 64;
+    out.set(src, 8);
+    out.set(dst, 24);
+    return;
+  }
+  out[0] = 0x45;
+  out[1] = ip.tos ?? 0;
+  out[2] = (20 + payloadLen) >> 8;
+  out[3] = (20 + payloadLen) & 255;
+  out[6] = 0x40; // DF
+  out[8] = ip.ttl ?? 64;
+  out[9] = protocol;
+  out.set(src, 12);
+  out.set(dst, 16);
+  const c = checksum(sum16(0, out, 0, 20));
+  out[10] = c >> 8;
+  out[11] = c & 255;
+}
+
 /** Addresses and ports of the script's one connection. */
 export interface Endpoints {
   /** The stack's address (4 or 16 bytes). */
@@ -163,30 +199,10 @@ export function inboundPacket(p: ScriptPacket, ep: Endpoints, map: SequenceMap):
   const v6 = ep.local.length === 16;
   const ipLen = v6 ? 40 : 20;
   const out = new Uint8Array(ipLen + tcpLen);
-  if (v6) {
-    const tclass = p.ip.class ?? 0;
-    out[0] = 0x60 | (tclass >> 4);
-    out[1] = (tclass & 15) << 4;
-    out[4] = tcpLen >> 8;
-    out[5] = tcpLen & 255;
-    out[6] = 6;
-    out[7] = p.ip.hlim ?? 64;
-    out.set(ep.remote, 8);
-    out.set(ep.local, 24);
-  } else {
-    out[0] = 0x45;
-    out[1] = p.ip.tos ?? 0;
-    out[2] = (ipLen + tcpLen) >> 8;
-    out[3] = (ipLen + tcpLen) & 255;
-    out[6] = 0x40; // DF
-    out[8] = p.ip.ttl ?? 64;
-    out[9] = 6;
-    out.set(ep.remote, 12);
-    out.set(ep.local, 16);
-    const c = checksum(sum16(0, out, 0, 20));
-    out[10] = c >> 8;
-    out[11] = c & 255;
-  }
+  ipHeader(out, ep.remote, ep.local, 6, tcpLen, {
+    ttl: v6 ? p.ip.hlim : p.ip.ttl,
+    tos: v6 ? p.ip.class : p.ip.tos,
+  });
   const t = ipLen;
   out[t] = ep.remotePort >> 8;
   out[t + 1] = ep.remotePort & 255;
@@ -507,25 +523,7 @@ export function inboundIcmp(
   // The quoted packet: our segment's IP header and TCP header.
   const ipLen = v6 ? 40 : 20;
   const quote = new Uint8Array(ipLen + 20);
-  if (v6) {
-    quote[0] = 0x60;
-    quote[4] = (20 + icmp.length) >> 8;
-    quote[5] = (20 + icmp.length) & 255;
-    quote[6] = 6;
-    quote[7] = 64;
-    quote.set(ep.local, 8);
-    quote.set(ep.remote, 24);
-  } else {
-    quote[0] = 0x45;
-    const total = 40 + icmp.length;
-    quote[2] = total >> 8;
-    quote[3] = total & 255;
-    quote[6] = 0x40;
-    quote[8] = 64;
-    quote[9] = 6;
-    quote.set(ep.local, 12);
-    quote.set(ep.remote, 16);
-  }
+  ipHeader(quote, ep.local, ep.remote, 6, 20 + icmp.length);
   quote[ipLen] = ep.localPort >> 8;
   quote[ipLen + 1] = ep.localPort & 255;
   quote[ipLen + 2] = ep.remotePort >> 8;
@@ -542,26 +540,7 @@ export function inboundIcmp(
   }
   msg.set(quote, 8);
   const out = new Uint8Array(ipLen + msg.length);
-  if (v6) {
-    out[0] = 0x60;
-    out[4] = msg.length >> 8;
-    out[5] = msg.length & 255;
-    out[6] = 58;
-    out[7] = 64;
-    out.set(ep.remote, 8);
-    out.set(ep.local, 24);
-  } else {
-    out[0] = 0x45;
-    out[2] = out.length >> 8;
-    out[3] = out.length & 255;
-    out[8] = 64;
-    out[9] = 1;
-    out.set(ep.remote, 12);
-    out.set(ep.local, 16);
-    const c = checksum(sum16(0, out, 0, 20));
-    out[10] = c >> 8;
-    out[11] = c & 255;
-  }
+  ipHeader(out, ep.remote, ep.local, v6 ? 58 : 1, msg.length);
   const ps = v6 ? pseudoSum(out, 8, 24, 16, 58, msg.length) : 0;
   const c = checksum(sum16(ps, msg, 0, msg.length));
   msg[2] = c >> 8;

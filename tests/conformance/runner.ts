@@ -248,14 +248,15 @@ class ScriptRun {
     return formatPacket(">", w.flags, w.seq, w.length, w.ack, w.window, w.options);
   }
 
+  // A packet line comes after every segment the stack sent was accounted for.
+  #noneUnexpected(e: ScriptEvent): void {
+    const s = this.sent[0];
+    if (!s) return;
+    this.#fail(e.line, `unexpected ${this.#describe(s)} sent at ${secs(s.at)} before "${e.text}"`);
+  }
+
   #inject(e: ScriptEvent, p: ScriptPacket): void {
-    if (this.sent.length > 0) {
-      const s = this.sent[0];
-      this.#fail(
-        e.line,
-        `unexpected ${this.#describe(s)} sent at ${secs(s.at)} before "${e.text}"`,
-      );
-    }
+    this.#noneUnexpected(e);
     let bytes: Uint8Array;
     try {
       bytes = inboundPacket(p, this.ep, this.map);
@@ -271,13 +272,7 @@ class ScriptRun {
   }
 
   #injectIcmp(e: ScriptEvent & { kind: "icmp" }): void {
-    if (this.sent.length > 0) {
-      const s = this.sent[0];
-      this.#fail(
-        e.line,
-        `unexpected ${this.#describe(s)} sent at ${secs(s.at)} before "${e.text}"`,
-      );
-    }
+    this.#noneUnexpected(e);
     let bytes: Uint8Array;
     try {
       bytes = inboundIcmp(e.icmp, this.ep, this.map);
