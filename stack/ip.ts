@@ -115,7 +115,8 @@ export function newIpStats() {
       badChecksum: 0,
       badExtensionHeader: 0,
       fragment: 0,
-      ttlExpired: 0,
+      /** Source address multicast or broadcast (RFC 1122 3.2.1.3). */
+      badSource: 0,
       notForUs: 0,
       unknownProtocol: 0,
     },
@@ -282,8 +283,12 @@ export class IpLayer {
       s.dropped.badVersion++;
       return;
     }
-    if (d.ttl === 0) {
-      s.dropped.ttlExpired++;
+    // RFC 1122 3.2.1.7: a TTL below 2 is no reason to drop (we are the
+    // destination, not a router); RFC 1122 3.2.1.3 / RFC 4291 2.7: a
+    // broadcast or multicast source is, and would make us answer to it.
+    const src = buf[d.srcOff];
+    if (d.addrLen === 4 ? src >= 224 : src === 0xff) {
+      s.dropped.badSource++;
       return;
     }
     if (!d.multicast && !this.isLocal(buf, d.dstOff, d.addrLen)) {

@@ -25,8 +25,8 @@ export interface CongestionControl {
   ssthresh: number;
   /** `acked` new bytes were acknowledged outside loss recovery. */
   onAck(acked: number, nowMs: number, srttMs: number): void;
-  /** Loss detected by duplicate ACKs or SACK: set ssthresh, return the new cwnd. */
-  onLoss(flightSize: number, nowMs: number): void;
+  /** Loss detected by duplicate ACKs or SACK (`sack`: RFC 6675 recovery follows): set ssthresh and cwnd. */
+  onLoss(flightSize: number, nowMs: number, sack: boolean): void;
   /** Retransmission timeout (RFC 5681 3.1 eq. 4, cwnd to one segment). */
   onTimeout(flightSize: number, nowMs: number): void;
   /** Recovery ended (full ACK): deflate to ssthresh (RFC 6582 3.2 step 3). */

@@ -18,7 +18,7 @@ const BETA = 0.7;
  * ```ts
  * import { Cubic } from "./cubic.ts";
  * const cc = new Cubic(1000);
- * cc.onLoss(20000, 0);
+ * cc.onLoss(20000, 0, true);
  * cc.ssthresh; // 14000
  * ```
  */
@@ -66,7 +66,7 @@ export class Cubic implements CongestionControl {
     if (limit > cwndSeg) this.cwnd += ((limit - cwndSeg) / cwndSeg) * acked;
   }
 
-  onLoss(_flightSize: number, _nowMs: number): void {
+  onLoss(_flightSize: number, _nowMs: number, _sack: boolean): void {
     const cwndSeg = this.cwnd / this.#mss;
     // 4.7 fast convergence.
     this.#wMax = cwndSeg < this.#lastWMax ? (cwndSeg * (1 + BETA)) / 2 : cwndSeg;
@@ -77,7 +77,7 @@ export class Cubic implements CongestionControl {
   }
 
   onTimeout(flightSize: number, nowMs: number): void {
-    this.onLoss(flightSize, nowMs);
+    this.onLoss(flightSize, nowMs, false);
     this.cwnd = this.#mss;
   }
 

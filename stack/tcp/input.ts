@@ -507,7 +507,7 @@ function enterRecovery(c: TcpConnection, now: number): void {
   const s = c.ctx.stats;
   c.inRecovery = true;
   c.recover = c.sndMax;
-  c.cc.onLoss(c.flightSize, now);
+  c.cc.onLoss(c.flightSize, now, c.sackOk);
   s.fastRetransmits++;
   if (c.sackOk) s.sackRecoveries++;
   // RFC 6675 5 (B) / RFC 5681 3.2 step 2: resend the first unacknowledged segment.

@@ -45,10 +45,12 @@ export class NewReno implements CongestionControl {
     }
   }
 
-  onLoss(flightSize: number): void {
+  onLoss(flightSize: number, _nowMs: number, sack: boolean): void {
     // RFC 5681 3.2 eq. 4.
     this.ssthresh = Math.max(flightSize / 2, 2 * this.#mss);
-    this.cwnd = this.ssthresh + 3 * this.#mss;
+    // RFC 5681 3.2 inflates by the three duplicates; with SACK, RFC 6675
+    // 5 (4.2) counts them in the pipe instead and starts at ssthresh.
+    this.cwnd = this.ssthresh + (sack ? 0 : 3 * this.#mss);
     this.#acc = 0;
   }
 

@@ -227,7 +227,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
     // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
     // the old SND.NXT, so old duplicates fall below its window (Linux: +65537).
     c.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
-    c.sndUna = c.sndNxt = c.sndMax = c.smallEnd = c.iss;
+    c.sndUna =
+      c.sndNxt =
+      c.sndMax =
+      c.smallEnd =
+        c.iss;
     c.bufSeq = seqAdd(c.iss, 1);
     c.recover = c.iss;
   }
@@ -311,7 +315,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
     if (!c) return true;
     // The SYN,ACK we sent without a block: ISS is the cookie, and the options
     // come from the cookie, the ACK's timestamp, and our TSval's low bits.
-    c.iss = c.sndUna = c.recover = c.smallEnd = iss;
+    c.iss =
+      c.sndUna =
+      c.recover =
+      c.smallEnd =
+        iss;
     c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
     c.irs = irs;
     c.rcvNxt = seg.seq;

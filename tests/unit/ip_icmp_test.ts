@@ -129,12 +129,13 @@ Deno.test("ip: every malformed packet is dropped with its reason", () => {
     ["badChecksum", ipv4(K4, S4, 1, echo, { badChecksum: true })],
     ["fragment", ipv4(K4, S4, 1, echo, { flagsFrag: 0x2000 })],
     ["fragment", ipv4(K4, S4, 1, echo, { flagsFrag: 0x0010 })],
-    ["ttlExpired", ipv4(K4, S4, 1, echo, { ttl: 0 })],
+    ["badSource", ipv4("255.255.255.255", S4, 1, echo)],
+    ["badSource", ipv4("224.0.0.1", S4, 1, echo)],
     ["notForUs", ipv4(K4, "192.0.2.77", 1, echo)],
     ["unknownProtocol", ipv4(K4, S4, 99, echo)],
     ["badPayloadLength", ipv6(K6, S6, 58, echo).subarray(0, 50)],
     ["truncated", ipv6(K6, S6, 58, echo).subarray(0, 39)],
-    ["ttlExpired", ipv6(K6, S6, 58, echo, 0)],
+    ["badSource", ipv6("ff02::1", S6, 58, echo)],
     ["notForUs", ipv6(K6, "2001:db8::99", 58, echo)],
     ["empty", new Uint8Array(0)],
   ];
@@ -146,6 +147,15 @@ Deno.test("ip: every malformed packet is dropped with its reason", () => {
     assert.equal(d[reason], 1, `expected drop reason ${reason}`);
     const total = Object.values(d).reduce((a, b) => a + b, 0);
     assert.equal(total, 1, `only ${reason} moved`);
+  }
+});
+
+Deno.test("ip: a TTL or hop limit below 2 is no reason to drop (RFC 1122 3.2.1.7)", () => {
+  for (const ttl of [0, 1]) {
+    const { s, sent, rx } = stack();
+    rx(ipv4(K4, S4, 1, icmpEcho(8, 1, 1, data), { ttl }));
+    assert.equal(sent.length, 1, `TTL ${ttl}: echo answered`);
+    assert.equal(s.icmp.stats.echoRequests, 1);
   }
 });
 
