@@ -442,6 +442,10 @@ function processAck(
     } else {
       c.dupAcks = 0;
       c.cc.onAck(dataAcked, now, c.rtt.srtt);
+      // RFC 6582's "recover" trails SND.UNA (FreeBSD moves snd_recover with
+      // snd_una): left behind, it would compare as newer than every ACK
+      // once 2^31 bytes have passed, and fast retransmit would never fire.
+      if (seqLt(c.recover, c.sndUna)) c.recover = seqAdd(c.sndUna, -1);
     }
     if (dataAcked > 0) c.events?.onWritable();
   }

@@ -756,3 +756,26 @@ Deno.test("tcp: Nagle (Minshall): a response's short tail goes at once; a second
   sent = peer.take().filter((s) => s.data.length > 0);
   assert.deepEqual(sent.map((s) => s.data.length), [10], "sent once the short one is ACKed");
 });
+
+Deno.test("tcp: fast retransmit still fires after 2^31 bytes (recover trails SND.UNA)", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer, { ts: false });
+  conn.setNoDelay(true);
+  const c = conn.block;
+  // As if just under 2 GiB had been ACKed since the last recovery: two
+  // more segments, and a recover left behind would compare as newer.
+  c.recover = (c.sndUna - 2 ** 31 + 2000) >>> 0;
+  await conn.write(new Uint8Array(1460 * 6));
+  const first = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(first.length, 6);
+  const ack = (n: number) => peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: n, flags: "A" });
+  ack(first[1].seq);
+  ack(first[2].seq);
+  peer.take();
+  assert.equal(c.recover, (c.sndUna - 1) >>> 0, "recover trails SND.UNA");
+  // Three duplicates: the third segment was lost.
+  for (let i = 0; i < 3; i++) ack(first[2].seq);
+  const rtx = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(rtx[0]?.seq, first[2].seq, "resent on the third duplicate");
+  assert.equal(peer.stack.tcp.stats.fastRetransmits, 1);
+});
