@@ -133,8 +133,24 @@ function parseHead(text: string): Request {
   return { method: m[1], path: m[2], version: m[3], headers };
 }
 
-async function readBody(r: Reader, req: Request, sink: (b: Uint8Array) => void): Promise<number> {
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+async function readBody(
+  conn: TcpConn,
+  r: Reader,
+  req: Request,
+  sink: (b: Uint8Array) => void,
+): Promise<number> {
   const te = req.headers.get("transfer-encoding");
+  const cl = req.headers.get("content-length");
+  // RFC 9110 10.1.1: a client that sent "Expect: 100-continue" waits for
+  // this (curl for a second) before it sends the body.
+  const hasBody = te !== undefined || (cl !== undefined && cl !== "0");
+  if (
+    hasBody && req.version === "1.1" && req.headers.get("expect")?.toLowerCase() === "100-continue"
+  ) {
+    await conn.write(CONTINUE);
+  }
   if (te !== undefined) {
     if (te.toLowerCase() !== "chunked") throw new BadRequest("unsupported transfer-encoding");
     let total = 0;
@@ -150,7 +166,6 @@ async function readBody(r: Reader, req: Request, sink: (b: Uint8Array) => void):
       if ((await r.line()) !== "") throw new BadRequest("bad chunk end");
     }
   }
-  const cl = req.headers.get("content-length");
   if (cl === undefined) return 0;
   if (!/^\d+$/.test(cl)) throw new BadRequest("bad content-length");
   const len = Number(cl);
@@ -204,9 +219,9 @@ async function serveConnection(stack: Stack, conn: TcpConn, o: HttpOptions): Pro
     }
     const wantsClose = req.headers.get("connection")?.toLowerCase() === "close" ||
       (req.version === "1.0" && req.headers.get("connection")?.toLowerCase() !== "keep-alive");
-    // The server closing first: its FIN rides on the response's last segment.
+    // The server closing first: handle() corks the response once the body
+    // is read, so the FIN rides on the response's last segment.
     const endAfter = wantsClose && closeFirst === "server";
-    if (endAfter) conn.cork();
     await handle(stack, conn, r, req, wantsClose, o);
     if (endAfter) {
       conn.closeWrite();
@@ -240,12 +255,14 @@ async function handle(
   const bytes = /^\/bytes\/(\d{1,12})$/.exec(path);
   if (path === "/upload" && (req.method === "POST" || req.method === "PUT")) {
     const h = createHash("sha256");
-    const n = await readBody(r, req, (b) => h.update(b));
+    const n = await readBody(conn, r, req, (b) => h.update(b));
+    corkIfEnding(conn, close, o);
     const body = JSON.stringify({ bytes: n, sha256: h.digest("hex") }) + "\n";
     await respond(conn, 200, "application/json", body, close);
     return;
   }
-  await readBody(r, req, () => {}); // any other body is discarded
+  await readBody(conn, r, req, () => {}); // any other body is discarded
+  corkIfEnding(conn, close, o);
   if (req.method !== "GET" && req.method !== "HEAD") {
     await respond(conn, 405, "text/plain", "Method not allowed\n", close);
   } else if (bytes) {
@@ -296,6 +313,12 @@ async function handle(
   } else {
     await respond(conn, 404, "text/plain", "Not found\n", close);
   }
+}
+
+// The response ends the connection from our side: hold its segments so
+// the FIN can ride on the last one (serveConnection uncorks).
+function corkIfEnding(conn: TcpConn, close: boolean, o: HttpOptions): void {
+  if (close && (o.closeFirst ?? "server") === "server") conn.cork();
 }
 
 function headText(status: number, type: string, length: number, close: boolean): string {

@@ -49,3 +49,21 @@ function dataLen(p: Uint8Array): number {
   const total = (p[2] << 8) | p[3];
   return total - ihl - (p[ihl + 12] >> 4) * 4;
 }
+
+Deno.test("http: Expect: 100-continue gets 100 Continue before the body is sent (RFC 9110 10.1.1)", async () => {
+  const n = net();
+  const server = startHttp(n.b, { port: 80 });
+  let c: TcpConn | undefined;
+  n.a.connect({ hostname: "192.0.2.2", port: 80 }).then((x) => c = x);
+  await n.run(() => c !== undefined);
+  const head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n" +
+    "Expect: 100-continue\r\nConnection: close\r\n\r\n";
+  await c!.write(new TextEncoder().encode(head));
+  const interim = await readResponse(n, c!, 25);
+  assert.equal(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  await c!.write(new TextEncoder().encode("hello"));
+  const final = await readResponse(n, c!, 1000);
+  assert.match(final, /^HTTP\/1\.1 200 OK\r\n[\s\S]*"bytes":5,"sha256":"2cf24dba/);
+  c!.close();
+  server.close();
+});
