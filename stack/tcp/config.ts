@@ -76,6 +76,8 @@ export interface TcpConfig extends RtoSettings {
   ephemeralHigh: number;
   /** Challenge ACKs per second (RFC 5961 7), across the stack. */
   challengeAckLimit: number;
+  /** Challenge ACKs per second and connection (FreeBSD's ack_war_cnt). */
+  challengeAckPerConnection: number;
   /** FIN-WAIT-2 timeout after the application closed, ms. */
   finWait2TimeoutMs: number;
 }
@@ -113,5 +115,6 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   ephemeralLow: 49152,
   ephemeralHigh: 65535,
   challengeAckLimit: 1000,
+  challengeAckPerConnection: 5,
   finWait2TimeoutMs: 60_000,
 };

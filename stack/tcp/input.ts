@@ -85,7 +85,7 @@ function inWindow(x: number, nxt: number, wnd: number): boolean {
 
 function challengeAck(c: TcpConnection): void {
   const s = c.ctx.stats;
-  if (c.ctx.allowChallengeAck()) {
+  if (c.ctx.allowChallengeAck(c)) {
     s.challengeAcks++;
     // A bare ACK at SND.MAX (FreeBSD's tcp_respond), never a FIN again.
     sendSegment(c, c.sndMax, 0, ACK);

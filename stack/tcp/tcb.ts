@@ -49,8 +49,8 @@ export interface TcpContext {
   enterTimeWait(c: TcpConnection): void;
   /** A passive connection reached ESTABLISHED: queue it for accept. */
   established(c: TcpConnection): void;
-  /** May we send a challenge ACK now (RFC 5961 7)? */
-  allowChallengeAck(): boolean;
+  /** May `c` send a challenge ACK now (RFC 5961 7)? */
+  allowChallengeAck(c: TcpConnection): boolean;
   /** The TSval offset for connections between these addresses (RFC 7323 5.4). */
   timestampOffset(local: IpAddress, remote: IpAddress): number;
   /** The connection armed a timer; make sure it is scanned. */
@@ -260,6 +260,10 @@ export class TcpConnection {
   softError: string | undefined;
   /** End of the last short data segment sent (Minshall's Nagle). */
   smallEnd = 0;
+  /** Start of this connection's challenge-ACK window, ms, and the ACKs sent in it. */
+  challengeWindowAt = -Infinity;
+  /** Challenge ACKs sent in the current window. */
+  challengeCount = 0;
   /** Corked: hold partial segments until uncorked (Linux's TCP_CORK). */
   corked = false;
   /** Keepalive on. */

@@ -65,6 +65,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #isn: IsnGenerator;
   #challengeSecond = -1;
   #challengeCount = 0;
+  #challengeBudget = 0;
   #ports: EphemeralPorts;
   #isnWords = new Uint32Array(10);
   #cookies = new SynCookies();
@@ -378,13 +379,27 @@ export class TcpLayer implements TcpContext, AcceptHost {
     l.onReady();
   }
 
-  allowChallengeAck(): boolean {
-    const sec = Math.floor(this.#clock() / 1000);
+  // RFC 5961 7, hardened against CVE-2016-5696: a blind attacker counted
+  // the challenge ACKs a shared, exact per-second budget let through. Each
+  // second's budget is now random in [limit/2, 3·limit/2) (Linux since
+  // 4.7), and each connection has its own small budget (FreeBSD's
+  // ack_war_cnt per ack_war_timewindow).
+  allowChallengeAck(c: TcpConnection): boolean {
+    const now = this.#clock();
+    const cfg = this.config;
+    if (now - c.challengeWindowAt >= 1000) {
+      c.challengeWindowAt = now;
+      c.challengeCount = 0;
+    }
+    if (++c.challengeCount > cfg.challengeAckPerConnection) return false;
+    const sec = Math.floor(now / 1000);
     if (sec !== this.#challengeSecond) {
       this.#challengeSecond = sec;
       this.#challengeCount = 0;
+      const limit = cfg.challengeAckLimit;
+      this.#challengeBudget = Math.floor(limit / 2 + Math.random() * limit);
     }
-    return ++this.#challengeCount <= this.config.challengeAckLimit;
+    return ++this.#challengeCount <= this.#challengeBudget;
   }
 
   watch(c: TcpConnection): void {

@@ -354,12 +354,28 @@ Deno.test("tcp: RFC 5961 5.2: data with an ACK from the future or far past is re
   assert.equal(conn.block.rcvBuf.readable, 5);
 });
 
-Deno.test("tcp: RFC 5961 7: challenge ACKs are rate limited", async () => {
-  const peer = new Peer({ tcp: { challengeAckLimit: 3 } });
+Deno.test("tcp: RFC 5961 7: challenge ACKs are limited per connection (5 a second)", async () => {
+  const peer = new Peer();
   await passiveOpen(peer);
   for (let i = 0; i < 10; i++) peer.send({ sport: P, dport: 80, seq: ISN + 10 + i, flags: "R" });
-  assert.equal(peer.take().length, 3);
-  assert.equal(peer.stack.tcp.stats.challengeAcksSuppressed, 7);
+  assert.equal(peer.take().length, 5);
+  assert.equal(peer.stack.tcp.stats.challengeAcksSuppressed, 5);
+  await peer.advance(1000);
+  peer.send({ sport: P, dport: 80, seq: ISN + 30, flags: "R" });
+  assert.equal(peer.take().length, 1, "a new second, a new budget");
+});
+
+Deno.test("tcp: the stack-wide challenge-ACK budget is random each second (CVE-2016-5696)", async () => {
+  const peer = new Peer({ tcp: { challengeAckLimit: 100, challengeAckPerConnection: 10_000 } });
+  await passiveOpen(peer);
+  const perSecond: number[] = [];
+  for (let sec = 0; sec < 6; sec++) {
+    await peer.advance(1000 - (peer.now % 1000));
+    for (let i = 0; i < 300; i++) peer.send({ sport: P, dport: 80, seq: ISN + 10 + i, flags: "R" });
+    perSecond.push(peer.take().length);
+  }
+  for (const n of perSecond) assert.ok(n >= 50 && n < 150, `${n} in [limit/2, 3 limit/2)`);
+  assert.ok(new Set(perSecond).size > 1, `not one fixed count: ${perSecond}`);
 });
 
 Deno.test("tcp: PAWS drops an old timestamp; a segment without timestamps is dropped", async () => {
