@@ -228,3 +228,47 @@ Deno.test({
       assert.match(text, /cksum 0x[0-9a-f]+ \(correct\)/);
     }),
 });
+
+Deno.test({
+  name: "tcp: curl fetching three URLs on one keep-alive connection: no 20 ms gap (tcpdump)",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack();
+      const pcap = `${dir}/keepalive.pcap`;
+      const dump = await ns.capture(pcap, "tunstack0", ["tcp", "port", "80"]);
+      const out = await ns.ok([
+        "curl",
+        "-sS",
+        "--fail",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{num_connects}\\n",
+        "http://192.0.2.2/bytes/100",
+        "http://192.0.2.2/bytes/5000",
+        "http://192.0.2.2/bytes/100",
+      ]);
+      assert.deepEqual(out.trim().split("\n").map(Number), [1, 0, 0], "one connection");
+      await new Promise((r) => setTimeout(r, 200));
+      await dump.stop("SIGINT");
+      const lines = (await ns.ok(["tcpdump", "-r", pcap, "-n", "-tt"])).trim().split("\n");
+      // Each request, and the last segment of data before the next request.
+      const t = (l: string) => Number(l.split(" ")[0]);
+      const requests = lines.filter((l) => /> 192\.0\.2\.2\.80: .*HTTP: GET/.test(l));
+      assert.equal(requests.length, 3, lines.join("\n"));
+      for (const req of requests) {
+        const i = lines.indexOf(req);
+        const next = lines.findIndex((l, k) => k > i && /HTTP: GET/.test(l));
+        const reply = lines.slice(i + 1, next < 0 ? undefined : next)
+          .filter((l) => /192\.0\.2\.2\.80 > .*length [1-9]/.test(l));
+        const end = t(reply[reply.length - 1]);
+        assert.ok(end - t(req) < 0.02, `response took ${((end - t(req)) * 1000).toFixed(1)} ms`);
+      }
+    }),
+});
