@@ -8,8 +8,12 @@
  * @module
  */
 
+import denoJson from "../deno.json" with { type: "json" };
 import { INSPECT_HELP, runInspect } from "./inspect.ts";
 import { runUp, UP_HELP } from "./up.ts";
+
+/** The version, from deno.json. */
+export const VERSION: string = denoJson.version;
 
 const HELP = `tunstack: a userspace IPv4/IPv6 + TCP stack on a Linux TUN device
 
@@ -21,11 +25,20 @@ Commands:
   stats     print the counters of a running stack
   sysctl    read or set run-time settings of a running stack
   help      show this text
+  version   print the version (also --version)
 
 ${INSPECT_HELP}
 `;
 
-async function main(args: string[]): Promise<number> {
+/**
+ * Runs the CLI; resolves to the exit status (2 for a usage error).
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await main(["--version"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
   switch (cmd) {
     case "up":
@@ -42,6 +55,11 @@ async function main(args: string[]): Promise<number> {
         return 0;
       }
       return await runInspect(cmd, rest);
+    case "version":
+    case "--version":
+    case "-V":
+      console.log(`tunstack ${VERSION}`);
+      return 0;
     case undefined:
     case "help":
     case "--help":
