@@ -482,7 +482,9 @@ function processAck(
     if (window > 0 && c.persistAt !== 0) {
       c.persistAt = 0;
       c.persistShift = 0;
-      // Resend the probe byte with everything else under the normal timer.
+      // Only a probe byte can be in flight, and a shut window dropped it:
+      // send from SND.UNA now, under the normal timer.
+      c.sndNxt = c.sndUna;
       if (c.sndMax !== c.sndUna && c.rtoAt === 0) c.rtoAt = now + c.rtt.rto;
     }
   }

@@ -298,12 +298,11 @@ export function tcpOutput(c: TcpConnection): void {
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.
-  if (
-    seqDiff(c.dataEnd, c.sndNxt) > 0 && c.sndNxt === c.sndMax && c.rtoAt === 0 &&
-    c.persistAt === 0
-  ) {
-    armPersist(c);
-  }
+  // A zero window met after a timeout rewound SND.NXT is probed the same
+  // way, for as long as the peer answers (RFC 1122 4.2.2.17), instead of
+  // retransmitting into it until the retries run out.
+  const waiting = seqDiff(c.dataEnd, c.sndNxt) > 0 && c.rtoAt === 0 && c.persistAt === 0;
+  if (waiting && (c.sndNxt === c.sndMax || c.sndWnd === 0)) armPersist(c);
   if (!sent && c.ackNow) sendAck(c);
 }
 

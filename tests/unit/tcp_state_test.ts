@@ -795,3 +795,30 @@ Deno.test("tcp: fast retransmit still fires after 2^31 bytes (recover trails SND
   assert.equal(rtx[0]?.seq, first[2].seq, "resent on the third duplicate");
   assert.equal(peer.stack.tcp.stats.fastRetransmits, 1);
 });
+
+Deno.test("tcp: a zero window met with data in flight is probed for as long as the peer answers (RFC 1122 4.2.2.17)", async () => {
+  const peer = new Peer({ tcp: { dataRetries: 3 } });
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  await conn.write(new Uint8Array(3000));
+  peer.take();
+  // The peer takes nothing and shuts its window.
+  const zero = () =>
+    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "A", window: 0 });
+  zero();
+  let probes = 0;
+  for (let t = 0; t < 120_000; t += 500) {
+    await peer.advance(500);
+    const sent = peer.take();
+    if (sent.length > 0) {
+      probes += sent.length;
+      zero(); // each probe is answered: still a zero window
+    }
+  }
+  assert.equal(conn.state, "ESTABLISHED", "alive after two minutes of zero window");
+  assert.ok(probes >= 3, `${probes} probes`);
+  // The window opens: the data flows.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "A", window: 512 });
+  await peer.advance(10);
+  const sent = peer.take().filter((s) => s.data.length > 0);
+  assert.ok(sent.length > 0 && sent[0].seq === iss + 1, "resumes from SND.UNA");
+});
