@@ -256,6 +256,8 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     c.sndWl1 = seq;
     c.sndWl2 = ack;
     s.established++;
+    if (c.retries > 0) c.rtt.afterSynTimeout();
+    c.retries = 0;
     ctx.established(c);
     c.events?.onEstablished();
     const early = c.synData;
@@ -561,6 +563,7 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
     if (c.tsOk && seg.options.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
     else if (c.rttSeq >= 0) c.rtt.sample(ctx.now() - c.rttSentAt);
     c.rttSeq = -1;
+    if (c.retries > 0) c.rtt.afterSynTimeout();
     c.retries = 0;
     c.rtoAt = 0;
     c.state = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";

@@ -15,6 +15,9 @@
 /** Largest RTO in ms (RFC 6298 2.5). */
 export const RTO_MAX_MS = 60_000;
 
+/** RFC 6298 5.7: the RTO once data begins after a SYN timed out unmeasured. */
+export const RTO_AFTER_SYN_TIMEOUT_MS = 3000;
+
 /** The timer's bounds (FreeBSD's rexmit_min, rexmit_slop and rexmit_initial). */
 export interface RtoSettings {
   /** Smallest RTO, ms. */
@@ -39,6 +42,8 @@ export interface RtoSettings {
 export class RttEstimator {
   /** Smoothed RTT (ms), 0 before the first sample. */
   srtt = 0;
+  /** Whether any sample was taken (a 0 ms RTT is a real sample). */
+  sampled = false;
   /** RTT variation (ms). */
   rttvar = 0;
   /** Current RTO (ms), including back-off. */
@@ -57,7 +62,8 @@ export class RttEstimator {
   /** Folds in one measurement (ms). */
   sample(r: number): void {
     if (r < 0) return;
-    if (this.srtt === 0) {
+    if (!this.sampled) {
+      this.sampled = true;
       this.srtt = r;
       this.rttvar = r / 2;
     } else {
@@ -71,6 +77,16 @@ export class RttEstimator {
     );
     this.backoff = 0;
     this.rto = this.#base;
+  }
+
+  /**
+   * RFC 6298 5.7: the SYN was retransmitted and no RTT was measured, so
+   * data starts with an RTO of 3 s (the peer or path is slow to answer).
+   */
+  afterSynTimeout(): void {
+    if (this.sampled) return;
+    this.backoff = 0;
+    this.rto = this.#base = Math.max(this.#base, RTO_AFTER_SYN_TIMEOUT_MS);
   }
 
   /** Doubles the RTO after a timeout (RFC 6298 5.5). */

@@ -12,3 +12,11 @@ Deno.test("congestion: NewReno on loss: ssthresh + 3 SMSS without SACK, ssthresh
     assert.equal(cc.cwnd, sack ? 20 * 1460 : 23 * 1460, sack ? "RFC 6675" : "RFC 5681");
   }
 });
+
+Deno.test("rtt: a 0 ms sample is a sample (RFC 6298 2.2/2.3 smoothing continues from it)", async () => {
+  const { RttEstimator } = await import("../../stack/tcp/rtt.ts");
+  const r = new RttEstimator({ rtoMinMs: 1, rtoSlopMs: 0, rtoInitialMs: 1000 });
+  r.sample(0);
+  r.sample(100);
+  assert.equal(r.srtt, 12.5, "smoothed, not restarted at 100");
+});

@@ -822,3 +822,16 @@ Deno.test("tcp: a zero window met with data in flight is probed for as long as t
   const sent = peer.take().filter((s) => s.data.length > 0);
   assert.ok(sent.length > 0 && sent[0].seq === iss + 1, "resumes from SND.UNA");
 });
+
+Deno.test("tcp: after a SYN timeout with no RTT sample, data starts with RTO = 3 s (RFC 6298 5.7)", async () => {
+  const peer = new Peer({ tcp: { timestamps: false } });
+  let conn: TcpConn | undefined;
+  peer.stack.connect({ hostname: "192.0.2.1", port: 8080 }).then((c) => conn = c);
+  const [syn] = peer.take();
+  await peer.advance(1100);
+  assert.equal(peer.take()[0]?.flags, "S", "SYN retransmitted");
+  peer.send({ sport: 8080, dport: syn.sport, seq: ISN, ack: syn.seq + 1, flags: "SA", mss: 1460 });
+  await settle();
+  assert.ok(conn);
+  assert.equal(conn!.block.rtt.rto, 3000);
+});
