@@ -7,7 +7,7 @@
  */
 
 import { seqLen, TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
-import { sendAck, sendSegment, tcpOutput } from "./output.ts";
+import { sendAbortReset, sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
@@ -226,8 +226,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK;
   // with insecure_syn, RFC 793's reset.
   if (flags & SYN && ctx.config.insecureSyn) {
-    sendSegment(c, c.sndMax, 0, RST | ACK);
-    s.resetsSent++;
+    sendAbortReset(c);
     s.connectionsAborted++;
     closeConnection(c, new ConnectionResetError("Connection reset: a SYN arrived in the window"));
     return;
@@ -289,8 +288,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     } else if (c.appClosed) {
       // Nobody will read it: reset (RFC 9293 3.10.4, RFC 2525 2.17).
       s.dropped.dataAfterClose++;
-      sendSegment(c, c.sndMax, 0, RST | ACK);
-      s.resetsSent++;
+      sendAbortReset(c);
       s.connectionsAborted++;
       closeConnection(c);
       return;

@@ -321,7 +321,11 @@ export function armPersist(c: TcpConnection): void {
 }
 
 /**
- * Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5).
+ * Sends RST (with ACK) to abort a synchronized connection (RFC 9293 3.10.5)
+ * at a sequence number the peer accepts: SND.MAX, or the right edge of its
+ * window if that is lower (Linux's tcp_acceptable_seq). Behind a zero
+ * window, a persist probe may have taken SND.MAX past what the peer will
+ * take, and an RST there would only earn a challenge ACK (RFC 5961 3.2).
  *
  * @example
  * ```ts ignore
@@ -329,7 +333,8 @@ export function armPersist(c: TcpConnection): void {
  * ```
  */
 export function sendAbortReset(c: TcpConnection): void {
-  sendSegment(c, c.sndMax, 0, RST | ACK);
+  const edge = seqAdd(c.sndUna, c.sndWnd);
+  sendSegment(c, seqLt(edge, c.sndMax) ? edge : c.sndMax, 0, RST | ACK);
   c.ctx.stats.resetsSent++;
 }
 

@@ -835,3 +835,40 @@ Deno.test("tcp: after a SYN timeout with no RTT sample, data starts with RTO = 3
   assert.ok(conn);
   assert.equal(conn!.block.rtt.rto, 3000);
 });
+
+Deno.test("tcp: an abort behind a zero window is an RST the peer accepts (at its window's edge)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  await conn.write(new Uint8Array(100));
+  peer.take();
+  // The peer ACKs the data and shuts its window; a persist probe follows.
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 101,
+    flags: "A",
+    window: 0,
+    ts: ts(600),
+  });
+  await conn.write(new Uint8Array(100));
+  await peer.advance(2000);
+  const probe = peer.take().find((s) => s.data.length === 1);
+  assert.ok(probe, "a zero-window probe went out");
+  // Data the application never reads: close() aborts (RFC 9293 3.10.4).
+  const data = new Uint8Array([7]);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 101,
+    flags: "PA",
+    window: 0,
+    data,
+    ts: ts(700),
+  });
+  peer.take();
+  conn.close();
+  const rst = peer.take().find((s) => s.flags.includes("R"));
+  assert.equal(rst?.seq, iss + 101, "at SND.UNA + window (0), not past the probe byte");
+});
