@@ -17,7 +17,21 @@
  * @module
  */
 
+import type { IpDatagram } from "../ip.ts";
+import { TcpFlags, TcpHeaderFields, TcpOptions, type TcpSegment } from "../wire/tcp.ts";
+import type { ListenerCore } from "./accept.ts";
+import { negotiate, segmentArrives } from "./input.ts";
 import { halfSipHash } from "./isn.ts";
+import { sendReply } from "./output.ts";
+import { seqAdd } from "./seq.ts";
+import {
+  defaultPeerMss,
+  linkMss,
+  receiveScale,
+  type TcpConnection,
+  type TcpContext,
+  timestampClock,
+} from "./tcb.ts";
 
 /** MSS values a cookie can carry; a client's MSS is rounded down to one. */
 export const COOKIE_MSS: readonly number[] = [536, 1220, 1440, 1460, 8940, 8960, 65475, 65495];
@@ -123,4 +137,140 @@ export function cookieTimestamp(tsNow: number, wscale: number, sackPermitted: bo
 export function timestampOptions(tsEcr: number): { wscale: number; sackPermitted: boolean } {
   const w = tsEcr & 15;
   return { wscale: w === 15 ? -1 : w, sackPermitted: (tsEcr & 16) !== 0 };
+}
+
+/** What the cookie responder needs from the TCP layer. */
+export interface CookieHost extends TcpContext {
+  /** The 4-tuple as words for the cookie's MAC. */
+  tupleWords(
+    local: Uint8Array,
+    lOff: number,
+    remote: Uint8Array,
+    rOff: number,
+    n: number,
+    lport: number,
+    rport: number,
+  ): Uint32Array;
+  /** The TSval offset of the address pair. */
+  pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number): number;
+  /** Creates and registers a passive connection. */
+  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
+}
+
+/**
+ * SYN cookies for a listener whose backlog is full (RFC 4987 3.6): the
+ * cookie SYN,ACK, and the connection its returning ACK stands for.
+ *
+ * @example
+ * ```ts ignore
+ * const cookies = new CookieResponder(layer);
+ * cookies.send(listener, datagram, syn);
+ * ```
+ */
+export class CookieResponder {
+  #host: CookieHost;
+  #cookies = new SynCookies();
+  #hdr = new TcpHeaderFields();
+  #opts = new TcpOptions();
+
+  /** Cookies answered on behalf of `host`. */
+  constructor(host: CookieHost) {
+    this.#host = host;
+  }
+
+  /** Answers a SYN with a cookie SYN,ACK, keeping no state (RFC 4987 3.6). */
+  send(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void {
+    const host = this.#host;
+    const cfg = host.config;
+    const o = seg.options;
+    const now = host.now();
+    const w = host.tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const peerMss = o.mss > 0 ? o.mss : defaultPeerMss(d.addrLen);
+    const f = this.#hdr;
+    f.srcPort = seg.dstPort;
+    f.dstPort = seg.srcPort;
+    f.seq = this.#cookies.make(w, seg.seq, peerMss, now);
+    f.ack = seqAdd(seg.seq, 1);
+    f.flags = TcpFlags.SYN | TcpFlags.ACK;
+    f.window = this.#window();
+    f.mss = linkMss(host.ip.mtu, d.addrLen);
+    f.sackCount = 0;
+    // Without timestamps there is nowhere to keep window scale and SACK.
+    const ts = o.hasTimestamp && cfg.timestamps;
+    const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
+    const sack = ts && o.sackPermitted && cfg.sack;
+    f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
+    f.sackPermitted = sack;
+    f.timestamp = ts;
+    const n = d.addrLen;
+    const offset = host.pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
+    f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack) : 0;
+    f.tsEcr = ts ? o.tsVal : 0;
+    sendReply(host, d, f);
+    l.cookieSentAt = now;
+    host.stats.synCookies.sent++;
+  }
+
+  // The window a cookie SYN,ACK offers (RFC 7323 2.2: unscaled), which
+  // the rebuilt connection must remember as advertised.
+  #window(): number {
+    return Math.min(0xffff, this.#host.config.rcvBuf);
+  }
+
+  /** Opens the connection a returning cookie stands for; false if it is not one. */
+  accept(l: ListenerCore, d: IpDatagram, seg: TcpSegment): boolean {
+    const host = this.#host;
+    const now = host.now();
+    // Only while cookies may be out there (two periods), so a stray ACK is
+    // not hashed, and a guesser has no cookie to guess most of the time.
+    if (!host.config.synCookies || now - l.cookieSentAt > 128_000) return false;
+    const s = host.stats;
+    const irs = seqAdd(seg.seq, -1);
+    const iss = seqAdd(seg.ack, -1);
+    const w = host.tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const mss = this.#cookies.check(w, irs, iss, now);
+    if (mss < 0) {
+      s.synCookies.rejected++;
+      return false;
+    }
+    s.synCookies.accepted++;
+    if (l.queue.length >= l.acceptBacklog) {
+      s.dropped.acceptOverflow++;
+      return true;
+    }
+    const c = host.createPassive(l, d, seg);
+    if (!c) return true;
+    // The SYN,ACK we sent without a block: ISS is the cookie, and the options
+    // come from the cookie, the ACK's timestamp, and our TSval's low bits.
+    c.iss =
+      c.sndUna =
+      c.recover =
+      c.smallEnd =
+        iss;
+    c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
+    c.irs = irs;
+    c.rcvNxt = seg.seq;
+    c.rcvAdv = seqAdd(seg.seq, this.#window());
+    const ack = seg.options;
+    const o = this.#opts;
+    o.reset();
+    o.mss = mss;
+    if (ack.hasTimestamp && host.config.timestamps) {
+      const carried = timestampOptions(ack.tsEcr);
+      o.wscale = carried.wscale;
+      o.sackPermitted = carried.sackPermitted;
+      o.hasTimestamp = true;
+      o.tsVal = ack.tsVal;
+    }
+    negotiate(c, o);
+    c.sndWnd = c.maxSndWnd = seg.window << c.sndScale;
+    c.sndWl1 = irs;
+    c.sndWl2 = iss;
+    // Counted as a half-open connection for the moment the ACK completes it.
+    c.synQueued = true;
+    l.synPending++;
+    s.passiveOpens++;
+    segmentArrives(c, seg);
+    return true;
+  }
 }

@@ -12,24 +12,17 @@ import type { IcmpErrorReport, IpDatagram, IpLayer } from "../ip.ts";
 import { icmpError } from "./icmp_error.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
-import { readU32, TcpFlags, TcpHeaderFields, TcpOptions, TcpSegment } from "../wire/tcp.ts";
+import { readU32, TcpFlags, TcpSegment } from "../wire/tcp.ts";
 import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { AddressInUseError, ConnectionTable, EphemeralPorts } from "./conn_table.ts";
-import { negotiate, segmentArrives } from "./input.ts";
+import { segmentArrives } from "./input.ts";
 import { halfSipHash, IsnGenerator } from "./isn.ts";
-import { sendAck, sendReply, sendResetFor, tcpOutput } from "./output.ts";
+import { sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
-import { cookieTimestamp, SynCookies, timestampOptions } from "./syncookie.ts";
-import {
-  defaultPeerMss,
-  linkMss,
-  receiveScale,
-  TcpConnection,
-  type TcpContext,
-  timestampClock,
-} from "./tcb.ts";
+import { CookieResponder } from "./syncookie.ts";
+import { TcpConnection, type TcpContext } from "./tcb.ts";
 import { runTimers, stopTimers } from "./timer.ts";
 import { abort } from "./user.ts";
 import {
@@ -68,15 +61,13 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #challengeBudget = 0;
   #ports: EphemeralPorts;
   #isnWords = new Uint32Array(10);
-  #cookies = new SynCookies();
+  #cookies: CookieResponder = new CookieResponder(this);
   // RFC 7323 5.4 / Linux: TSval offsets are a keyed hash of the address
   // pair, so a new connection's timestamps continue the last one's (a peer
   // still in TIME_WAIT accepts them under PAWS), and a cookie connection's
   // continue from its SYN,ACK's.
   #tsKey = crypto.getRandomValues(new Uint32Array(2));
   #pairWords = new Uint32Array(8);
-  #cookieHdr = new TcpHeaderFields();
-  #cookieOpts = new TcpOptions();
 
   /** A TCP layer over `ip`, registered for protocol 6. */
   constructor(
@@ -193,10 +184,17 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** The TSval offset of connections between `local` and `remote` (RFC 7323 5.4). */
   timestampOffset(local: Uint8Array, remote: Uint8Array): number {
-    return this.#pairOffset(local, 0, remote, 0, local.length);
+    return this.pairOffset(local, 0, remote, 0, local.length);
   }
 
-  #pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number) {
+  /** The TSval offset for the address pair at `local[lOff]` and `remote[rOff]` (`n` bytes each). */
+  pairOffset(
+    local: Uint8Array,
+    lOff: number,
+    remote: Uint8Array,
+    rOff: number,
+    n: number,
+  ): number {
     const w = this.#pairWords;
     const k = n / 4;
     for (let i = 0; i < k; i++) w[i] = readU32(local, lOff + i * 4);
@@ -204,8 +202,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     return halfSipHash(this.#tsKey[0], this.#tsKey[1], w.subarray(0, 2 * k));
   }
 
-  // The 4-tuple as 32-bit words, for the ISN and cookie hashes.
-  #tupleWords(
+  /** The 4-tuple as 32-bit words, for the ISN and cookie hashes (a shared scratch array). */
+  tupleWords(
     local: Uint8Array,
     lOff: number,
     remote: Uint8Array,
@@ -224,7 +222,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   #newIss(c: TcpConnection, floor?: number): void {
     const n = c.local.length;
-    const w = this.#tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
+    const w = this.tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
     // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
     // the old SND.NXT, so old duplicates fall below its window (Linux: +65537).
     c.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
@@ -257,95 +255,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   sendSynCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void {
-    const cfg = this.config;
-    const o = seg.options;
-    const now = this.#clock();
-    const w = this.#tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
-    const peerMss = o.mss > 0 ? o.mss : defaultPeerMss(d.addrLen);
-    const f = this.#cookieHdr;
-    f.srcPort = seg.dstPort;
-    f.dstPort = seg.srcPort;
-    f.seq = this.#cookies.make(w, seg.seq, peerMss, now);
-    f.ack = seqAdd(seg.seq, 1);
-    f.flags = TcpFlags.SYN | TcpFlags.ACK;
-    f.window = this.#cookieWindow();
-    f.mss = linkMss(this.ip.mtu, d.addrLen);
-    f.sackCount = 0;
-    // Without timestamps there is nowhere to keep window scale and SACK.
-    const ts = o.hasTimestamp && cfg.timestamps;
-    const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
-    const sack = ts && o.sackPermitted && cfg.sack;
-    f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
-    f.sackPermitted = sack;
-    f.timestamp = ts;
-    const n = d.addrLen;
-    const offset = this.#pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
-    f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack) : 0;
-    f.tsEcr = ts ? o.tsVal : 0;
-    sendReply(this, d, f);
-    l.cookieSentAt = now;
-    this.stats.synCookies.sent++;
-  }
-
-  // The window a cookie SYN,ACK offers (RFC 7323 2.2: unscaled), which
-  // the rebuilt connection must remember as advertised.
-  #cookieWindow(): number {
-    return Math.min(0xffff, this.config.rcvBuf);
+    this.#cookies.send(l, d, seg);
   }
 
   acceptCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): boolean {
-    const now = this.#clock();
-    // Only while cookies may be out there (two periods), so a stray ACK is
-    // not hashed, and a guesser has no cookie to guess most of the time.
-    if (!this.config.synCookies || now - l.cookieSentAt > 128_000) return false;
-    const s = this.stats;
-    const irs = seqAdd(seg.seq, -1);
-    const iss = seqAdd(seg.ack, -1);
-    const w = this.#tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
-    const mss = this.#cookies.check(w, irs, iss, now);
-    if (mss < 0) {
-      s.synCookies.rejected++;
-      return false;
-    }
-    s.synCookies.accepted++;
-    if (l.queue.length >= l.acceptBacklog) {
-      s.dropped.acceptOverflow++;
-      return true;
-    }
-    const c = this.createPassive(l, d, seg);
-    if (!c) return true;
-    // The SYN,ACK we sent without a block: ISS is the cookie, and the options
-    // come from the cookie, the ACK's timestamp, and our TSval's low bits.
-    c.iss =
-      c.sndUna =
-      c.recover =
-      c.smallEnd =
-        iss;
-    c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
-    c.irs = irs;
-    c.rcvNxt = seg.seq;
-    c.rcvAdv = seqAdd(seg.seq, this.#cookieWindow());
-    const ack = seg.options;
-    const o = this.#cookieOpts;
-    o.reset();
-    o.mss = mss;
-    if (ack.hasTimestamp && this.config.timestamps) {
-      const carried = timestampOptions(ack.tsEcr);
-      o.wscale = carried.wscale;
-      o.sackPermitted = carried.sackPermitted;
-      o.hasTimestamp = true;
-      o.tsVal = ack.tsVal;
-    }
-    negotiate(c, o);
-    c.sndWnd = c.maxSndWnd = seg.window << c.sndScale;
-    c.sndWl1 = irs;
-    c.sndWl2 = iss;
-    // Counted as a half-open connection for the moment the ACK completes it.
-    c.synQueued = true;
-    l.synPending++;
-    s.passiveOpens++;
-    segmentArrives(c, seg);
-    return true;
+    return this.#cookies.accept(l, d, seg);
   }
 
   // ---- TcpContext ----------------------------------------------------------
