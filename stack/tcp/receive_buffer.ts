@@ -9,6 +9,9 @@
  */
 
 import { insertRange } from "./_ranges.ts";
+
+/** Most SACK blocks a segment carries (RFC 2018 3: four, or three with timestamps). */
+const MAX_SACK_BLOCKS = 4;
 import { EMPTY, growRing } from "./_ring.ts";
 
 /**
@@ -31,9 +34,10 @@ export class ReceiveBuffer {
   #head = 0;
   #ready = 0;
   // Out-of-order ranges as [start, end) offsets from RCV.NXT, sorted,
-  // disjoint, not touching 0. `#recent` is the index of the newest one.
+  // disjoint, not touching 0; `#recent` holds where the latest out-of-order
+  // segments landed, newest first, to order the SACK blocks.
   #ranges: number[] = [];
-  #recentStart = -1;
+  #recent: number[] = [];
 
   /** A buffer of `capacity` bytes. */
   constructor(capacity: number) {
@@ -94,7 +98,9 @@ export class ReceiveBuffer {
       pos = 0;
     }
     if (offset > 0) {
-      this.#recentStart = insertRange(this.#ranges, offset, offset + n);
+      insertRange(this.#ranges, offset, offset + n);
+      this.#recent.unshift(offset);
+      if (this.#recent.length > MAX_SACK_BLOCKS) this.#recent.length = MAX_SACK_BLOCKS;
       return 0;
     }
     // In order: absorb every held range the new bytes reach.
@@ -107,34 +113,35 @@ export class ReceiveBuffer {
     }
     r.splice(0, drop);
     for (let i = 0; i < r.length; i++) r[i] -= end;
-    if (this.#recentStart >= 0) this.#recentStart -= end;
+    if (this.#recent.length > 0) {
+      this.#recent = this.#recent.map((x) => x - end).filter((x) => x > 0);
+    }
     this.#ready += end;
     return end;
   }
 
   /**
-   * Fills `out` with up to `max` SACK blocks as offsets from RCV.NXT, the
-   * block holding the most recent segment first (RFC 2018 4). Returns the
-   * count.
+   * Fills `out` with up to `max` SACK blocks as offsets from RCV.NXT: the
+   * block holding the most recent segment first, then those of the segments
+   * before it, then any other (RFC 2018 4). Returns the count.
    */
   sackBlocks(out: number[], max: number): number {
     const r = this.#ranges;
     let n = 0;
-    let first = -1;
-    for (let i = 0; i < r.length; i += 2) {
-      if (r[i] <= this.#recentStart && this.#recentStart < r[i + 1]) first = i;
-    }
-    if (first >= 0 && n < max) {
-      out[0] = r[first];
-      out[1] = r[first + 1];
-      n = 1;
-    }
-    for (let i = 0; i < r.length && n < max; i += 2) {
-      if (i === first) continue;
+    const used: number[] = [];
+    const add = (i: number) => {
+      if (n >= max || used.includes(i)) return;
+      used.push(i);
       out[2 * n] = r[i];
       out[2 * n + 1] = r[i + 1];
       n++;
+    };
+    // The blocks of the latest segments, newest first; they repeat the
+    // most recently reported ones, as RFC 2018 4 asks.
+    for (const at of this.#recent) {
+      for (let i = 0; i < r.length; i += 2) if (r[i] <= at && at < r[i + 1]) add(i);
     }
+    for (let i = 0; i < r.length; i += 2) add(i);
     return n;
   }
 

@@ -80,3 +80,18 @@ Deno.test("buffers: a ring that never held data works from empty", () => {
   assert.equal(r.write(0, new Uint8Array([9]), 0, 1), 1);
   assert.equal(r.read(out), 1);
 });
+
+Deno.test("receive buffer: SACK blocks repeat the most recently reported first (RFC 2018 4)", () => {
+  const b = new ReceiveBuffer(100_000);
+  const seg = new Uint8Array(100);
+  for (const at of [1000, 3000, 5000]) b.write(at, seg, 0, 100);
+  const out = new Array(8).fill(0);
+  assert.equal(b.sackBlocks(out, 3), 3);
+  assert.deepEqual(out.slice(0, 6), [5000, 5100, 3000, 3100, 1000, 1100], "newest first");
+  b.write(2000, seg, 0, 100);
+  b.sackBlocks(out, 3);
+  assert.deepEqual(out.slice(0, 6), [2000, 2100, 5000, 5100, 3000, 3100]);
+  b.write(0, new Uint8Array(1100), 0, 1100); // fills up to 1100: the first block is in order
+  assert.equal(b.sackBlocks(out, 3), 3);
+  assert.deepEqual(out.slice(0, 6), [900, 1000, 3900, 4000, 1900, 2000], "offsets follow RCV.NXT");
+});
