@@ -14,12 +14,7 @@ import { readU32 } from "../wire/tcp.ts";
 import { closeConnection } from "./input.ts";
 import { tcpOutput } from "./output.ts";
 import { seqGe, seqLt } from "./seq.ts";
-import { ConnectionRefusedError, type TcpConnection } from "./tcb.ts";
-
-/** IP and TCP headers without options, by address length. */
-function headers(addrLen: number): number {
-  return addrLen === 4 ? 40 : 60;
-}
+import { ConnectionRefusedError, linkMss, type TcpConnection } from "./tcb.ts";
 
 /**
  * Acts on an ICMP error quoting a segment of `c`.
@@ -62,7 +57,7 @@ function packetTooBig(c: TcpConnection, mtu: number): void {
   const now = ctx.now();
   ip.pmtu.lower(c.remote, mtu, ip.mtu, now);
   const pathMtu = ip.pmtu.get(c.remote, now) ?? ip.mtu;
-  const mss = pathMtu - headers(c.remote.length);
+  const mss = linkMss(pathMtu, c.remote.length);
   if (mss >= c.sndMss) {
     s.pmtuUnchanged++;
     return;
@@ -89,5 +84,5 @@ function packetTooBig(c: TcpConnection, mtu: number): void {
  */
 export function pathMss(c: TcpConnection, mss: number): number {
   const pmtu = c.ctx.ip.pmtu.get(c.remote, c.ctx.now());
-  return pmtu === undefined ? mss : Math.min(mss, pmtu - headers(c.remote.length));
+  return pmtu === undefined ? mss : Math.min(mss, linkMss(pmtu, c.remote.length));
 }

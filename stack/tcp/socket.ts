@@ -178,12 +178,15 @@ export class TcpConn implements ConnectionEvents {
    * ```
    */
   tryWrite(p: Uint8Array): number {
-    const c = this.#c;
+    this.#checkWritable();
+    return send(this.#c, p, 0, p.length);
+  }
+
+  #checkWritable(): void {
     if (this.#error) throw this.#error;
-    if (this.#closed || c.finQueued || this.#ended) {
+    if (this.#closed || this.#c.finQueued || this.#ended) {
       throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
     }
-    return send(c, p, 0, p.length);
   }
 
   /** Writes all of `p`, waiting for send-buffer space as needed. */
@@ -191,10 +194,7 @@ export class TcpConn implements ConnectionEvents {
     const c = this.#c;
     let off = 0;
     while (off < p.length) {
-      if (this.#error) throw this.#error;
-      if (this.#closed || c.finQueued || this.#ended) {
-        throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
-      }
+      this.#checkWritable();
       off += send(c, p, off, p.length - off);
       if (off < p.length) await new Promise<void>((r) => this.#writers.push(r));
     }
