@@ -45,10 +45,15 @@ Deno.test({
       await ns.ok(["sh", "-c", `head -c ${256 * 1024 * 1024} /dev/urandom > ${file}`]);
       const fileSha = sha(await ns.ok(["sha256sum", file]));
       // 1 GiB: the random file four times, streamed with a known length.
+      // Without "Expect: 100-continue": since the server answers it, the
+      // kernel sends one or two tail loss probes in such an upload (1, 2, 1
+      // in three runs alone; 0, 0, 0 without the header), not yet
+      // explained; this test is about bulk loss, and 100-continue has its
+      // own tests (http_service_test.ts, the README's upload).
       const up = await ns.ok([
         "sh",
         "-c",
-        `cat ${file} ${file} ${file} ${file} | curl -sS --fail -m 120 -T - -H 'Content-Length: ${GiB}' 'http://[2001:db8::2]/upload'`,
+        `cat ${file} ${file} ${file} ${file} | curl -sS --fail -m 120 -T - -H 'Expect:' -H 'Content-Length: ${GiB}' 'http://[2001:db8::2]/upload'`,
       ], 130_000);
       const r = JSON.parse(up) as { bytes: number; sha256: string };
       assert.equal(r.bytes, GiB);
