@@ -67,7 +67,6 @@ export class TcpLayer implements TcpContext, AcceptHost {
   // still in TIME_WAIT accepts them under PAWS), and a cookie connection's
   // continue from its SYN,ACK's.
   #tsKey = crypto.getRandomValues(new Uint32Array(2));
-  #pairWords = new Uint32Array(8);
 
   /** A TCP layer over `ip`, registered for protocol 6. */
   constructor(
@@ -195,11 +194,9 @@ export class TcpLayer implements TcpContext, AcceptHost {
     rOff: number,
     n: number,
   ): number {
-    const w = this.#pairWords;
-    const k = n / 4;
-    for (let i = 0; i < k; i++) w[i] = readU32(local, lOff + i * 4);
-    for (let i = 0; i < k; i++) w[k + i] = readU32(remote, rOff + i * 4);
-    return halfSipHash(this.#tsKey[0], this.#tsKey[1], w.subarray(0, 2 * k));
+    // The tuple's address words, without the ports.
+    const w = this.tupleWords(local, lOff, remote, rOff, n, 0, 0).subarray(0, n / 2);
+    return halfSipHash(this.#tsKey[0], this.#tsKey[1], w);
   }
 
   /** The 4-tuple as 32-bit words, for the ISN and cookie hashes (a shared scratch array). */

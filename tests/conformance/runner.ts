@@ -314,19 +314,16 @@ class ScriptRun {
       }
     }
     const actual = toScriptSpace(w, this.map);
-    this.log?.(
-      `${secs(s.at)} ${
-        formatPacket(
-          ">",
-          actual.flags,
-          actual.seq,
-          actual.length,
-          actual.ack,
-          actual.window,
-          actual.options,
-        )
-      }`,
+    const got = formatPacket(
+      ">",
+      actual.flags,
+      actual.seq,
+      actual.length,
+      actual.ack,
+      actual.window,
+      actual.options,
     );
+    this.log?.(`${secs(s.at)} ${got}`);
     const ts = w.options.find((o) => o.kind === "TS");
     const want = p.options?.find((o) => o.kind === "TS");
     if (ts?.kind === "TS" && want?.kind === "TS") this.map.noteTsVal(want.val, ts.val);
@@ -335,15 +332,6 @@ class ScriptRun {
       diffs.push(`sent at ${secs(s.at)} instead of ${secs(t)} (tolerance ${tol / 1000} ms)`);
     }
     if (diffs.length > 0) {
-      const got = formatPacket(
-        ">",
-        actual.flags,
-        actual.seq,
-        actual.length,
-        actual.ack,
-        actual.window,
-        actual.options,
-      );
       this.#fail(e.line, `expected "${e.text}", the stack sent "${got}": ${diffs.join("; ")}`);
     }
   }
