@@ -343,6 +343,9 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
     else armDelack(c);
   }
   if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) c.ackNow = true;
+  // Data past a FIN position means it was no FIN of this stream: forget it
+  // before 2^32 bytes bring RCV.NXT back to it.
+  else if (c.oooFinSeq >= 0 && seqGt(c.rcvNxt, c.oooFinSeq)) c.oooFinSeq = -1;
   c.events?.onReadable();
 }
 
@@ -409,7 +412,11 @@ function processAck(
 
   if (acked > 0) {
     let a = acked;
-    if (c.sndUna === c.iss) a--; // our SYN
+    // Our SYN, once: after 2^32 bytes SND.UNA meets the ISS again.
+    if (!c.synAcked) {
+      c.synAcked = true;
+      if (c.sndUna === c.iss) a--;
+    }
     const dataAcked = Math.min(a, c.sndBuf.length);
     c.sndBuf.consume(dataAcked);
     c.bufSeq = seqAdd(c.bufSeq, dataAcked);
@@ -558,6 +565,7 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
   negotiate(c, seg.options);
   if (hasAck) {
     c.sndUna = ack;
+    c.synAcked = true;
     if (c.tsOk && seg.options.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
     else if (c.rttSeq >= 0) c.rtt.sample(ctx.now() - c.rttSentAt);
     c.rttSeq = -1;

@@ -160,6 +160,8 @@ export class TcpConnection {
   sndScale = 0;
   /** Our MSS for sending: min(peer MSS, our link). */
   sndMss = 536;
+  /** The peer has acknowledged our SYN. */
+  synAcked = false;
   /** Sequence number of the first byte in `sndBuf`. */
   bufSeq = 0;
   /** The application closed its write side: a FIN follows the data. */

@@ -872,3 +872,38 @@ Deno.test("tcp: an abort behind a zero window is an RST the peer accepts (at its
   const rst = peer.take().find((s) => s.flags.includes("R"));
   assert.equal(rst?.seq, iss + 101, "at SND.UNA + window (0), not past the probe byte");
 });
+
+Deno.test("tcp: after 2^32 bytes SND.UNA meets the ISS again; an ACK there is not taken for our SYN", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer, { ts: false });
+  const c = conn.block;
+  c.iss = c.sndUna; // as if 2^32 bytes had been sent since the handshake
+  await conn.write(new Uint8Array(100));
+  const [seg] = peer.take().filter((s) => s.data.length > 0);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: seg.seq + 100, flags: "A" });
+  assert.equal(c.sndBuf.length, 0, "all 100 bytes acknowledged, none kept for a SYN");
+  await conn.write(new Uint8Array([9]));
+  const [next] = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(next.seq, seg.seq + 100);
+  assert.deepEqual([...next.data], [9]);
+});
+
+Deno.test("tcp: an out-of-order FIN position that data later passes is forgotten (no FIN 2^32 bytes on)", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  const c = conn.block;
+  // A FIN beyond a gap (not this stream's end, as the data after it shows).
+  peer.send({ sport: P, dport: 80, seq: ISN + 101, ack: iss + 1, flags: "FA" });
+  assert.equal(c.oooFinSeq, (ISN + 101) >>> 0);
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "PA",
+    data: new Uint8Array(200),
+  });
+  assert.equal(c.rcvNxt, (ISN + 201) >>> 0);
+  assert.equal(c.oooFinSeq, -1);
+  assert.equal(conn.state, "ESTABLISHED");
+});
