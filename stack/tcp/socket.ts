@@ -126,25 +126,24 @@ export class TcpConn implements ConnectionEvents {
    */
   async read(p: Uint8Array): Promise<number | null> {
     if (p.length === 0) return 0;
-    const c = this.#c;
     for (;;) {
-      if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
-      if (c.rcvBuf.readable > 0) {
-        // Reads of buffered data resolve as microtasks, which would let a
-        // busy reader starve the packet loop (no ACKs: the peer's loss
-        // probes fire). Yield to the event loop every READ_YIELD_BYTES.
-        if (this.#readSinceYield >= READ_YIELD_BYTES) {
-          this.#readSinceYield = 0;
-          await new Promise((r) => setImmediate(r));
-          continue;
-        }
-        const n = receive(c, p);
+      // Reads of buffered data resolve as microtasks, which would let a
+      // busy reader starve the packet loop (no ACKs: the peer's loss
+      // probes fire). Yield to the event loop every READ_YIELD_BYTES.
+      if (
+        this.#readSinceYield >= READ_YIELD_BYTES && !this.#closed && this.#c.rcvBuf.readable > 0
+      ) {
+        this.#readSinceYield = 0;
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      const n = this.tryRead(p);
+      if (n !== null && n > 0) {
         this.#readSinceYield += n;
         return n;
       }
       this.#readSinceYield = 0;
-      if (this.#error) throw this.#error;
-      if (c.finReceived || this.#ended) return null;
+      if (n === null) return null;
       await new Promise<void>((r) => this.#readers.push(r));
     }
   }
