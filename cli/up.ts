@@ -48,8 +48,9 @@ Flags:
   --busy-poll-us N      after traffic, keep polling the device this long before
                         sleeping (default ${BUSY_POLL_US}; 0 turns it off)
   --realtime PRIO       run the packet loop under SCHED_FIFO at PRIO (1-99; off
-                        by default) so that a busy machine cannot delay its
-                        ACKs, as it cannot delay the kernel's own TCP; a busy
+                        by default) so that other tasks cannot delay its ACKs;
+                        for light loads: a FIFO thread busy for 95% of a second
+                        is throttled by the kernel for the rest of it. A busy
                         poll then holds its core for up to --busy-poll-us
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
