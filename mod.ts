@@ -20,6 +20,7 @@
  * @module
  */
 
+import { ImpairedLink, type ImpairmentPlan } from "./stack/impair.ts";
 import { Stack, type StackOptions } from "./stack/stack.ts";
 import type { CounterTree } from "./stack/stats.ts";
 import type { Cidr } from "./stack/wire/ip_address.ts";
@@ -39,6 +40,12 @@ export {
   parseIp,
 } from "./stack/wire/ip_address.ts";
 export { type CounterTree, formatCounters } from "./stack/stats.ts";
+export {
+  type ImpairmentCounters,
+  type ImpairmentPlan,
+  type ImpairmentSpec,
+  parseImpairment,
+} from "./stack/impair.ts";
 export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
 export { AddressInUseError } from "./stack/tcp/conn_table.ts";
@@ -68,6 +75,11 @@ export interface TunStackOptions extends StackOptions {
   offload?: boolean;
   /** Busy-poll window after traffic, µs, before sleeping in poll (default {@linkcode BUSY_POLL_US}). */
   busyPollUs?: number;
+  /**
+   * Impair the traffic between device and stack ({@linkcode parseImpairment}).
+   * Turns offloads off: impairments act on wire-sized packets.
+   */
+  impair?: ImpairmentPlan;
 }
 
 /** A stack running on a TUN device. */
@@ -78,7 +90,7 @@ export interface RunningStack {
   device: string;
   /** What the kernel granted: no offload, checksum offload, or checksum and TSO. */
   offload: "none" | "checksum" | "checksum+TSO";
-  /** The packet loop's counters (packets, bytes, batches, polls). */
+  /** The packet loop's counters (packets, bytes, batches, polls), and the impairments'. */
   linkCounters(): CounterTree;
   /** Settles if the device fails while running (e.g. deleted from outside). */
   lost: Promise<Error>;
@@ -105,21 +117,23 @@ export function startTunStack(options: TunStackOptions): RunningStack {
     mtu: options.mtu,
     addresses,
     vnetHdr: options.vnetHdr,
-    offload: options.offload,
+    offload: options.impair === undefined && options.offload,
   });
   const loop = tun.loop;
   loop.busyPollUs = options.busyPollUs ?? BUSY_POLL_US;
   const stack = new Stack(options);
-  stack.attach(loop);
-  tun.start(stack);
+  const impaired = options.impair && new ImpairedLink(loop, stack, options.impair, stack.clock);
+  stack.attach(impaired ? impaired.link : loop);
+  tun.start(impaired ? impaired.handler : stack);
   stack.start();
   return {
     stack,
     device: tun.device.name,
     offload: loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none",
-    linkCounters: () => ({ ...loop.stats }),
+    linkCounters: () => ({ ...loop.stats, ...(impaired && { impairment: impaired.counters() }) }),
     lost: loop.lost,
     async close() {
+      impaired?.close();
       stack.stop();
       await tun.close();
     },

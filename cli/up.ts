@@ -14,6 +14,7 @@ import {
   MAX_RT_PRIORITY,
   parseAssignment,
   parseCidr,
+  parseImpairment,
   parseIp,
   type RunningStack,
   setRealtimePriority,
@@ -21,6 +22,7 @@ import {
   sysctlSet,
   type TunStackOptions,
 } from "../mod.ts";
+import type { ImpairmentPlan, ImpairmentSpec } from "../mod.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp } from "./services/http.ts";
@@ -52,6 +54,13 @@ Flags:
                         for light loads: a FIFO thread busy for 95% of a second
                         is throttled by the kernel for the rest of it. A busy
                         poll then holds its core for up to --busy-poll-us
+  --impair SPEC         impair the traffic between device and stack, seeded:
+                        [in:|out:]key=value,... with drop, dup, reorder,
+                        corrupt (a probability: 1%), delay, jitter,
+                        reorder-delay (a time: 20ms), rate (100mbit), limit
+                        (packets queued at the rate), seed=N; e.g.
+                        out:drop=1%,delay=10ms. in: is toward the stack, out:
+                        from it, a bare key both. Turns offloads off
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
                         shows our TCP checksums as partial, i.e. "incorrect")
@@ -134,6 +143,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-ipv6": { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
+      impair: { type: "string" },
       "busy-poll-us": { type: "string", default: String(BUSY_POLL_US) },
       realtime: { type: "string" },
       "no-echo": { type: "boolean", default: false },
@@ -170,6 +180,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
     offload: !values["no-offload"],
+    impair: values.impair === undefined ? undefined : parseImpairment(values.impair),
     busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),
     realtime: values.realtime === undefined
       ? undefined
@@ -233,6 +244,23 @@ function describe(r: RunningStack, o: TunStackOptions): string {
     }
   }
   return lines.join("\n");
+}
+
+function describeImpairment(p: ImpairmentPlan): string {
+  const one = (s: ImpairmentSpec) => {
+    const pct = (x: number) => `${+(x * 100).toFixed(4)}%`;
+    const parts = [
+      s.drop && `drop ${pct(s.drop)}`,
+      s.duplicate && `dup ${pct(s.duplicate)}`,
+      s.reorder && `reorder ${pct(s.reorder)} by ${s.reorderMs} ms`,
+      s.corrupt && `corrupt ${pct(s.corrupt)}`,
+      s.delayMs && `delay ${s.delayMs} ms`,
+      s.jitterMs && `jitter ±${s.jitterMs} ms`,
+      s.rateBps && `rate ${s.rateBps / 1e6} Mbit/s (queue ${s.limit})`,
+    ].filter(Boolean);
+    return parts.length === 0 ? "none" : parts.join(", ");
+  };
+  return `in ${one(p.in)}; out ${one(p.out)}; seed ${p.seed}`;
 }
 
 /**
@@ -301,6 +329,7 @@ export async function runUp(args: string[]): Promise<number> {
   }
   if (!opts.quiet) {
     console.log(describe(running, opts));
+    if (opts.impair) console.log(`  impairment: ${describeImpairment(opts.impair)}`);
     if (opts.realtime !== undefined) {
       console.log(`  scheduling: SCHED_FIFO priority ${opts.realtime}`);
     }

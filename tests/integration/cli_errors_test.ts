@@ -48,6 +48,11 @@ Deno.test({
         ["--http-port", "7", "--no-control"],
         /^tunstack: Address in use: port 7 has a listener$/,
       );
+      await expectError(
+        ns,
+        ["--impair", "drop=2"],
+        /^tunstack: Invalid impairment: drop=2 \(a probability such as 1%/,
+      );
       await expectError(ns, ["--drain-ms", "soon"], /^tunstack: Invalid --drain-ms: "soon"/);
       await expectError(
         ns,
