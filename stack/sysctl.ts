@@ -78,6 +78,11 @@ const KNOBS: Record<string, Knob> = {
     "sack",
     "net.inet.tcp.sack.enable",
   ),
+  "net.inet.tcp.rack.tlp": tcpBool(
+    "Send tail loss probes (RFC 8985 7) instead of waiting for the RTO after a flight's last segments",
+    "tlp",
+    "net.inet.tcp.rack.tlp",
+  ),
   "net.inet.tcp.insecure_rst": tcpBool(
     "Reset on any in-window RST (RFC 793) instead of RFC 5961's challenge ACK",
     "insecureRst",

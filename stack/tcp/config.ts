@@ -17,6 +17,8 @@ export interface TcpConfig extends RtoSettings {
   congestion: CongestionName;
   /** Offer and use SACK (RFC 2018). */
   sack: boolean;
+  /** Tail loss probes (RFC 8985 7) on SACK connections. */
+  tlp: boolean;
   /** Offer and use timestamps (RFC 7323). */
   timestamps: boolean;
   /** Offer window scaling (RFC 7323). */
@@ -88,6 +90,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sndBuf: 1 << 20,
   congestion: "newreno",
   sack: true,
+  tlp: true,
   timestamps: true,
   windowScale: true,
   maxSockBuf: 1 << 20,

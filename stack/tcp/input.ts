@@ -12,6 +12,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
 import { pathMss } from "./icmp_error.ts";
+import { onSackAck } from "./recovery.ts";
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -409,6 +410,7 @@ function processAck(
   const acked = seqDiff(ack, c.sndUna);
   const window = seg.window << c.sndScale;
   const windowChanged = window !== c.sndWnd;
+  const sackedBefore = c.sack.sackedBytes;
 
   if (acked > 0) {
     let a = acked;
@@ -423,7 +425,7 @@ function processAck(
     c.sndUna = ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
     c.sack.advance(acked);
-    c.highRxt = Math.max(0, c.highRxt - acked);
+    if (c.sackOk) c.rack.acked(ack, now, c.rtt.srtt);
     // RTT: timestamps when in use (RFC 7323 4.1), else the timed segment (Karn).
     if (c.tsOk && opt.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), opt.tsEcr));
     else if (c.rttSeq >= 0 && seqGt(ack, c.rttSeq)) {
@@ -440,6 +442,7 @@ function processAck(
         c.inRecovery = false; // full ACK (RFC 6582 3.2 step 3)
         c.dupAcks = 0;
         c.cc.onRecoveryEnd();
+        if (c.sackOk) c.rack.recoveryEnded();
       } else if (!c.sackOk) {
         // RFC 6582 3.2 step 5: partial ACK: resend the next hole, deflate.
         const len = Math.min(c.sendRoom, seqDiff(c.dataEnd, c.sndUna));
@@ -456,28 +459,29 @@ function processAck(
     }
     if (dataAcked > 0) c.events?.onWritable();
   }
-  // SACK blocks (RFC 2018), as offsets from the (new) SND.UNA.
-  let newSack = false;
-  if (c.sackOk && opt.sackCount > 0) {
-    const before = c.sack.sackedBytes;
-    for (let i = 0; i < opt.sackCount; i++) {
-      const l = opt.sack[2 * i], r = opt.sack[2 * i + 1];
-      if (seqLe(r, c.sndUna) || seqGt(r, c.sndMax) || seqGe(l, r)) continue;
-      c.sack.add(Math.max(0, seqDiff(l, c.sndUna)), seqDiff(r, c.sndUna));
-    }
-    newSack = c.sack.sackedBytes > before;
-  }
-  if (acked === 0 && c.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN))) {
-    if (!windowChanged || newSack) {
-      c.dupAcks++;
+  // A duplicate ACK (RFC 5681 2); one that shuts the window tells of no loss.
+  const dupAck = acked === 0 && c.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN)) &&
+    !windowChanged && window !== 0;
+  if (c.sackOk) {
+    // SACK blocks (RFC 2018) into the scoreboard and RACK's log.
+    if (opt.sackCount > 0) takeSack(c, opt, ack, now);
+    else if (dupAck && c.sack.empty) {
+      // Duplicates without SACK blocks from a peer that agreed to send
+      // them: count them as RFC 5681 does (DupThresh), as Linux does.
       s.dupAcksReceived++;
-      const lost = c.dupAcks >= 3 || (c.sackOk && c.sack.sackedBytes > 2 * c.effMss);
-      // RFC 6582 4.1: no new recovery for duplicates of data sent before the last one.
-      if (!c.inRecovery && lost && seqGt(ack, c.recover)) {
-        enterRecovery(c, now);
-      } else if (c.inRecovery && !c.sackOk) {
-        c.cc.cwnd += c.effMss; // RFC 5681 3.2 step 4: inflate
-      }
+      if (++c.dupAcks === 3 && seqGt(ack, c.recover)) c.rack.markFirstLost();
+    }
+    if (acked > 0 || c.sack.sackedBytes !== sackedBefore || c.rack.lostBytes > 0) {
+      onSackAck(c, now, Math.max(0, acked + c.sack.sackedBytes - sackedBefore));
+    }
+  } else if (dupAck) {
+    c.dupAcks++;
+    s.dupAcksReceived++;
+    // RFC 6582 4.1: no new recovery for duplicates of data sent before the last one.
+    if (!c.inRecovery && c.dupAcks >= 3 && seqGt(ack, c.recover)) {
+      enterRecovery(c, now);
+    } else if (c.inRecovery) {
+      c.cc.cwnd += c.effMss; // RFC 5681 3.2 step 4: inflate
     }
   }
   // Window update (RFC 9293 3.10.7.4: SND.WL1/SND.WL2 rule).
@@ -516,19 +520,38 @@ function processAck(
   return false;
 }
 
+/** NewReno's fast retransmit (RFC 5681 3.2 step 2, RFC 6582): the first unacknowledged segment. */
 function enterRecovery(c: TcpConnection, now: number): void {
-  const s = c.ctx.stats;
   c.inRecovery = true;
   c.recover = c.sndMax;
-  c.cc.onLoss(c.flightSize, now, c.sackOk);
-  s.fastRetransmits++;
-  if (c.sackOk) s.sackRecoveries++;
-  // RFC 6675 5 (B) / RFC 5681 3.2 step 2: resend the first unacknowledged segment.
-  const hole = c.sackOk ? Math.max(0, c.sack.nextHole(0, Math.max(1, c.sack.highest))) : 0;
-  const limit = c.sackOk && !c.sack.empty ? c.sack.holeLength(hole, c.sack.highest) : c.sendRoom;
-  const len = Math.min(c.sendRoom, limit, Math.max(0, seqDiff(c.dataEnd, seqAdd(c.sndUna, hole))));
-  if (len > 0) sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
-  c.highRxt = hole + len;
+  c.cc.onLoss(c.flightSize, now, false);
+  c.ctx.stats.fastRetransmits++;
+  const len = Math.min(c.sendRoom, Math.max(0, seqDiff(c.dataEnd, c.sndUna)));
+  if (len > 0) sendSegment(c, c.sndUna, len, ACK);
+}
+
+/**
+ * Takes an ACK's SACK blocks (RFC 2018) into the scoreboard, as offsets
+ * from the (new) SND.UNA, and into RACK's log. A first block below the
+ * cumulative ACK, or inside the second, is a D-SACK (RFC 2883 4): it
+ * reports a duplicate, so a retransmission was needless.
+ */
+function takeSack(c: TcpConnection, opt: TcpOptions, ack: number, now: number): void {
+  const sk = opt.sack;
+  const dsack = seqLe(sk[1], ack) ||
+    (opt.sackCount > 1 && seqGe(sk[0], sk[2]) && seqLe(sk[1], sk[3]));
+  if (dsack) {
+    c.ctx.stats.dsacksReceived++;
+    c.rack.dsack(c.sndNxt);
+    if (c.tlpEnd !== -1) c.tlpDsack = true;
+  }
+  for (let i = dsack ? 1 : 0; i < opt.sackCount; i++) {
+    const l = sk[2 * i], r = sk[2 * i + 1];
+    if (seqLe(r, c.sndUna) || seqGt(r, c.sndMax) || seqGe(l, r)) continue;
+    const from = seqLt(l, c.sndUna) ? c.sndUna : l;
+    c.sack.add(seqDiff(from, c.sndUna), seqDiff(r, c.sndUna));
+    c.rack.sacked(from, r, now, c.rtt.srtt);
+  }
 }
 
 /** SYN-SENT (RFC 9293 3.10.7.3). */

@@ -22,6 +22,7 @@ import {
 } from "../wire/tcp.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
 import type { TcpConnection, TcpContext } from "./tcb.ts";
+import { armProbe, retransmitLost } from "./recovery.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const hdr = new TcpHeaderFields();
@@ -161,6 +162,10 @@ export function sendSegment(
   // `repeat`: an ACK that carries our outstanding FIN again; the timer
   // already covers the FIN, and it is no retransmission to count.
   if (end === seq || repeat) return;
+  if (c.sackOk) {
+    c.rack.sent(seq, end, now);
+    if (c.inRecovery) c.prr.sent(len);
+  }
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
   if (seqGt(end, c.sndMax)) {
     if (seqLt(seq, c.sndMax)) {
@@ -217,7 +222,8 @@ function tsoLimit(c: TcpConnection): number {
 }
 
 /**
- * RFC 6675 pipe: bytes thought to be in the network during SACK recovery.
+ * RFC 6675 pipe: bytes thought to be in the network during SACK recovery
+ * (what RACK judged lost and was not sent again since is not).
  *
  * @example
  * ```ts ignore
@@ -225,8 +231,7 @@ function tsoLimit(c: TcpConnection): number {
  * ```
  */
 export function pipe(c: TcpConnection): number {
-  const sb = c.sack;
-  return c.flightSize - sb.sackedBytes - sb.unsackedBetween(c.highRxt, sb.highest);
+  return c.flightSize - c.sack.sackedBytes - c.rack.lostBytes;
 }
 
 /**
@@ -245,26 +250,16 @@ export function tcpOutput(c: TcpConnection): void {
     else if (c.ackNow) sendAck(c);
     return;
   }
-  let sent = false;
-  // RFC 6675 5 (C): retransmit holes below the highest SACKed byte first.
-  if (c.inRecovery && c.sackOk) {
-    const sb = c.sack;
-    while (pipe(c) + c.effMss <= c.cc.cwnd) {
-      const hole = sb.nextHole(c.highRxt, sb.highest);
-      if (hole < 0) break;
-      const len = Math.min(sb.holeLength(hole, sb.highest), c.sendRoom);
-      sendSegment(c, seqAdd(c.sndUna, hole), len, ACK);
-      c.highRxt = hole + len;
-      sent = true;
-    }
-  }
+  // In SACK recovery, what RACK judged lost goes first; PRR sets the pace.
+  const prr = c.inRecovery && c.sackOk;
+  let sent = prr && retransmitLost(c);
   const maxSeg = tsoLimit(c);
   const full = c.sendRoom;
+  let newData = false;
   for (;;) {
     const avail = seqDiff(c.dataEnd, c.sndNxt);
     const outstanding = seqDiff(c.sndNxt, c.sndUna);
-    const inFlight = c.inRecovery && c.sackOk ? pipe(c) : outstanding;
-    const room = Math.min(c.sndWnd - outstanding, c.cc.cwnd - inFlight);
+    const room = Math.min(c.sndWnd - outstanding, prr ? c.prr.quota : c.cc.cwnd - outstanding);
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // With TSO, a burst that stops short of the data ends on a segment
     // boundary, so the device never makes a runt in the middle of a stream.
@@ -292,9 +287,10 @@ export function tcpOutput(c: TcpConnection): void {
     const start = c.sndNxt;
     sendSegment(c, start, len, flags);
     if (len > 0 && len < full) c.smallEnd = seqAdd(start, len);
-    sent = true;
+    sent = newData = true;
     if (fin) break;
   }
+  if (newData) armProbe(c, c.ctx.now());
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.

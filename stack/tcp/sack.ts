@@ -1,6 +1,6 @@
 /**
  * The sender's SACK scoreboard (RFC 6675 2, RFC 2018 5): which bytes above
- * SND.UNA the peer holds. Ranges are kept as offsets from SND.UNA so that
+ * SND.UNA the peer holds (pipe's "SACKed"; RACK's log says what is lost). Ranges are kept as offsets from SND.UNA so that
  * plain numbers compare correctly; the connection shifts them as SND.UNA moves.
  *
  * @module
@@ -18,8 +18,8 @@ import { insertRange, rangesLength } from "./_ranges.ts";
  * s.add(10, 20);
  * s.add(20, 30);
  * s.sackedBytes; // 20
- * s.nextHole(0, 100); // 0
- * s.nextHole(10, 100); // 30
+ * s.advance(15); // SND.UNA moved 15 bytes
+ * s.sackedBytes; // 15
  * ```
  */
 export class SackScoreboard {
@@ -30,11 +30,6 @@ export class SackScoreboard {
   /** Whether there is any SACK information. */
   get empty(): boolean {
     return this.#r.length === 0;
-  }
-
-  /** Highest SACKed offset (end of the last range), or 0. */
-  get highest(): number {
-    return this.#r.length === 0 ? 0 : this.#r[this.#r.length - 1];
   }
 
   /** Records `[start, end)` as SACKed. */
@@ -62,34 +57,5 @@ export class SackScoreboard {
   clear(): void {
     this.#r.length = 0;
     this.sackedBytes = 0;
-  }
-
-  /** First offset at or after `from` and below `limit` that is not SACKed, or -1. */
-  nextHole(from: number, limit: number): number {
-    const r = this.#r;
-    let x = from;
-    for (let i = 0; i < r.length; i += 2) {
-      if (x < r[i]) break;
-      if (x < r[i + 1]) x = r[i + 1];
-    }
-    return x < limit ? x : -1;
-  }
-
-  /** Length of the un-SACKed run starting at `x`, up to `limit`. */
-  holeLength(x: number, limit: number): number {
-    const r = this.#r;
-    for (let i = 0; i < r.length; i += 2) if (r[i] > x) return Math.min(r[i], limit) - x;
-    return limit - x;
-  }
-
-  /** Un-SACKed bytes in `[from, to)`. */
-  unsackedBetween(from: number, to: number): number {
-    let n = Math.max(0, to - from);
-    const r = this.#r;
-    for (let i = 0; i < r.length; i += 2) {
-      const s = Math.max(r[i], from), e = Math.min(r[i + 1], to);
-      if (e > s) n -= e - s;
-    }
-    return n;
   }
 }

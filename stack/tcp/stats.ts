@@ -35,6 +35,14 @@ export function newTcpStats() {
     retransmittedBytes: 0,
     fastRetransmits: 0,
     sackRecoveries: 0,
+    /** RACK (RFC 8985): ACKs or reordering timeouts that judged segments lost. */
+    rackLosses: 0,
+    /** Tail loss probes sent (RFC 8985 7). */
+    tailLossProbes: 0,
+    /** Probes that repaired a tail loss (no D-SACK for them). */
+    tlpRecoveries: 0,
+    /** ACKs with a D-SACK block (RFC 2883): a duplicate reached the peer. */
+    dsacksReceived: 0,
     timeouts: 0,
     synRetransmits: 0,
     /** A peer's SYN came again in SYN-RECEIVED; our SYN,ACK was re-sent. */

@@ -16,6 +16,8 @@ import { Cubic } from "./cubic.ts";
 import { ReceiveBuffer } from "./receive_buffer.ts";
 import { NewReno } from "./reno.ts";
 import { RttEstimator } from "./rtt.ts";
+import { Prr } from "./prr.ts";
+import { Rack } from "./rack.ts";
 import { SackScoreboard } from "./sack.ts";
 import { SendBuffer } from "./send_buffer.ts";
 import type { TcpState } from "./state.ts";
@@ -222,16 +224,28 @@ export class TcpConnection {
   inRecovery = false;
   /** RFC 6582 "recover": SND.MAX when recovery began. */
   recover = 0;
-  /** Highest offset from SND.UNA retransmitted in this recovery (RFC 6675 HighRxt). */
-  highRxt = 0;
   /** What the peer holds above SND.UNA. */
   readonly sack: SackScoreboard = new SackScoreboard();
+  /** The transmission log and RACK's loss detection (SACK connections). */
+  readonly rack: Rack = new Rack();
+  /** The sending rate in fast recovery. */
+  readonly prr: Prr = new Prr();
+  /** End of the outstanding tail loss probe (RFC 8985 TLP.end_seq), or -1. */
+  tlpEnd = -1;
+  /** The probe was a retransmission (TLP.is_retrans). */
+  tlpRetransmitted = false;
+  /** A D-SACK arrived since the probe: it repaired nothing. */
+  tlpDsack = false;
   /** Retransmissions of the current segment since the last progress. */
   retries = 0;
 
   // Timers: absolute ms deadlines, 0 when off.
   /** Retransmission timer. */
   rtoAt = 0;
+  /** Probe timeout (RFC 8985 7.2). */
+  ptoAt = 0;
+  /** RACK's reordering timer (RFC 8985 6.2 step 5). */
+  reoAt = 0;
   /** Delayed-ACK timer. */
   delackAt = 0;
   /** Persist (zero-window probe) timer. */

@@ -10,6 +10,7 @@
 import { TcpFlags } from "../wire/tcp.ts";
 import { closeConnection } from "./input.ts";
 import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
+import { probeTimeout, reorderTimeout } from "./recovery.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
 import { type TcpConnection, TimedOutError } from "./tcb.ts";
@@ -26,6 +27,8 @@ const { PSH, ACK } = TcpFlags;
  */
 export function stopTimers(c: TcpConnection): void {
   c.rtoAt =
+    c.ptoAt =
+    c.reoAt =
     c.delackAt =
     c.persistAt =
     c.keepAt =
@@ -44,6 +47,11 @@ export function stopTimers(c: TcpConnection): void {
 export function runTimers(c: TcpConnection, now: number): boolean {
   if (c.rtoAt !== 0 && now >= c.rtoAt) retransmitTimeout(c, now);
   if (gone(c)) return false;
+  if (c.ptoAt !== 0 && now >= c.ptoAt) probeTimeout(c, now);
+  if (c.reoAt !== 0 && now >= c.reoAt) {
+    reorderTimeout(c, now);
+    tcpOutput(c);
+  }
   if (c.persistAt !== 0 && now >= c.persistAt) persistTimeout(c, now);
   if (gone(c)) return false;
   if (c.delackAt !== 0 && now >= c.delackAt) {
@@ -57,7 +65,8 @@ export function runTimers(c: TcpConnection, now: number): boolean {
     c.finWait2At = 0;
     if (c.state === "FIN-WAIT-2") closeConnection(c);
   }
-  return c.rtoAt !== 0 || c.persistAt !== 0 || c.delackAt !== 0 || c.keepAt !== 0 ||
+  return c.rtoAt !== 0 || c.ptoAt !== 0 || c.reoAt !== 0 || c.persistAt !== 0 || c.delackAt !== 0 ||
+    c.keepAt !== 0 ||
     c.finWait2At !== 0;
 }
 
@@ -112,11 +121,16 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   s.timeouts++;
   c.cc.onTimeout(c.flightSize, now);
   c.rtt.backOff();
+  if (c.sackOk) {
+    if (c.inRecovery) c.rack.recoveryEnded();
+    c.rack.timedOut();
+    c.tlpEnd = -1;
+    c.ptoAt = c.reoAt = 0;
+  }
   c.inRecovery = false;
   c.dupAcks = 0;
   c.recover = c.sndMax; // RFC 6582 4.1: no fast retransmit for data sent before
   c.sack.clear(); // RFC 6675 5.1 / RFC 2018 8: the peer may have reneged
-  c.highRxt = 0;
   c.sndNxt = c.sndUna; // go back N
   c.rttSeq = -1;
   tcpOutput(c);

@@ -86,6 +86,7 @@ const CHECKS: Record<string, Check> = {
   "npm ci && node_modules/.bin/deno task test": task("test", "tests/"),
   "deno task test": task("test", "tests/"),
   "deno task test:unit": task("test:unit", "tests/unit/"),
+  "deno task bench:sim": task("bench:sim", "bench/loss_sim.ts"),
   "deno task bench": task("bench", "bench/main.ts"),
   "deno task soak": task("soak", "bench/soak.ts"),
   "deno task soak [connections]": task("soak", "bench/soak.ts"),

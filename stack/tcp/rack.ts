@@ -1,0 +1,272 @@
+/**
+ * RACK-TLP loss detection (RFC 8985) over the sender's transmission log.
+ *
+ * The log holds every sent and not yet cumulatively acknowledged range in
+ * sequence order, with the time it was last sent and whether it was
+ * retransmitted, SACKed or judged lost, and a send counter: RACK's "sent
+ * after" compares that (RFC 8985 compares times, then sequence numbers, which
+ * puts a retransmission wrongly before new data sent within the same clock
+ * tick, as on a millisecond clock). RACK judges by time, not by counting
+ * duplicates: a segment is lost once a segment sent after it was delivered
+ * and a round trip plus the reordering window has passed since it was sent.
+ * That finds lost retransmissions without a timeout, and a tail loss probe
+ * (section 7) turns the loss of a flight's last segments into SACK
+ * recovery instead of an RTO. Time is passed in, in ms.
+ *
+ * @module
+ */
+
+import { seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+
+const RETRANSMITTED = 1;
+const SACKED = 2;
+const LOST = 4;
+
+/** RFC 8985 6.2 step 4: DupThresh, in segments. */
+const DUP_THRESH = 3;
+/** RFC 8985 6.2 step 4: DSACK-free recoveries before the window shrinks back. */
+const REO_WND_PERSIST = 16;
+
+/**
+ * The transmission log and RACK's state (RFC 8985 6.1).
+ *
+ * @example
+ * ```ts
+ * import { Rack } from "./rack.ts";
+ * const r = new Rack();
+ * r.sent(1000, 2000, 0); // [1000, 2000) at t = 0
+ * r.sent(2000, 3000, 1);
+ * r.sacked(2000, 3000, 3); // the later segment arrived: a 2 ms round trip
+ * r.detectLoss(3, 2); // 1: with a 2 ms reordering window, look again in 1 ms
+ * r.lostBytes; // 0
+ * r.detectLoss(4, 2); // 0: now the first is lost
+ * r.lostBytes; // 1000
+ * r.nextLost(); // [1000, 2000]
+ * ```
+ */
+export class Rack {
+  // Columns, one row per range, in sequence order.
+  #seq: number[] = [];
+  #end: number[] = [];
+  #time: number[] = [];
+  #order: number[] = [];
+  #flags: number[] = [];
+  /** Sends so far: the order of each row's last transmission. */
+  #sends = 0;
+
+  /** Bytes judged lost and not retransmitted since (RFC 6675 pipe's "lost"). */
+  lostBytes = 0;
+  /** Segments SACKed in the log (for the DupThresh rule). */
+  #sackedSegments = 0;
+  /** RACK.xmit_ts: send time of the most recently sent delivered segment, or -1. */
+  #xmitTs = -1;
+  /** Send order of that segment (in place of RACK.end_seq). */
+  #xmitOrder = 0;
+  /** RACK.rtt: round trip measured on it, ms. */
+  #rtt = 0;
+  /** RACK.min_RTT, ms. */
+  minRtt = Infinity;
+  /** RACK.fack: highest end sequence delivered (cumulatively or by SACK). */
+  #fack = -1;
+  /** Some segment was delivered after one sent later (reordering seen). */
+  reorderingSeen = false;
+  /** RACK.reo_wnd_mult, grown by D-SACKs. */
+  #reoWndMult = 1;
+  #reoWndPersist = 0;
+  /** RACK.dsack_round: SND.NXT when the last D-SACK grew the window, or -1. */
+  #dsackRound = -1;
+
+  /**
+   * `[seq, end)` was sent at `now`: appended when new, else the ranges it
+   * covers are marked retransmitted and no longer lost.
+   */
+  sent(seq: number, end: number, now: number): void {
+    const n = this.#seq.length;
+    const order = ++this.#sends;
+    if (n === 0 || seqGe(seq, this.#end[n - 1])) {
+      this.#push(n, seq, end, now, order, 0);
+      return;
+    }
+    for (let i = this.#split(seq); i < this.#seq.length && seqLt(this.#seq[i], end); i++) {
+      if (seqGt(this.#end[i], end)) this.#splitAt(i, end);
+      const f = this.#flags[i];
+      if (f & SACKED) continue;
+      if (f & LOST) this.lostBytes -= (this.#end[i] - this.#seq[i]) >>> 0;
+      this.#flags[i] = (f | RETRANSMITTED) & ~LOST;
+      this.#time[i] = now;
+      this.#order[i] = order;
+    }
+    if (seqGt(end, this.#end[this.#seq.length - 1])) {
+      this.#push(this.#seq.length, this.#end[this.#seq.length - 1], end, now, order, 0);
+    }
+  }
+
+  /** SND.UNA moved to `una` at `now`: what it passed is delivered. */
+  acked(una: number, now: number, srtt: number): void {
+    let k = 0;
+    const n = this.#seq.length;
+    while (k < n && seqLe(this.#end[k], una)) {
+      const f = this.#flags[k];
+      if (f & SACKED) this.#sackedSegments--;
+      else {
+        if (f & LOST) this.lostBytes -= (this.#end[k] - this.#seq[k]) >>> 0;
+        this.#delivered(k, now, srtt);
+      }
+      k++;
+    }
+    if (k > 0) {
+      this.#seq.splice(0, k);
+      this.#end.splice(0, k);
+      this.#time.splice(0, k);
+      this.#order.splice(0, k);
+      this.#flags.splice(0, k);
+    }
+    if (this.#seq.length > 0 && seqLt(this.#seq[0], una)) {
+      // Part of a range: the rest stays, and counts as delivered news.
+      const f = this.#flags[0];
+      if (f & LOST) this.lostBytes -= (una - this.#seq[0]) >>> 0;
+      if (!(f & SACKED)) this.#delivered(0, now, srtt);
+      this.#seq[0] = una;
+    }
+    if (this.#dsackRound !== -1 && seqGe(una, this.#dsackRound)) this.#dsackRound = -1;
+  }
+
+  /** The peer SACKed `[left, right)` (RFC 2018) at `now`. */
+  sacked(left: number, right: number, now: number, srtt = Infinity): void {
+    for (let i = this.#split(left); i < this.#seq.length && seqLt(this.#seq[i], right); i++) {
+      if (seqGt(this.#end[i], right)) this.#splitAt(i, right);
+      const f = this.#flags[i];
+      if (f & SACKED) continue;
+      if (f & LOST) this.lostBytes -= (this.#end[i] - this.#seq[i]) >>> 0;
+      this.#delivered(i, now, srtt);
+      this.#flags[i] = (f | SACKED) & ~LOST;
+      this.#sackedSegments++;
+    }
+  }
+
+  /**
+   * A D-SACK arrived (RFC 2883): a retransmission was needless, so the
+   * peer reorders; the window grows for this round (RFC 8985 6.2 step 4).
+   */
+  dsack(sndNxt: number): void {
+    if (this.#dsackRound !== -1) return;
+    this.#dsackRound = sndNxt;
+    this.#reoWndMult++;
+    this.#reoWndPersist = REO_WND_PERSIST;
+    this.reorderingSeen = true;
+  }
+
+  /** A recovery (fast or timeout) ended without D-SACK news. */
+  recoveryEnded(): void {
+    if (--this.#reoWndPersist <= 0) this.#reoWndMult = 1;
+  }
+
+  /** RFC 8985 6.2 step 4: the reordering window, ms. */
+  reoWnd(inRecovery: boolean, srtt: number): number {
+    if (!this.reorderingSeen && (inRecovery || this.#sackedSegments >= DUP_THRESH)) return 0;
+    if (this.minRtt === Infinity) return 0;
+    return Math.min((this.#reoWndMult * this.minRtt) / 4, srtt);
+  }
+
+  /**
+   * RFC 8985 6.2 step 5: marks lost every range sent before the most
+   * recently delivered one and older than its round trip plus `reoWnd`.
+   * Returns when to look again (the reordering timer, ms from now), or 0.
+   */
+  detectLoss(now: number, reoWnd: number): number {
+    if (this.#xmitTs < 0) return 0;
+    let timeout = 0;
+    for (let i = 0; i < this.#seq.length; i++) {
+      const f = this.#flags[i];
+      if (f & (SACKED | LOST)) continue;
+      // RACK_sent_after: only what was sent before the delivered segment.
+      if (this.#order[i] >= this.#xmitOrder) continue;
+      const t = this.#time[i];
+      const remaining = t + this.#rtt + reoWnd - now;
+      if (remaining <= 0) {
+        this.#flags[i] = f | LOST;
+        this.lostBytes += (this.#end[i] - this.#seq[i]) >>> 0;
+      } else if (remaining > timeout) timeout = remaining;
+    }
+    return timeout;
+  }
+
+  /** The first range judged lost and not retransmitted since, as `[seq, end]`, or undefined. */
+  nextLost(): [number, number] | undefined {
+    if (this.lostBytes === 0) return undefined;
+    for (let i = 0; i < this.#seq.length; i++) {
+      if (this.#flags[i] & LOST) return [this.#seq[i], this.#end[i]];
+    }
+    return undefined;
+  }
+
+  /**
+   * Three duplicate ACKs without SACK blocks: the first range is lost
+   * (RFC 5681 3.2's fast retransmit, for a peer that sends no blocks).
+   */
+  markFirstLost(): void {
+    if (this.#seq.length === 0 || this.#flags[0] & (SACKED | LOST)) return;
+    this.#flags[0] |= LOST;
+    this.lostBytes += (this.#end[0] - this.#seq[0]) >>> 0;
+  }
+
+  /**
+   * A retransmission timeout: the SACK marks go with the scoreboard (the
+   * peer may have reneged) and nothing is judged lost any more, since going
+   * back to SND.UNA resends it all (RFC 8985 6.3's "all lost", done by
+   * the sender rather than the log).
+   */
+  timedOut(): void {
+    this.lostBytes = 0;
+    this.#sackedSegments = 0;
+    for (let i = 0; i < this.#seq.length; i++) this.#flags[i] &= ~(SACKED | LOST);
+  }
+
+  /** RFC 8985 6.2 steps 2 and 3 for row `i`, just delivered. */
+  #delivered(i: number, now: number, srtt: number): void {
+    const t = this.#time[i], end = this.#end[i], order = this.#order[i];
+    const rtt = now - t;
+    if (this.#flags[i] & RETRANSMITTED) {
+      // The ACK may be for the original: only a round trip that cannot be
+      // shorter than the path's counts (step 2, without timestamps' help).
+      if (rtt < Math.min(this.minRtt, srtt)) return;
+    } else if (rtt < this.minRtt) this.minRtt = rtt;
+    this.#rtt = rtt;
+    if (order > this.#xmitOrder) {
+      this.#xmitTs = t;
+      this.#xmitOrder = order;
+    }
+    // Step 3: delivered below the highest delivered sequence: reordering
+    // (a retransmission filling a hole is no evidence of it).
+    if (this.#fack !== -1 && seqLt(end, this.#fack)) {
+      if (!(this.#flags[i] & RETRANSMITTED)) this.reorderingSeen = true;
+    } else this.#fack = end;
+  }
+
+  /** Index of the first row ending after `seq`, split so that it starts at `seq`. */
+  #split(seq: number): number {
+    let i = 0;
+    while (i < this.#seq.length && seqLe(this.#end[i], seq)) i++;
+    if (i < this.#seq.length && seqLt(this.#seq[i], seq)) {
+      this.#splitAt(i, seq);
+      i++;
+    }
+    return i;
+  }
+
+  /** Cuts row `i` at `at` into two rows with the same time and flags. */
+  #splitAt(i: number, at: number): void {
+    const f = this.#flags[i];
+    this.#push(i + 1, at, this.#end[i], this.#time[i], this.#order[i], f);
+    this.#end[i] = at;
+    if (f & SACKED) this.#sackedSegments++;
+  }
+
+  #push(i: number, seq: number, end: number, time: number, order: number, flags: number): void {
+    this.#seq.splice(i, 0, seq);
+    this.#end.splice(i, 0, end);
+    this.#time.splice(i, 0, time);
+    this.#order.splice(i, 0, order);
+    this.#flags.splice(i, 0, flags);
+  }
+}

@@ -1,0 +1,173 @@
+// Loss recovery on SACK connections: RACK's log and reordering window
+// (RFC 8985 6), PRR's rate (RFC 6937), and against a scripted peer a tail
+// loss probe and a lost retransmission, each repaired without an RTO.
+
+import assert from "node:assert/strict";
+import { Prr } from "../../stack/tcp/prr.ts";
+import { Rack } from "../../stack/tcp/rack.ts";
+import { ISN, P, passiveOpen, Peer } from "../_peer.ts";
+
+Deno.test("rack: a hole is lost at once after three SACKed segments, not before", () => {
+  const r = new Rack();
+  for (let i = 0; i < 5; i++) r.sent(i * 1000, (i + 1) * 1000, i * 0.1);
+  r.sacked(1000, 2000, 10);
+  // One SACKed segment: the reordering window (min RTT / 4) still covers the hole.
+  assert.ok(r.detectLoss(10, r.reoWnd(false, 10)) > 0);
+  assert.equal(r.lostBytes, 0);
+  r.sacked(2000, 4000, 10.2);
+  // Three SACKed (DupThresh) and no reordering seen: no window.
+  assert.equal(r.reoWnd(false, 10), 0);
+  assert.equal(r.detectLoss(10.2, 0), 0);
+  assert.equal(r.lostBytes, 1000);
+  assert.deepEqual(r.nextLost(), [0, 1000]);
+  r.sent(0, 1000, 10.3); // retransmitted: no longer lost
+  assert.equal(r.lostBytes, 0);
+  assert.equal(r.nextLost(), undefined);
+});
+
+Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT / 4), then is lost", () => {
+  const r = new Rack();
+  r.sent(0, 1000, 0);
+  r.sent(1000, 2000, 0.1);
+  r.sacked(1000, 2000, 10); // min RTT 9.9
+  r.acked(2000, 10.5, 10); // the first came late: reordering
+  assert.ok(r.reorderingSeen);
+  for (let i = 2; i < 6; i++) r.sent(i * 1000, (i + 1) * 1000, 20 + i * 0.01);
+  r.sacked(3000, 6000, 30);
+  const wnd = r.reoWnd(false, 10);
+  assert.ok(Math.abs(wnd - 9.9 / 4) < 1e-9, `reo_wnd ${wnd}`);
+  const wait = r.detectLoss(30, wnd);
+  assert.ok(wait > 0 && wait <= wnd, `timer in ${wait} ms`);
+  assert.equal(r.lostBytes, 0, "not lost inside the window");
+  assert.equal(r.detectLoss(30 + wait, wnd), 0);
+  assert.deepEqual(r.nextLost(), [2000, 3000]);
+  // A D-SACK widens the window for the rounds that follow (RFC 8985 6.2 step 4).
+  r.dsack(6000);
+  assert.ok(Math.abs(r.reoWnd(false, 10) - (2 * 9.9) / 4) < 1e-9);
+});
+
+Deno.test("rack: a retransmission is judged lost when data sent after it is delivered", () => {
+  const r = new Rack();
+  r.sent(0, 1000, 0);
+  r.sent(1000, 4000, 0.1);
+  r.sacked(1000, 4000, 10);
+  r.detectLoss(10, 0);
+  r.sent(0, 1000, 10); // the repair
+  r.sent(4000, 5000, 10); // new data after it, in the same millisecond
+  assert.equal(r.lostBytes, 0);
+  r.sacked(4000, 5000, 20); // delivered; the repair is not
+  assert.equal(r.detectLoss(20, 0), 0);
+  assert.deepEqual(r.nextLost(), [0, 1000], "the lost retransmission is found again");
+});
+
+Deno.test("prr: in recovery, sending follows ssthresh / RecoverFS of what is delivered, ending at ssthresh", () => {
+  const mss = 1000, p = new Prr();
+  let pipe = 19 * mss; // 20 in flight, one lost
+  const ssthresh = 10 * mss;
+  p.start(20 * mss);
+  let sent = 0;
+  for (let ack = 0; ack < 19; ack++) {
+    pipe -= mss; // each ACK delivers one segment
+    p.onAck(mss, pipe, ssthresh, mss);
+    while (p.quota >= mss) {
+      p.sent(mss);
+      pipe += mss;
+      sent++;
+    }
+  }
+  assert.ok(sent >= 9 && sent <= 10, `${sent} segments sent for 19 delivered`);
+  assert.ok(Math.abs(pipe - ssthresh) <= mss, `pipe ${pipe} ends near ssthresh`);
+});
+
+Deno.test("prr: below ssthresh, the slow-start bound lets pipe grow back by at most one MSS beyond what is delivered", () => {
+  const p = new Prr();
+  p.start(10_000);
+  // A burst of losses left pipe far below ssthresh (5000).
+  assert.equal(p.onAck(1000, 1000, 5000, 1000), 2000); // delivered + 1 MSS
+  assert.equal(p.onAck(3000, 2000, 5000, 1000), 3000); // ssthresh - pipe caps it
+});
+
+async function open(peer: Peer) {
+  const o = await passiveOpen(peer);
+  o.conn.setNoDelay(true);
+  return o;
+}
+
+const MSS = 1448;
+
+Deno.test("tlp: a lost tail gets a probe, not an RTO, and RACK repairs the rest (RFC 8985 7)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  const base = iss + 1;
+  await conn.write(new Uint8Array(4 * MSS));
+  assert.equal(peer.take().length, 4);
+  await peer.advance(5);
+  // The first two arrive; the last two are lost.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 2 * MSS, flags: "A", ts: ts(520) });
+  peer.take();
+  let probe;
+  for (let t = 0; t < 150 && !probe; t++) {
+    await peer.advance(1);
+    probe = peer.take().find((s) => s.data.length > 0);
+  }
+  assert.ok(probe, "a probe before the 200 ms RTO");
+  assert.equal(probe.seq, base + 3 * MSS, "the probe is the last segment");
+  assert.equal(peer.stack.tcp.stats.tailLossProbes, 1);
+  // The probe's ACK SACKs it: the segment before it is lost, and resent.
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base + 2 * MSS,
+    flags: "A",
+    ts: ts(540),
+    sack: [[base + 3 * MSS, base + 4 * MSS]],
+  });
+  let repair;
+  for (let t = 0; t < 50 && !repair; t++) {
+    await peer.advance(1);
+    repair = peer.take().find((s) => s.data.length > 0);
+  }
+  assert.ok(repair, "the hole is resent");
+  assert.equal(repair.seq, base + 2 * MSS);
+  const st = peer.stack.tcp.stats;
+  assert.equal(st.timeouts, 0, "no RTO");
+  assert.equal(st.sackRecoveries, 1);
+});
+
+Deno.test("rack: a lost retransmission is sent again without waiting for an RTO", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  const base = iss + 1;
+  await conn.write(new Uint8Array(20 * MSS)); // ten leave, ten wait for the window
+  const first = peer.take().filter((s) => s.data.length > 0);
+  await peer.advance(5);
+  // Segment 0 is lost; 1-9 are SACKed: three or more, so it is lost at once.
+  const sack = (to: number, extra: [number, number][] = []) =>
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1,
+      ack: base,
+      flags: "A",
+      ts: ts(520),
+      sack: [[base + MSS, to], ...extra],
+    });
+  sack(base + first.length * MSS);
+  const sent1 = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(sent1[0]?.seq, base, "fast retransmit of segment 0");
+  const after = sent1.filter((s) => s.seq !== base);
+  assert.ok(after.length > 0, "PRR lets new data follow the retransmission");
+  await peer.advance(5);
+  // The new data arrives, the retransmission does not.
+  const top = after.at(-1)!;
+  sack(top.seq + top.data.length);
+  let again;
+  for (let t = 0; t < 20 && !again; t++) {
+    again = peer.take().find((s) => s.seq === base && s.data.length > 0);
+    if (!again) await peer.advance(1);
+  }
+  assert.ok(again, "segment 0 resent a second time");
+  assert.equal(peer.stack.tcp.stats.timeouts, 0, "no RTO");
+  assert.equal(peer.stack.tcp.stats.sackRecoveries, 1, "within the same recovery");
+});
