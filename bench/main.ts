@@ -12,12 +12,14 @@
 // golang-gvisor-gvisor-dev, which the task installs when apt can.
 
 import type { ScaleResult } from "./timewait_scale.ts";
+import type { Netns } from "../tests/integration/_netns.ts";
 import {
   BIN,
   buildGo,
   gvisorTarget,
   kernelTarget,
   ROOT,
+  routedClient,
   rss,
   type Target,
   tunstackTarget,
@@ -75,7 +77,7 @@ function ensureTools(): { gvisor: boolean; note?: string } {
   // iperf3 and wrk need their own server (iperf3's control protocol) or
   // HTTP on every port, which echo, discard and chargen are not: loads come
   // from bench/loadgen, and the HTTP download from curl.
-  for (const [cmd, pkg] of [["curl", "curl"], ["ip", "iproute2"]]) {
+  for (const [cmd, pkg] of [["curl", "curl"], ["ip", "iproute2"], ["iptables", "iptables"]]) {
     if (!run(["sh", "-c", `command -v ${cmd}`]).ok) need.push(pkg);
   }
   if (need.length > 0) {
@@ -220,6 +222,91 @@ async function measureAll(t: Target): Promise<Record<string, number | undefined>
   return out;
 }
 
+// ---- loss ------------------------------------------------------------------
+
+const LOSS_RATES = [0.001, 0.01, 0.05];
+const LOSS_BYTES = 50 * 1024 * 1024;
+
+/** One direction under random loss, made alike for every target. */
+interface LossRun {
+  mbPerSec: number;
+  /** Retransmitted segments per MB, from the sender's own counters, if it has them. */
+  rexmitPerMb?: number;
+}
+
+/**
+ * `loadgen recv` (the server sends: "down") or `send` ("up") of LOSS_BYTES
+ * from a client one routed hop away, while iptables in the router drops
+ * the packets forwarded towards the client (down) or from it (up) at
+ * random with probability `p`.
+ */
+async function lossRun(
+  t: Target,
+  c: { ns: Netns; link: string },
+  dir: "down" | "up",
+  p: number,
+): Promise<LossRun> {
+  const rule = [
+    "FORWARD",
+    dir === "down" ? "-o" : "-i",
+    c.link,
+    "-p",
+    "tcp",
+    "-m",
+    "statistic",
+    "--mode",
+    "random",
+    "--probability",
+    String(p),
+    "-j",
+    "DROP",
+  ];
+  const counter = senderCounter(t, dir, c.ns);
+  const before = await counter();
+  await t.client.ok(["iptables", "-A", ...rule]);
+  let gbps: number;
+  try {
+    const out = await c.ns.ok([
+      `${BIN}/loadgen`,
+      dir === "down" ? "recv" : "send",
+      "-addr",
+      `${t.host}:${dir === "down" ? 19 : 9}`,
+      "-bytes",
+      String(LOSS_BYTES),
+    ], 600_000);
+    gbps = JSON.parse(out.trim().split("\n").pop()!).gbps;
+  } finally {
+    await t.client.ok(["iptables", "-D", ...rule]);
+  }
+  const after = await counter();
+  const mb = LOSS_BYTES / 2 ** 20;
+  return {
+    mbPerSec: round((gbps * 1e9) / 8 / 2 ** 20, 1),
+    rexmitPerMb: before === undefined || after === undefined
+      ? undefined
+      : round((after - before) / mb, 1),
+  };
+}
+
+/** The retransmission counter of whoever sends in `dir` (the client sends up). */
+function senderCounter(
+  t: Target,
+  dir: "down" | "up",
+  client: Netns,
+): () => Promise<number | undefined> {
+  const nstat = async (ns: Netns) =>
+    Number(/^TcpRetransSegs\s+(\d+)/m.exec(await ns.ok(["nstat", "-az", "TcpRetransSegs"]))?.[1]);
+  if (dir === "up") return () => nstat(client);
+  if (t.name === "tunstack") {
+    return async () =>
+      (await t.client.tunstackJson<{ tcp: { retransmittedSegments: number } }>(["stats"])).tcp
+        .retransmittedSegments;
+  }
+  const server = t.server;
+  if (server) return () => nstat(server);
+  return () => Promise.resolve(undefined); // gVisor's server prints no counters
+}
+
 // ---- main ------------------------------------------------------------------
 
 function canRunRoot(): boolean {
@@ -234,32 +321,50 @@ const results: Record<string, unknown> = {
 };
 console.log(`tunstack bench, ${results.date}, ${results.machine}\n`);
 
-console.log("1. TIME_WAIT at 1,000,000 entries (goals: <= 64 B IPv4, <= 112 B IPv6, tick < 1 ms)");
-const scale = await timewaitScale();
-results.timewait = scale;
-console.log("family  B/entry  slab B/entry  insert/s   lookup/s   expire/s   longest tick");
-for (const r of scale) {
-  const e = (x: number) => x.toExponential(2).padEnd(10);
+// BENCH_PARTS=2,5 runs only those parts (default: all).
+const PARTS = new Set((Deno.env.get("BENCH_PARTS") ?? "1,2,3,4,5").split(","));
+
+if (PARTS.has("1")) {
   console.log(
-    `IPv${r.family}    ${String(r.bytesPerEntry).padEnd(8)} ${
-      String(r.slabBytesPerEntry).padEnd(13)
-    } ${e(r.insertPerSec)} ${e(r.lookupPerSec)} ${e(r.expirePerSec)} ${r.longestTickMs} ms`,
+    "1. TIME_WAIT at 1,000,000 entries (goals: <= 64 B IPv4, <= 112 B IPv6, tick < 1 ms)",
   );
+  const scale = await timewaitScale();
+  results.timewait = scale;
+  console.log("family  B/entry  slab B/entry  insert/s   lookup/s   expire/s   longest tick");
+  for (const r of scale) {
+    const e = (x: number) => x.toExponential(2).padEnd(10);
+    console.log(
+      `IPv${r.family}    ${String(r.bytesPerEntry).padEnd(8)} ${
+        String(r.slabBytesPerEntry).padEnd(13)
+      } ${e(r.insertPerSec)} ${e(r.lookupPerSec)} ${e(r.expirePerSec)} ${r.longestTickMs} ms`,
+    );
+  }
 }
 
 if (!canRunRoot()) {
-  console.log("\nParts 2-4 skipped: they need root and /dev/net/tun.");
+  console.log("\nParts 2-5 skipped: they need root and /dev/net/tun.");
 } else {
   const tools = ensureTools();
   if (tools.note) console.log(tools.note);
-
-  console.log(`\n2. Same run, MTU 1500, medians of ${RUNS} (runs listed as they finish)`);
-  const table: Record<string, Record<string, number | undefined>> = {};
   const makers: [string, () => Promise<Target>][] = [
     ["tunstack", () => tunstackTarget()],
     ["kernel", () => kernelTarget()],
   ];
   if (tools.gvisor) makers.splice(1, 0, ["gvisor", () => gvisorTarget()]);
+  if (PARTS.has("2")) await compare(makers);
+  if (PARTS.has("3")) await byMtu();
+  if (PARTS.has("4")) await byConcurrency(tools.gvisor);
+  if (PARTS.has("5")) await underLoss(makers);
+}
+
+await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+const file = `${ROOT}bench/results/${String(results.date).replace(/[:.]/g, "-")}.json`;
+await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
+console.log(`\nresults: ${file}`);
+
+async function compare(makers: [string, () => Promise<Target>][]): Promise<void> {
+  console.log(`\n2. Same run, MTU 1500, medians of ${RUNS} (runs listed as they finish)`);
+  const table: Record<string, Record<string, number | undefined>> = {};
   for (const [name, make] of makers) {
     const t = await make();
     try {
@@ -325,7 +430,9 @@ if (!canRunRoot()) {
       } | ${f(r.vsKernel)} | ${goals[w.key](r)} |`,
     );
   }
+}
 
+async function byMtu(): Promise<void> {
   console.log("\n3. tunstack bulk throughput by MTU (Gbit/s, one run each)");
   const byMtu: Record<string, { bulkIn: number; bulkOut: number }> = {};
   for (const mtu of [1500, 9000, 65535]) {
@@ -343,13 +450,15 @@ if (!canRunRoot()) {
     }
   }
   results.byMtu = byMtu;
+}
 
+async function byConcurrency(gvisor: boolean): Promise<void> {
   console.log(
     "\n4. Concurrency: short conn/s (client closes first) and memory per held connection",
   );
   const byConc: Record<string, unknown>[] = [];
   const scanMakers: (() => Promise<Target>)[] = [() => tunstackTarget()];
-  if (tools.gvisor) scanMakers.push(() => gvisorTarget());
+  if (gvisor) scanMakers.push(() => gvisorTarget());
   for (const make of scanMakers) {
     const t = await make();
     try {
@@ -394,7 +503,55 @@ if (!canRunRoot()) {
   results.byConcurrency = byConc;
 }
 
-await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
-const file = `${ROOT}bench/results/${String(results.date).replace(/[:.]/g, "-")}.json`;
-await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
-console.log(`\nresults: ${file}`);
+async function underLoss(makers: [string, () => Promise<Target>][]): Promise<void> {
+  console.log(
+    `\n5. Loss: ${
+      LOSS_BYTES / 2 ** 20
+    } MB down (server -> client) and up under iptables random drop in the client's namespace, medians of ${RUNS}`,
+  );
+  const loss: Record<string, Record<string, LossRun>> = {};
+  for (const [name, make] of makers) {
+    const t = await make();
+    loss[name] = {};
+    let client: { ns: Netns; link: string } | undefined;
+    try {
+      client = await routedClient(t);
+      for (const p of LOSS_RATES) {
+        for (const dir of ["down", "up"] as const) {
+          const runs: LossRun[] = [];
+          for (let i = 0; i < RUNS; i++) runs.push(await lossRun(t, client, dir, p));
+          const rex = runs.map((r) => r.rexmitPerMb).filter((x): x is number => x !== undefined);
+          loss[name][`${dir} ${p * 100}%`] = {
+            mbPerSec: median(runs.map((r) => r.mbPerSec)),
+            rexmitPerMb: rex.length ? median(rex) : undefined,
+          };
+          console.log(
+            `  ${name.padEnd(8)} ${dir.padEnd(4)} ${String(p * 100).padEnd(4)}% ${
+              runs.map((r) => `${r.mbPerSec} MB/s (${r.rexmitPerMb ?? "-"} rexmit/MB)`).join(", ")
+            }`,
+          );
+        }
+      }
+    } finally {
+      await client?.ns.close();
+      await t.close();
+    }
+  }
+  results.loss = loss;
+  const s = loss.tunstack, g = loss.gvisor ?? {}, k = loss.kernel;
+  const f = (x?: number) => (x === undefined ? "-" : String(x));
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? String(round(a / b)) : "-");
+  console.log(
+    "\n| direction, loss | tunstack MB/s | gVisor MB/s | kernel/veth MB/s | tunstack/kernel | tunstack/gVisor | rexmit/MB tunstack | rexmit/MB gVisor | rexmit/MB kernel |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const key of Object.keys(s)) {
+    console.log(
+      `| ${key} | ${f(s[key].mbPerSec)} | ${f(g[key]?.mbPerSec)} | ${f(k[key].mbPerSec)} | ${
+        ratio(s[key].mbPerSec, k[key].mbPerSec)
+      } | ${ratio(s[key].mbPerSec, g[key]?.mbPerSec)} | ${f(s[key].rexmitPerMb)} | ${
+        f(g[key]?.rexmitPerMb)
+      } | ${f(k[key].rexmitPerMb)} |`,
+    );
+  }
+}

@@ -32,6 +32,8 @@ export interface Target {
   host: string;
   /** PID of the serving process, for memory readings (not for the kernel). */
   pid?: number;
+  /** The server's own namespace, when it has one (the kernel's). */
+  server?: Netns;
   close(): Promise<void>;
 }
 
@@ -114,12 +116,51 @@ export async function kernelTarget(mtu = 1500): Promise<Target> {
   return {
     name: "kernel",
     client: a,
+    server: b,
     host: "198.51.100.2",
     async close() {
       await a.close();
       await b.close();
     },
   };
+}
+
+/**
+ * A client namespace one hop behind the target's client namespace, which
+ * then routes (203.0.113.0/24 on a veth named `link` there). Loss made in
+ * the router's FORWARD chain is loss on the wire for both ends; a rule in
+ * a sender's own OUTPUT chain is not, since Linux's TCP sees that drop as a
+ * failed send and tries again without counting a loss.
+ */
+export async function routedClient(t: Target): Promise<{ ns: Netns; link: string }> {
+  const ns = await Netns.create();
+  const link = `lr${ns.name.slice(-6)}`, far = `lc${ns.name.slice(-6)}`;
+  const r = await new Deno.Command("ip", {
+    args: [
+      "link",
+      "add",
+      link,
+      "netns",
+      t.client.name,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      far,
+      "netns",
+      ns.name,
+    ],
+  }).output();
+  if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+  await t.client.ok(["ip", "addr", "add", "203.0.113.1/24", "dev", link]);
+  await t.client.ok(["ip", "link", "set", link, "up"]);
+  await t.client.ok(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+  await ns.ok(["ip", "addr", "add", "203.0.113.2/24", "dev", far]);
+  await ns.ok(["ip", "link", "set", far, "up"]);
+  await ns.ok(["ip", "route", "add", "default", "via", "203.0.113.1"]);
+  await t.server?.ok(["ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.1"]);
+  await tuneClient(ns);
+  return { ns, link };
 }
 
 /** Resident memory of a process, bytes (via ps: Deno reads /proc only with --allow-all). */

@@ -71,6 +71,8 @@ export class Stack implements PacketHandler {
   /** The clock. */
   readonly clock: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #wake: ReturnType<typeof setTimeout> | undefined;
+  #wakeAt = 0;
 
   /** Creates a stack; attach it to a link before it can send. */
   constructor(options: StackOptions) {
@@ -95,16 +97,30 @@ export class Stack implements PacketHandler {
     this.tcp.tick(now);
   }
 
-  /** Runs timers every {@linkcode TICK_MS} on the real clock until `stop`. */
+  /**
+   * Runs timers every {@linkcode TICK_MS} on the real clock until `stop`,
+   * and sooner when a connection arms a finer timer (a tail loss probe).
+   */
   start(): void {
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => this.tick(), TICK_MS);
+    this.tcp.onWake = (at) => {
+      if (this.#wake !== undefined && this.#wakeAt <= at) return;
+      if (this.#wake !== undefined) clearTimeout(this.#wake);
+      this.#wakeAt = at;
+      this.#wake = setTimeout(() => {
+        this.#wake = undefined;
+        this.tick();
+      }, Math.max(0, at - this.clock()));
+    };
   }
 
   /** Stops the timers and resets every connection. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#wake !== undefined) clearTimeout(this.#wake);
+    this.#timer = this.#wake = undefined;
+    this.tcp.onWake = undefined;
     this.tcp.shutdown();
   }
 

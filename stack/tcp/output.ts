@@ -259,7 +259,10 @@ export function tcpOutput(c: TcpConnection): void {
   for (;;) {
     const avail = seqDiff(c.dataEnd, c.sndNxt);
     const outstanding = seqDiff(c.sndNxt, c.sndUna);
-    const room = Math.min(c.sndWnd - outstanding, prr ? c.prr.quota : c.cc.cwnd - outstanding);
+    const room = Math.min(
+      c.sndWnd - outstanding,
+      prr ? c.prr.allowance(full) : c.cc.cwnd - outstanding,
+    );
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // With TSO, a burst that stops short of the data ends on a segment
     // boundary, so the device never makes a runt in the middle of a stream.

@@ -55,6 +55,15 @@ export class Prr {
     return this.quota;
   }
 
+  /**
+   * Bytes that may go now in segments of `mss`: any quota at all allows one
+   * whole segment (as Linux's PRR counts in packets, rounding up), since a
+   * quota smaller than a segment would wait for an ACK that may not come.
+   */
+  allowance(mss: number): number {
+    return this.quota > 0 ? Math.max(this.quota, mss) : 0;
+  }
+
   /** `len` bytes were sent (new or retransmitted) in recovery. */
   sent(len: number): void {
     this.#out += len;

@@ -19,8 +19,11 @@ const { ACK, FIN, PSH } = TcpFlags;
 const WORST_DELAYED_ACK_MS = 200;
 /** PTO without an RTT sample (RFC 8985 7.2), ms. */
 const INITIAL_PTO_MS = 1000;
-/** The timers' granularity: a probe cannot come sooner than one tick. */
-const MIN_PTO_MS = 10;
+/**
+ * Added to 2 SRTT: room for the peer's turnaround on a path of a few µs
+ * (Linux adds two timer ticks, TCP_TIMEOUT_MIN).
+ */
+const PTO_SLACK_MS = 2;
 
 /**
  * RACK's work for one ACK (RFC 8985 6.2 steps 4 and 5, 7.4) after the log
@@ -61,7 +64,7 @@ function detectLoss(c: TcpConnection, now: number, delivered: number): void {
   const before = c.rack.lostBytes;
   const timeout = c.rack.detectLoss(now, c.rack.reoWnd(c.inRecovery, c.rtt.srtt));
   c.reoAt = timeout > 0 ? now + timeout : 0;
-  if (c.reoAt !== 0) c.ctx.watch(c);
+  if (c.reoAt !== 0) c.ctx.wakeAt(c, c.reoAt);
   if (c.rack.lostBytes > before) c.ctx.stats.rackLosses++;
   if (!c.inRecovery) {
     if (c.rack.lostBytes > 0) enterSackRecovery(c, now, delivered);
@@ -116,10 +119,10 @@ export function armProbe(c: TcpConnection, now: number): void {
   const srtt = c.rtt.srtt;
   let pto = srtt > 0 ? 2 * srtt : INITIAL_PTO_MS;
   if (c.flightSize <= c.effMss) pto += WORST_DELAYED_ACK_MS;
-  const at = now + Math.max(pto, MIN_PTO_MS);
+  const at = now + pto + PTO_SLACK_MS;
   if (c.rtoAt !== 0 && at >= c.rtoAt) return;
   c.ptoAt = at;
-  c.ctx.watch(c);
+  c.ctx.wakeAt(c, at);
 }
 
 /**
@@ -174,9 +177,7 @@ export function retransmitLost(c: TcpConnection): boolean {
     const finEnd = c.finQueued && end === seqAdd(c.dataEnd, 1);
     const data = Math.min(seqDiff(finEnd ? c.dataEnd : end, seq), c.sendRoom);
     const fin = finEnd && seqAdd(seq, data) === c.dataEnd;
-    if (data <= 0 && !fin) break;
-    if (data > c.prr.quota && sent) break;
-    if (data > c.prr.quota && c.prr.quota === 0) break;
+    if ((data <= 0 && !fin) || data > c.prr.allowance(c.sendRoom)) break;
     sendSegment(c, seq, data, fin ? ACK | FIN : ACK);
     sent = true;
   }

@@ -57,6 +57,11 @@ export interface TcpContext {
   timestampOffset(local: IpAddress, remote: IpAddress): number;
   /** The connection armed a timer; make sure it is scanned. */
   watch(c: TcpConnection): void;
+  /**
+   * The connection armed a timer finer than the layer's tick (a probe or
+   * reordering timeout of a few ms): run the timers at `at` too.
+   */
+  wakeAt(c: TcpConnection, at: number): void;
   /** Send `c`'s ACK after the application has had one turn, unless it went out. */
   deferAck(c: TcpConnection): void;
 }

@@ -317,6 +317,17 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.#timed.add(c);
   }
 
+  /**
+   * Called with the time of a timer due before the next tick; the stack
+   * that runs the ticks sets it (a fake clock's driver ticks often enough).
+   */
+  onWake: ((at: number) => void) | undefined;
+
+  wakeAt(c: TcpConnection, at: number): void {
+    this.#timed.add(c);
+    this.onWake?.(at);
+  }
+
   deferAck(c: TcpConnection): void {
     c.ackPending = true;
     this.#deferred.push(c);
