@@ -31,6 +31,11 @@ export interface CongestionControl {
   onTimeout(flightSize: number, nowMs: number): void;
   /** Recovery ended (full ACK): deflate to ssthresh (RFC 6582 3.2 step 3). */
   onRecoveryEnd(): void;
+  /**
+   * The last reduction was for nothing (every retransmission D-SACKed,
+   * RFC 3708): go back to the window and threshold from before it.
+   */
+  undo(cwnd: number, ssthresh: number): void;
 }
 
 /**

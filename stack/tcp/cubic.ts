@@ -84,4 +84,10 @@ export class Cubic implements CongestionControl {
   onRecoveryEnd(): void {
     this.cwnd = Math.max(this.cwnd, this.ssthresh);
   }
+  undo(cwnd: number, ssthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, cwnd);
+    this.ssthresh = Math.max(this.ssthresh, ssthresh);
+    this.#wMax = Math.max(this.#wMax, cwnd / this.#mss); // RFC 9438 4.9
+    this.#epoch = -1;
+  }
 }

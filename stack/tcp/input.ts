@@ -12,7 +12,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
 import { pathMss } from "./icmp_error.ts";
-import { onSackAck } from "./recovery.ts";
+import { onDsack, onSackAck } from "./recovery.ts";
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -161,10 +161,13 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     // counts (BSD's trimming). Two sides retransmitting their FINs in
     // CLOSING learn this way that their own FIN arrived.
     s.duplicateSegments++;
+    reportDuplicate(c, seq, dataLen);
     c.ackNow = true;
   } else if (!ok) {
-    if (old || seqLt(seqAdd(seq, segLen), c.rcvNxt)) s.duplicateSegments++;
-    else s.dropped.outOfWindow++;
+    if (old || seqLt(seqAdd(seq, segLen), c.rcvNxt)) {
+      s.duplicateSegments++;
+      reportDuplicate(c, seq, dataLen);
+    } else s.dropped.outOfWindow++;
     // RFC 5961 4.2: a SYN gets a challenge ACK "irrespective of the sequence number".
     if (flags & SYN && !(flags & RST)) challengeAck(c);
     else if (!(flags & RST)) sendAck(c);
@@ -178,6 +181,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // Trim what we already have at the front, and what does not fit at the back.
   if (seqLt(seq, c.rcvNxt)) {
     let trim = seqDiff(c.rcvNxt, seq);
+    if (dataLen > 0 && !(flags & SYN)) reportDuplicate(c, seq, Math.min(trim, dataLen));
     if (flags & SYN) {
       flags &= ~SYN;
       trim--;
@@ -309,6 +313,18 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     if (finArrives(c)) return;
   }
   tcpOutput(c);
+}
+
+/**
+ * Data at `seq` we already had (below RCV.NXT): the next ACK reports it as
+ * a D-SACK block (RFC 2883), so the sender learns its retransmission was
+ * needless and may undo its congestion response.
+ */
+function reportDuplicate(c: TcpConnection, seq: number, len: number): void {
+  if (!c.sackOk || len <= 0) return;
+  const end = seqAdd(seq, len);
+  c.dsackLeft = seq;
+  c.dsackRight = seqGt(end, c.rcvNxt) ? c.rcvNxt : end;
 }
 
 /** Accepts text at `seq` (RFC 9293 3.10.7.4 seventh; ACK policy RFC 5681 4.2). */
@@ -544,6 +560,7 @@ function takeSack(c: TcpConnection, opt: TcpOptions, ack: number, now: number): 
     c.ctx.stats.dsacksReceived++;
     c.rack.dsack(c.sndNxt);
     if (c.tlpEnd !== -1) c.tlpDsack = true;
+    onDsack(c, sk[0], sk[1]);
   }
   for (let i = dsack ? 1 : 0; i < opt.sackCount; i++) {
     const l = sk[2 * i], r = sk[2 * i + 1];

@@ -109,13 +109,19 @@ export function sendSegment(
     f.tsVal = c.tsNow();
     f.tsEcr = c.tsRecent;
     f.window = flags & RST ? 0 : windowField(c);
-    if (c.sackOk && c.rcvBuf.rangeCount > 0 && !(flags & RST)) {
-      const n = c.rcvBuf.sackBlocks(sackScratch, c.tsOk ? 3 : 4);
-      for (let i = 0; i < n; i++) {
-        f.sack[2 * i] = seqAdd(c.rcvNxt, sackScratch[2 * i]);
-        f.sack[2 * i + 1] = seqAdd(c.rcvNxt, sackScratch[2 * i + 1]);
+    if (c.sackOk && (c.rcvBuf.rangeCount > 0 || c.dsackLeft !== -1) && !(flags & RST)) {
+      // RFC 2883: a duplicate just received is reported first.
+      const d = c.dsackLeft === -1 ? 0 : 1;
+      if (d) {
+        f.sack[0] = c.dsackLeft;
+        f.sack[1] = c.dsackRight;
       }
-      f.sackCount = n;
+      const n = c.rcvBuf.sackBlocks(sackScratch, (c.tsOk ? 3 : 4) - d);
+      for (let i = 0; i < n; i++) {
+        f.sack[2 * (i + d)] = seqAdd(c.rcvNxt, sackScratch[2 * i]);
+        f.sack[2 * (i + d) + 1] = seqAdd(c.rcvNxt, sackScratch[2 * i + 1]);
+      }
+      f.sackCount = n + d;
     }
   }
   const off = ip.payloadOffset(c.local.length);
@@ -146,6 +152,7 @@ export function sendSegment(
   else s.freebsd.tcps_sndacks++;
 
   if (flags & ACK) {
+    c.dsackLeft = -1; // reported once (RFC 2883 4)
     c.lastAckSent = c.rcvNxt;
     c.ackNow = false;
     c.ackPending = false;
@@ -164,7 +171,10 @@ export function sendSegment(
   if (end === seq || repeat) return;
   if (c.sackOk) {
     c.rack.sent(seq, end, now);
-    if (c.inRecovery) c.prr.sent(len);
+    if (c.inRecovery) {
+      c.prr.sent(len);
+      if (seqLt(seq, c.sndMax)) c.undoRetrans++;
+    }
   }
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
   if (seqGt(end, c.sndMax)) {

@@ -10,7 +10,7 @@
 
 import { TcpFlags } from "../wire/tcp.ts";
 import { pipe, sendSegment } from "./output.ts";
-import { seqAdd, seqDiff, seqGe } from "./seq.ts";
+import { seqAdd, seqDiff, seqGe, seqLt } from "./seq.ts";
 import type { TcpConnection } from "./tcb.ts";
 
 const { ACK, FIN, PSH } = TcpFlags;
@@ -76,6 +76,10 @@ function enterSackRecovery(c: TcpConnection, now: number, delivered: number): vo
   const s = c.ctx.stats;
   c.inRecovery = true;
   c.recover = c.sndMax;
+  c.undoMarker = c.sndUna;
+  c.undoRetrans = 0;
+  c.undoCwnd = c.cc.cwnd;
+  c.undoSsthresh = c.cc.ssthresh;
   c.cc.onLoss(c.flightSize, now, true);
   s.fastRetransmits++;
   s.sackRecoveries++;
@@ -84,6 +88,30 @@ function enterSackRecovery(c: TcpConnection, now: number, delivered: number): vo
   // The first retransmission goes whatever PRR says (RFC 6937 3).
   if (c.prr.quota < c.sendRoom) c.prr.quota = c.sendRoom;
   c.ptoAt = 0;
+}
+
+/**
+ * A D-SACK for `[left, right)` (RFC 2883): if it reports a retransmission
+ * of the last recovery, that one was needless; once all were, the recovery
+ * was spurious and its window reduction is undone (RFC 3708 with D-SACK,
+ * as Linux's tcp_try_undo_dsack).
+ *
+ * @example
+ * ```ts ignore
+ * onDsack(conn, left, right);
+ * ```
+ */
+export function onDsack(c: TcpConnection, left: number, right: number): void {
+  if (c.undoMarker === -1 || seqLt(left, c.undoMarker)) return;
+  c.undoRetrans -= Math.max(1, Math.ceil(seqDiff(right, left) / c.effMss));
+  if (c.undoRetrans > 0) return;
+  c.cc.undo(c.undoCwnd, c.undoSsthresh);
+  c.undoMarker = -1;
+  c.ctx.stats.recoveriesUndone++;
+  if (c.inRecovery) {
+    c.inRecovery = false;
+    c.rack.recoveryEnded();
+  }
 }
 
 /**

@@ -63,4 +63,9 @@ export class NewReno implements CongestionControl {
   onRecoveryEnd(): void {
     this.cwnd = this.ssthresh;
   }
+  undo(cwnd: number, ssthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, cwnd);
+    this.ssthresh = Math.max(this.ssthresh, ssthresh);
+    this.#acc = 0;
+  }
 }

@@ -43,6 +43,8 @@ export function newTcpStats() {
     tlpRecoveries: 0,
     /** ACKs with a D-SACK block (RFC 2883): a duplicate reached the peer. */
     dsacksReceived: 0,
+    /** Recoveries found spurious by D-SACK and their window reduction undone. */
+    recoveriesUndone: 0,
     timeouts: 0,
     synRetransmits: 0,
     /** A peer's SYN came again in SYN-RECEIVED; our SYN,ACK was re-sent. */

@@ -193,6 +193,10 @@ export class TcpConnection {
   oooFinSeq = -1;
   /** Received, in-order bytes and out-of-order ranges. */
   readonly rcvBuf: ReceiveBuffer;
+  /** A duplicate to report in the next ACK's first SACK block (RFC 2883), or -1. */
+  dsackLeft = -1;
+  /** Its right edge. */
+  dsackRight = 0;
   /** Text that came with the peer's SYN in SYN-SENT, held until ESTABLISHED. */
   synData: Uint8Array | undefined;
   /** The window field last sent (unscaled), for TIME_WAIT's last_win. */
@@ -241,6 +245,14 @@ export class TcpConnection {
   tlpRetransmitted = false;
   /** A D-SACK arrived since the probe: it repaired nothing. */
   tlpDsack = false;
+  /** SND.UNA when the last SACK recovery began (its D-SACKs count), or -1: nothing to undo. */
+  undoMarker = -1;
+  /** Retransmissions of that recovery not yet D-SACKed (Linux's undo_retrans). */
+  undoRetrans = 0;
+  /** cwnd and ssthresh before that recovery. */
+  undoCwnd = 0;
+  /** ssthresh before that recovery. */
+  undoSsthresh = 0;
   /** Retransmissions of the current segment since the last progress. */
   retries = 0;
 
@@ -356,7 +368,9 @@ export class TcpConnection {
    * 3.7.1), so no segment exceeds the path's MTU.
    */
   get sendRoom(): number {
-    const blocks = this.sackOk ? Math.min(this.rcvBuf.rangeCount, this.tsOk ? 3 : 4) : 0;
+    const blocks = this.sackOk
+      ? Math.min(this.rcvBuf.rangeCount + (this.dsackLeft === -1 ? 0 : 1), this.tsOk ? 3 : 4)
+      : 0;
     return this.effMss - (blocks > 0 ? 4 + 8 * blocks : 0);
   }
 

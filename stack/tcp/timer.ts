@@ -125,6 +125,7 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
     if (c.inRecovery) c.rack.recoveryEnded();
     c.rack.timedOut();
     c.tlpEnd = -1;
+    c.undoMarker = -1; // a timeout is not undone here (that would be F-RTO)
     c.ptoAt = c.reoAt = 0;
   }
   c.inRecovery = false;

@@ -171,3 +171,59 @@ Deno.test("rack: a lost retransmission is sent again without waiting for an RTO"
   assert.equal(peer.stack.tcp.stats.timeouts, 0, "no RTO");
   assert.equal(peer.stack.tcp.stats.sackRecoveries, 1, "within the same recovery");
 });
+
+Deno.test("dsack: a duplicate segment is reported in the next ACK's first SACK block (RFC 2883)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  const data = new Uint8Array(1000);
+  const seg = { sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data, ts: ts(520) };
+  peer.send(seg);
+  peer.take();
+  peer.send(seg); // again: a needless retransmission
+  const [ack] = peer.take();
+  assert.equal(ack.ack, ISN + 1001);
+  assert.deepEqual(ack.sack, [[ISN + 1, ISN + 1001]]);
+  // Reported once: the next ACK carries no block.
+  peer.send({ ...seg, seq: ISN + 1001, data: new Uint8Array(10) });
+  await peer.advance(50);
+  const later = peer.take();
+  assert.ok(later.length > 0 && later.every((s) => (s.sack ?? []).length === 0));
+  conn.close();
+});
+
+Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window back (RFC 3708)", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  const base = iss + 1;
+  await conn.write(new Uint8Array(10 * MSS));
+  peer.take();
+  await peer.advance(5);
+  const cwnd = conn.block.cc.cwnd;
+  // Segment 0 is late, not lost: 1-9 are SACKed first.
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base,
+    flags: "A",
+    ts: ts(520),
+    sack: [[base + MSS, base + 10 * MSS]],
+  });
+  assert.equal(peer.take().filter((s) => s.seq === base && s.data.length > 0).length, 1);
+  assert.ok(conn.block.cc.cwnd < cwnd, "the window was cut");
+  // The original arrives, then the retransmission: the peer D-SACKs it.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 10 * MSS, flags: "A", ts: ts(521) });
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base + 10 * MSS,
+    flags: "A",
+    ts: ts(522),
+    sack: [[base, base + MSS]],
+  });
+  const st = peer.stack.tcp.stats;
+  assert.equal(st.dsacksReceived, 1);
+  assert.equal(st.recoveriesUndone, 1);
+  assert.ok(conn.block.cc.cwnd >= cwnd, `cwnd ${conn.block.cc.cwnd} back to ${cwnd}`);
+});
