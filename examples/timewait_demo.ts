@@ -11,7 +11,10 @@
  * closing first. For each it prints the close segment by segment with
  * seq/ack, says which side entered TIME_WAIT, shows the entry as
  * `tunstack tw` (or the kernel's `ss`) shows it, and waits for it to
- * expire. Everything it started is ended, and the namespace deleted.
+ * expire. A third time the stack's last ACK is lost (iptables drops it on
+ * the kernel's side): the kernel sends its FIN again, the stack answers
+ * from TIME_WAIT and starts 2MSL over. Everything it started is ended,
+ * and the namespace deleted.
  *
  * @module
  */
@@ -159,6 +162,87 @@ async function kernelCloses(ns: Netns): Promise<void> {
   await stack.stop("SIGTERM", 5000);
 }
 
+interface TwEntry {
+  peerPort: number;
+  remainingMs: number;
+  rearms: number;
+}
+
+async function lastAckLost(ns: Netns): Promise<void> {
+  console.log("\n== 3. the stack closes first and its last ACK is lost ==");
+  // The first pure ACK from the stack's port 80 is the ACK of the kernel's
+  // FIN (the response rides with the stack's own FIN): drop that one only.
+  const rule = [
+    "INPUT",
+    "-s",
+    "192.0.2.2",
+    "-p",
+    "tcp",
+    "--sport",
+    "80",
+    "--tcp-flags",
+    "ALL",
+    "ACK",
+    "-m",
+    "length",
+    "--length",
+    "40:64",
+    "-m",
+    "statistic",
+    "--mode",
+    "nth",
+    "--every",
+    "1000000",
+    "--packet",
+    "0",
+    "-j",
+    "DROP",
+  ];
+  await ns.ok(["iptables", "-I", ...rule]);
+  const stack = await ns.startStack(["--sysctl", `net.inet.tcp.msl=${MSL_MS}`]);
+  const dump = await tcpdump(ns);
+  const port = await curl(ns);
+  const entry = async () =>
+    (await ns.tunstackJson<{ entries: TwEntry[] }>(["tw"])).entries.find((x) =>
+      x.peerPort === port
+    );
+  const first = await entry();
+  console.log(
+    `tunstack tw right after the close: ${first?.remainingMs} ms left, re-armed ${first?.rearms} times`,
+  );
+  const t0 = Date.now();
+  let again = first;
+  while ((again?.rearms ?? 0) === 0 && Date.now() - t0 < 3000) {
+    await new Promise((r) => setTimeout(r, 50));
+    again = await entry();
+  }
+  const segs = (await captured(dump, port)).filter((x) => x.flags.includes("F") || x.len === 0);
+  const fin = segs.findIndex((x) => x.flags.includes("F"));
+  const t = segs[Math.max(0, fin)]?.t ?? 0;
+  let kernelFins = 0;
+  for (const x of segs.slice(Math.max(0, fin))) {
+    const ms = ((x.t - t) * 1000).toFixed(2).padStart(7);
+    let note = "";
+    if (x.flags.includes("F") && side(x.from).trim() === "kernel") {
+      note = ++kernelFins === 1
+        ? "the kernel's FIN: LAST-ACK"
+        : "its FIN again: no ACK came (RTO); TIME_WAIT answers and starts 2MSL over";
+    } else if (x.flags.includes("F")) note = "the stack closes first";
+    else if (side(x.from).trim() === "stack" && kernelFins === 1) {
+      note = "ACK of the FIN (iptables drops it before the kernel's TCP sees it)";
+    } else if (side(x.from).trim() === "stack") {
+      note = "ACK again, from TIME_WAIT: the kernel is CLOSED";
+    } else note = "ACK of the stack's FIN";
+    console.log(`  ${ms} ms  ${side(x.from)} -> ${side(x.to)}  [${x.flags}]`.padEnd(40) + note);
+  }
+  console.log(
+    `tunstack tw after the second FIN: ${again?.remainingMs} ms left, re-armed ${again?.rearms} time(s)`,
+  );
+  await dump.stop("SIGTERM", 2000);
+  await stack.stop("SIGTERM", 5000);
+  await ns.ok(["iptables", "-D", ...rule]);
+}
+
 async function tcpdump(ns: Netns): Promise<Proc> {
   const p = ns.spawn(["tcpdump", "-i", "tunstack0", "-n", "-S", "-tt", "-l", "tcp port 80"]);
   await p.waitFor(/listening on/);
@@ -174,6 +258,7 @@ console.log(`namespace ${ns.name}: tunstack on tunstack0, kernel 192.0.2.1, stac
 try {
   await stackCloses(ns);
   await kernelCloses(ns);
+  await lastAckLost(ns);
 } finally {
   await ns.close();
   await Deno.remove(ns.controlDir, { recursive: true }).catch(() => {});

@@ -16,6 +16,7 @@ export const TEST_PACKAGES: [pkg: string, command: string][] = [
   ["netcat-openbsd", "nc"],
   ["util-linux", "nsenter"],
   ["procps", "ps"],
+  ["iptables", "iptables"],
   ["chromium", "chromium"],
 ];
 

@@ -35,6 +35,11 @@ Deno.test({
     assert.match(text, /expired after \d\.\d s more \(2MSL = 5 s from the close\)/);
     assert.match(text, /=> kernel closed first, so kernel entered TIME_WAIT/);
     assert.match(text, /192\.0\.2\.1:\d+\s+192\.0\.2\.2:80/, "ss shows the kernel's entry");
+    // The lost last ACK: the kernel's FIN again, answered from TIME_WAIT, 2MSL re-armed.
+    assert.match(text, /right after the close: \d+ ms left, re-armed 0 times/);
+    assert.match(text, /kernel -> stack\s+\[F\.\]\s+its FIN again/);
+    assert.match(text, /stack {2}-> kernel {2}\[\.\]\s+ACK again, from TIME_WAIT/);
+    assert.match(text, /after the second FIN: \d+ ms left, re-armed 1 time\(s\)/);
     const ns = /namespace (tunstack-t\d+-\d+) deleted/.exec(text)?.[1];
     assert.ok(ns, "the demo says it deleted its namespace");
     const list = new TextDecoder().decode(
