@@ -47,6 +47,7 @@ export {
   parseImpairment,
 } from "./stack/impair.ts";
 export { BrokenPipeError, TcpConn, TcpListener } from "./stack/tcp/socket.ts";
+export type { ConnectionInfo, ConnectionStatus } from "./stack/tcp/user.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
 export { AddressInUseError } from "./stack/tcp/conn_table.ts";
 export type { TcpConfig } from "./stack/tcp/config.ts";

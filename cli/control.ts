@@ -15,6 +15,7 @@ export const CONTROL_DIR = "/run/tunstack";
 export type ControlRequest =
   | { cmd: "tw"; limit?: number }
   | { cmd: "stats" }
+  | { cmd: "ss" }
   | { cmd: "sysctl"; name?: string; value?: string };
 
 /**
@@ -46,8 +47,10 @@ export function answer(
   switch (req.cmd) {
     case "tw": {
       const { count, limit, mslMs, entries } = stack.timeWait(req.limit ?? 100_000);
-      return { count, limit, msl_ms: mslMs, entries };
+      return { count, limit, mslMs, entries };
     }
+    case "ss":
+      return { connections: stack.connections() };
     case "stats":
       return { ...extra(), ...stack.counters(), memory: memory() };
     case "sysctl":

@@ -1,5 +1,5 @@
 /**
- * `tunstack tw`, `tunstack stats`, `tunstack sysctl`: talk to a running
+ * `tunstack ss`, `tw`, `stats`, `sysctl`: talk to a running
  * stack over its control socket.
  *
  * @module
@@ -7,9 +7,12 @@
 
 import { parseArgs } from "node:util";
 import {
+  type ConnectionInfo,
   type CounterTree,
   formatCounters,
+  formatIp,
   parseAssignment,
+  parseIp,
   sysctlDescriptions,
   type TimeWaitEntry,
 } from "../mod.ts";
@@ -17,17 +20,30 @@ import { CONTROL_DIR, controlPath, controlRequest } from "./control.ts";
 
 /** Help for the inspection commands. */
 export const INSPECT_HELP = `Usage:
-  tunstack tw [--dev NAME] [--json]          list TIME_WAIT entries (like ss -tan state time-wait)
+  tunstack ss [-i] [FILTER] [-H] [--json]    connections, like ss -tan (-i: like ss -ti)
+  tunstack tw [FILTER] [-H] [--json]         TIME_WAIT entries, nearest expiry first
   tunstack stats [--dev NAME] [--json] [--all]
                                              print counters (zeros hidden unless --all)
   tunstack sysctl [--dev NAME] [-d] [name[=value] ...]
                                              read or set run-time settings
 
+Filters (ss, tw):
+  -4, -6              IPv4 or IPv6 only
+  --port N            local or peer port N
+  --host ADDR         local or peer address ADDR
+  --limit N           at most N rows
+
 Flags:
   --dev NAME          device of the running stack (default tunstack0)
   --control-dir DIR   where control sockets live (default ${CONTROL_DIR})
-  --json              machine-readable output
-  -d                  describe settings`;
+  -H                  no header line
+  --json              machine-readable output (camelCase keys)
+  -d                  describe settings
+
+Examples:
+  tunstack ss -i --port 80
+  tunstack tw -6 --limit 10
+  tunstack sysctl net.inet.tcp.msl=5000`;
 
 function parse(args: string[]) {
   return parseArgs({
@@ -40,8 +56,112 @@ function parse(args: string[]) {
       json: { type: "boolean", default: false },
       all: { type: "boolean", default: false },
       d: { type: "boolean", default: false },
+      i: { type: "boolean", default: false },
+      H: { type: "boolean", default: false },
+      "4": { type: "boolean", default: false },
+      "6": { type: "boolean", default: false },
+      port: { type: "string" },
+      host: { type: "string" },
+      limit: { type: "string" },
     },
   });
+}
+
+/** A row's endpoints, for the filters. */
+interface Endpoints {
+  localAddress: string;
+  localPort: number;
+  peerAddress: string;
+  peerPort: number;
+}
+
+/** Filters of `ss` and `tw`; throws a usage error on a bad value. */
+function filter(o: ReturnType<typeof parse>["values"]): <T extends Endpoints>(rows: T[]) => T[] {
+  if (o["4"] && o["6"]) throw new UsageError("-4 and -6 exclude each other");
+  let port: number | undefined;
+  if (o.port !== undefined) {
+    if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) {
+      throw new UsageError(`Invalid --port: "${o.port}" (0 to 65535)`);
+    }
+    port = Number(o.port);
+  }
+  let host: string | undefined;
+  if (o.host !== undefined) {
+    const ip = parseIp(o.host);
+    if (!ip) throw new UsageError(`Invalid --host: "${o.host}" is not an IP address`);
+    host = formatIp(ip);
+  }
+  let limit = Infinity;
+  if (o.limit !== undefined) {
+    if (!/^\d{1,9}$/.test(o.limit)) throw new UsageError(`Invalid --limit: "${o.limit}"`);
+    limit = Number(o.limit);
+  }
+  return (rows) =>
+    rows.filter((r) =>
+      (!o["4"] || !r.localAddress.includes(":")) &&
+      (!o["6"] || r.localAddress.includes(":")) &&
+      (port === undefined || r.localPort === port || r.peerPort === port) &&
+      (host === undefined || r.localAddress === host || r.peerAddress === host)
+    ).slice(0, limit);
+}
+
+/** A bad command line: exit status 2. */
+class UsageError extends Error {}
+
+function table(head: string[], rows: string[][], header: boolean): string {
+  const all = header ? [head, ...rows] : rows;
+  if (all.length === 0) return "";
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
+}
+
+/**
+ * Formats connections as `ss -tan` does, with `details` as `ss -ti`.
+ *
+ * @example
+ * ```ts
+ * import { formatConnections } from "./inspect.ts";
+ * formatConnections([], false); // "State  Recv-Q  Send-Q  Local Address:Port  Peer Address:Port"
+ * ```
+ */
+export function formatConnections(rows: ConnectionInfo[], details: boolean, header = true): string {
+  const head = ["State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"];
+  const lines = table(
+    head,
+    rows.map((r) => [
+      r.state,
+      String(r.receiveQueue),
+      String(r.sendQueue),
+      hostPort(r.localAddress, r.localPort),
+      hostPort(r.peerAddress, r.peerPort),
+    ]),
+    header,
+  ).split("\n");
+  if (!details) return lines.join("\n");
+  const first = header ? 1 : 0;
+  const out = lines.slice(0, first);
+  rows.forEach((r, i) => {
+    out.push(lines[first + i]);
+    const ms = (x: number) => +x.toFixed(3);
+    const opts = [
+      r.timestamps ? "ts" : "",
+      r.sack ? "sack" : "",
+      r.rcvWscale === null ? "" : `wscale:${r.sndWscale},${r.rcvWscale}`,
+    ]
+      .filter(Boolean).join(" ");
+    out.push(
+      `\t ${opts} rto:${ms(r.rtoMs)} rtt:${ms(r.srttMs)}/${
+        ms(r.rttvarMs)
+      } mss:${r.mss} cwnd:${r.cwnd}` +
+        (r.ssthresh === null ? "" : ` ssthresh:${r.ssthresh}`) +
+        ` snd_wnd:${r.sndWnd} bytes_acked:${r.bytesAcked} bytes_received:${r.bytesReceived}` +
+        ` retrans:${r.retransmits}` +
+        (r.lastSendMsAgo === null ? "" : ` lastsnd:${Math.round(r.lastSendMsAgo)}`) +
+        (r.lastRecvMsAgo === null ? "" : ` lastrcv:${Math.round(r.lastRecvMsAgo)}`) +
+        (r.inRecovery ? " recovery" : ""),
+    );
+  });
+  return out.join("\n");
 }
 
 /**
@@ -52,17 +172,14 @@ function parse(args: string[]) {
  * console.log(formatTimeWait(entries));
  * ```
  */
-export function formatTimeWait(entries: TimeWaitEntry[]): string {
+export function formatTimeWait(entries: TimeWaitEntry[], header = true): string {
   const rows = entries.map((e) => [
     "TIME-WAIT",
     hostPort(e.localAddress, e.localPort),
     hostPort(e.peerAddress, e.peerPort),
     `timer:(timewait,${(e.remainingMs / 1000).toFixed(1)}sec,${e.rearms})`,
   ]);
-  const head = ["State", "Local Address:Port", "Peer Address:Port", "Timer"];
-  const all = [head, ...rows];
-  const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
+  return table(["State", "Local Address:Port", "Peer Address:Port", "Timer"], rows, header);
 }
 
 function hostPort(a: string, p: number): string {
@@ -77,20 +194,41 @@ function hostPort(a: string, p: number): string {
  * Deno.exit(await runInspect("tw", ["--json"]));
  * ```
  */
-export async function runInspect(cmd: "tw" | "stats" | "sysctl", args: string[]): Promise<number> {
-  let v;
+export async function runInspect(
+  cmd: "tw" | "ss" | "stats" | "sysctl",
+  args: string[],
+): Promise<number> {
+  let v, pick;
   try {
     v = parse(args);
+    pick = filter(v.values);
+    if (cmd !== "sysctl" && v.positionals.length > 0) {
+      throw new UsageError(`Unexpected argument: ${v.positionals[0]}`);
+    }
   } catch (e) {
-    console.error(`tunstack: ${(e as Error).message}`);
+    console.error(`tunstack: ${(e as Error).message} (try tunstack ${cmd} --help)`);
     return 2;
   }
   const o = v.values;
   const path = controlPath(o.dev, o["control-dir"]);
   try {
     if (cmd === "tw") {
-      const r = await controlRequest(path, { cmd: "tw" }) as { entries: TimeWaitEntry[] };
-      console.log(o.json ? JSON.stringify(r, null, 2) : formatTimeWait(r.entries));
+      const r = await controlRequest(path, { cmd: "tw" }) as {
+        count: number;
+        entries: TimeWaitEntry[];
+      };
+      const entries = pick([...r.entries].sort((a, b) => a.remainingMs - b.remainingMs));
+      console.log(
+        o.json ? JSON.stringify({ ...r, entries }, null, 2) : formatTimeWait(entries, !o.H),
+      );
+    } else if (cmd === "ss") {
+      const r = await controlRequest(path, { cmd: "ss" }) as { connections: ConnectionInfo[] };
+      const rows = pick(r.connections);
+      console.log(
+        o.json
+          ? JSON.stringify({ connections: rows }, null, 2)
+          : formatConnections(rows, o.i, !o.H),
+      );
     } else if (cmd === "stats") {
       const r = await controlRequest(path, { cmd: "stats" }) as CounterTree;
       console.log(o.json ? JSON.stringify(r, null, 2) : formatCounters(r, o.all));

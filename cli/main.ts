@@ -21,6 +21,7 @@ Usage: tunstack <command> [flags]
 
 Commands:
   up        create the TUN device and run the stack (see tunstack up --help)
+  ss        list the connections of a running stack (-i: details)
   tw        list TIME_WAIT entries of a running stack
   stats     print the counters of a running stack
   sysctl    read or set run-time settings of a running stack
@@ -48,6 +49,7 @@ export async function main(args: string[]): Promise<number> {
       }
       return await runUp(rest);
     case "tw":
+    case "ss":
     case "stats":
     case "sysctl":
       if (rest.includes("--help") || rest.includes("-h")) {

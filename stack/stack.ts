@@ -15,6 +15,7 @@ import type { CounterTree } from "./stats.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
+import { type ConnectionInfo, info } from "./tcp/user.ts";
 import type { TimeWaitEntry, TimeWaitSettings } from "./tcp/timewait.ts";
 import { formatIp, type IpAddress, parseIp } from "./wire/ip_address.ts";
 
@@ -188,6 +189,28 @@ export class Stack implements PacketHandler {
       mslMs: tw.settings.mslMs,
       entries: tw.list(this.clock(), limit),
     };
+  }
+
+  /**
+   * Every connection (not TIME_WAIT records) with what `ss -ti` shows,
+   * sorted by local then peer address and port.
+   *
+   * @example
+   * ```ts
+   * import { Stack } from "./stack.ts";
+   * const stack = new Stack({ ipv4: new Uint8Array([192, 0, 2, 2]) });
+   * stack.connections().length; // 0
+   * ```
+   */
+  connections(): ConnectionInfo[] {
+    const now = this.clock();
+    const key = (i: ConnectionInfo) =>
+      `${i.localAddress}|${String(i.localPort).padStart(5)}|${i.peerAddress}|${
+        String(i.peerPort).padStart(5)
+      }`;
+    return [...this.tcp.connections()].map((c) => info(c, now)).sort((a, b) =>
+      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
+    );
   }
 
   /** All counters as a tree. */

@@ -139,7 +139,7 @@ async function poll() {
     if (series.length > keep) series.shift();
     $("tw-count").textContent = String(tw.count);
     $("tw-limit").textContent = String(tw.limit);
-    $("tw-msl").textContent = String(tw.msl_ms);
+    $("tw-msl").textContent = String(tw.mslMs);
     for (const [k, v] of Object.entries(stats.timewait.check)) {
       const el = $("check-" + k);
       if (el) el.textContent = String(v);

@@ -351,6 +351,7 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
   const adv = c.rcvBuf.write(0, buf, off, len);
   c.rcvNxt = seqAdd(c.rcvNxt, adv);
   s.bytesReceived += adv;
+  c.bytesReceived += adv;
   if (hadGap) c.ackNow = true; // a segment that fills a gap is ACKed at once
   else {
     // RFC 5681 4.2: ACK at least every second segment, else within the
@@ -437,6 +438,7 @@ function processAck(
     }
     const dataAcked = Math.min(a, c.sndBuf.length);
     c.sndBuf.consume(dataAcked);
+    c.bytesAcked += dataAcked;
     c.bufSeq = seqAdd(c.bufSeq, dataAcked);
     c.sndUna = ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;

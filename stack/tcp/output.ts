@@ -169,30 +169,29 @@ export function sendSegment(
   // `repeat`: an ACK that carries our outstanding FIN again; the timer
   // already covers the FIN, and it is no retransmission to count.
   if (end === seq || repeat) return;
+  c.lastSendAt = now;
+  const retransmission = seqLt(seq, c.sndMax);
+  if (retransmission) c.retransmits++;
   if (c.sackOk) {
     c.rack.sent(seq, end, now);
     if (c.inRecovery) {
       c.prr.sent(len);
-      if (seqLt(seq, c.sndMax)) c.undoRetrans++;
+      if (retransmission) c.undoRetrans++;
     }
   }
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
+  if (retransmission) {
+    s.retransmittedSegments++;
+    s.retransmittedBytes += len;
+  }
   if (seqGt(end, c.sndMax)) {
-    if (seqLt(seq, c.sndMax)) {
-      s.retransmittedSegments++;
-      s.retransmittedBytes += len;
-    }
     c.sndMax = end;
     // Karn (RFC 6298 3): time only new data, and only without timestamps.
     if (c.rttSeq < 0 && !c.tsOk) {
       c.rttSeq = seq;
       c.rttSentAt = now;
     }
-  } else {
-    s.retransmittedSegments++;
-    s.retransmittedBytes += len;
-    c.rttSeq = -1;
-  }
+  } else c.rttSeq = -1;
   // RFC 6298 5.1: start the timer if it is not running.
   if (c.rtoAt === 0) {
     c.rtoAt = now + c.rtt.rto;

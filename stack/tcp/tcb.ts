@@ -277,6 +277,14 @@ export class TcpConnection {
   keepProbes = 0;
   /** Last time a segment arrived. */
   lastRecvAt = 0;
+  /** Last time data or a FIN was sent, ms. */
+  lastSendAt = 0;
+  /** Segments sent again (this connection's share of tcp.retransmittedSegments). */
+  retransmits = 0;
+  /** Bytes of ours the peer acknowledged. */
+  bytesAcked = 0;
+  /** In-order bytes received from the peer. */
+  bytesReceived = 0;
   /** When sent data last made progress (acknowledged, or first queued), ms. */
   progressAt = 0;
 

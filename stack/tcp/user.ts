@@ -12,6 +12,7 @@ import { closeConnection } from "./input.ts";
 import { sendAbortReset, tcpOutput } from "./output.ts";
 import { isSynchronized, receivesData, type TcpState } from "./state.ts";
 import { ConnectionResetError, type TcpConnection } from "./tcb.ts";
+import { formatIp } from "../wire/ip_address.ts";
 
 /**
  * SEND: queues what fits of `p[off, off + n)` and sends what the windows
@@ -130,6 +131,89 @@ export interface ConnectionStatus {
   receiveQueue: number;
   /** Bytes queued to send or not yet acknowledged (Send-Q). */
   sendQueue: number;
+}
+
+/** STATUS with what `ss -ti` shows: addresses, timers, windows, options, counters. */
+export interface ConnectionInfo extends ConnectionStatus {
+  /** Our address. */
+  localAddress: string;
+  /** Our port. */
+  localPort: number;
+  /** The peer's address. */
+  peerAddress: string;
+  /** The peer's port. */
+  peerPort: number;
+  /** Smoothed round trip, ms (0 before the first sample). */
+  srttMs: number;
+  /** Round-trip variation, ms. */
+  rttvarMs: number;
+  /** Retransmission timeout, ms. */
+  rtoMs: number;
+  /** Congestion window, bytes. */
+  cwnd: number;
+  /** Slow-start threshold, bytes (null before the first loss). */
+  ssthresh: number | null;
+  /** Send MSS (the peer's, clamped to the path). */
+  mss: number;
+  /** Window scale shifts, ours to receive and the peer's (null without scaling). */
+  rcvWscale: number | null;
+  /** The peer's shift. */
+  sndWscale: number | null;
+  /** Timestamps in use (RFC 7323). */
+  timestamps: boolean;
+  /** SACK in use (RFC 2018). */
+  sack: boolean;
+  /** The peer's window, bytes. */
+  sndWnd: number;
+  /** In fast recovery. */
+  inRecovery: boolean;
+  /** Segments sent again. */
+  retransmits: number;
+  /** Bytes of ours the peer acknowledged. */
+  bytesAcked: number;
+  /** Bytes received in order. */
+  bytesReceived: number;
+  /** Since data was last sent, ms (null if never). */
+  lastSendMsAgo: number | null;
+  /** Since a segment last arrived, ms (null if never). */
+  lastRecvMsAgo: number | null;
+}
+
+/**
+ * STATUS with details, for `tunstack ss -i`.
+ *
+ * @example
+ * ```ts ignore
+ * info(conn, now).srttMs;
+ * ```
+ */
+export function info(c: TcpConnection, now: number): ConnectionInfo {
+  // After the handshake options are negotiated, offeredScale means "in use".
+  const scaled = c.offeredScale && c.state !== "SYN-SENT";
+  return {
+    ...status(c),
+    localAddress: formatIp(c.local),
+    localPort: c.localPort,
+    peerAddress: formatIp(c.remote),
+    peerPort: c.remotePort,
+    srttMs: c.rtt.srtt,
+    rttvarMs: c.rtt.rttvar,
+    rtoMs: c.rtt.rto,
+    cwnd: c.cc.cwnd,
+    ssthresh: c.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : c.cc.ssthresh,
+    mss: c.sndMss,
+    rcvWscale: scaled ? c.rcvScale : null,
+    sndWscale: scaled ? c.sndScale : null,
+    timestamps: c.tsOk,
+    sack: c.sackOk,
+    sndWnd: c.sndWnd,
+    inRecovery: c.inRecovery,
+    retransmits: c.retransmits,
+    bytesAcked: c.bytesAcked,
+    bytesReceived: c.bytesReceived,
+    lastSendMsAgo: c.lastSendAt === 0 ? null : now - c.lastSendAt,
+    lastRecvMsAgo: c.lastRecvAt === 0 ? null : now - c.lastRecvAt,
+  };
 }
 
 /**

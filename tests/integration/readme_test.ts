@@ -40,10 +40,12 @@ const NOT_COMMANDS = new Set([
   "tunstack sysctl",
   "tunstack up --help", // the flag list; cli_errors_test runs `up` with bad flags
   "ss -o",
+  "ss -tan", // what `tunstack ss` imitates
+  "ss -ti",
   "sysctl -d",
   "sysctl -w", // a packetdrill shell line the conformance runner maps
   "deno run --cpu-prof",
-  "deno task tunstack <tw|stats|sysctl> ...", // each one below
+  "deno task tunstack <ss|tw|stats|sysctl> ...", // each one below
 ]);
 
 type Check = (ns: Netns, dir: string) => Promise<void>;
@@ -181,6 +183,7 @@ const CHECKS: Record<string, Check> = {
     const j = JSON.parse((await ns.tunstack(["tw", "--json"])).stdout);
     assert.ok(j.entries.some((e: { peerPort: number }) => e.peerPort === lastPort));
   },
+  "deno task tunstack ss -i --port 7": () => covered("cli_inspect_test.ts", '["ss", "-i"]'),
   "deno task tunstack stats": async (ns) => {
     assert.match((await ns.tunstack(["stats"])).stdout, /^tcp\.passiveOpens\s+\d+$/m);
   },
