@@ -39,7 +39,7 @@ export {
   parseCidr,
   parseIp,
 } from "./stack/wire/ip_address.ts";
-export { type CounterTree, formatCounters } from "./stack/stats.ts";
+export { type CounterTree, flattenCounters, formatCounters } from "./stack/stats.ts";
 export {
   type ImpairmentCounters,
   type ImpairmentPlan,

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import {
   type ConnectionInfo,
   type CounterTree,
+  flattenCounters,
   formatCounters,
   formatIp,
   parseAssignment,
@@ -22,10 +23,13 @@ import { CONTROL_DIR, controlPath, controlRequest } from "./control.ts";
 export const INSPECT_HELP = `Usage:
   tunstack ss [-i] [FILTER] [-H] [--json]    connections, like ss -tan (-i: like ss -ti)
   tunstack tw [FILTER] [-H] [--json]         TIME_WAIT entries, nearest expiry first
-  tunstack stats [--dev NAME] [--json] [--all]
-                                             print counters (zeros hidden unless --all)
-  tunstack sysctl [--dev NAME] [-d] [name[=value] ...]
-                                             read or set run-time settings
+  tunstack stats [PATTERN ...] [--interval S [--count N]] [--all] [--json]
+                                             counters like nstat (zeros hidden unless
+                                             --all); PATTERN: names with * and ?;
+                                             --interval: rates per second every S s
+  tunstack sysctl [-a] [-n] [-d] [name[=value] ...]
+                                             read or set run-time settings like
+                                             sysctl(8): a change prints old -> new
 
 Filters (ss, tw):
   -4, -6              IPv4 or IPv6 only
@@ -39,10 +43,12 @@ Flags:
   -H                  no header line
   --json              machine-readable output (camelCase keys)
   -d                  describe settings
+  -n                  values only (sysctl)
 
 Examples:
   tunstack ss -i --port 80
   tunstack tw -6 --limit 10
+  tunstack stats 'tcp.retrans*' --interval 1 --count 5
   tunstack sysctl net.inet.tcp.msl=5000`;
 
 function parse(args: string[]) {
@@ -63,6 +69,10 @@ function parse(args: string[]) {
       port: { type: "string" },
       host: { type: "string" },
       limit: { type: "string" },
+      interval: { type: "string" },
+      count: { type: "string" },
+      a: { type: "boolean", default: false },
+      n: { type: "boolean", default: false },
     },
   });
 }
@@ -103,6 +113,74 @@ function filter(o: ReturnType<typeof parse>["values"]): <T extends Endpoints>(ro
       (port === undefined || r.localPort === port || r.peerPort === port) &&
       (host === undefined || r.localAddress === host || r.peerAddress === host)
     ).slice(0, limit);
+}
+
+type Values = ReturnType<typeof parse>["values"];
+
+function intervalFlag(o: Values): number {
+  for (const [flag, v] of [["interval", o.interval], ["count", o.count]]) {
+    if (v !== undefined && (!/^\d{1,6}$/.test(v) || Number(v) < 1)) {
+      throw new UsageError(`Invalid --${flag}: "${v}" (a whole number, at least 1)`);
+    }
+  }
+  return o.interval === undefined ? 0 : Number(o.interval);
+}
+
+/** nstat-like name patterns: `*` any run, `?` one character; none matches all. */
+function namePatterns(patterns: string[]): (name: string) => boolean {
+  if (patterns.length === 0) return () => true;
+  const res = patterns.map((p) =>
+    new RegExp(
+      `^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`,
+    )
+  );
+  return (name) => res.some((re) => re.test(name));
+}
+
+/**
+ * `tunstack stats`: the counters once (the whole tree with --json and no
+ * pattern), or with `interval` every so many seconds as rates per second
+ * (zeros hidden unless --all), `--count` times.
+ */
+async function stats(
+  path: string,
+  o: Values,
+  match: (name: string) => boolean,
+  interval: number,
+  filtered: boolean,
+): Promise<void> {
+  const read = async () =>
+    flattenCounters(await controlRequest(path, { cmd: "stats" }) as CounterTree).filter(([k]) =>
+      match(k)
+    );
+  if (interval === 0) {
+    if (o.json && !filtered) {
+      console.log(JSON.stringify(await controlRequest(path, { cmd: "stats" }), null, 2));
+      return;
+    }
+    const rows = await read();
+    if (o.json) console.log(JSON.stringify(Object.fromEntries(rows), null, 2));
+    else console.log(formatRows(rows, o.all));
+    return;
+  }
+  let last = new Map(await read());
+  const count = o.count === undefined ? Infinity : Number(o.count);
+  for (let i = 0; i < count; i++) {
+    await new Promise((r) => setTimeout(r, interval * 1000));
+    const now = await read();
+    const rates = now.map(([k, x]): [string, number] => [
+      k,
+      +((x - (last.get(k) ?? 0)) / interval).toFixed(1),
+    ]);
+    last = new Map(now);
+    if (o.json) console.log(JSON.stringify(Object.fromEntries(rates)));
+    else console.log(`${formatRows(rates, o.all)}\n`);
+  }
+}
+
+// Flat rows are a one-level tree: formatCounters prints them as they are.
+function formatRows(rows: [string, number][], all: boolean): string {
+  return formatCounters(Object.fromEntries(rows), all);
 }
 
 /** A bad command line: exit status 2. */
@@ -198,11 +276,12 @@ export async function runInspect(
   cmd: "tw" | "ss" | "stats" | "sysctl",
   args: string[],
 ): Promise<number> {
-  let v, pick;
+  let v, pick, interval = 0;
   try {
     v = parse(args);
     pick = filter(v.values);
-    if (cmd !== "sysctl" && v.positionals.length > 0) {
+    interval = intervalFlag(v.values);
+    if (cmd !== "sysctl" && cmd !== "stats" && v.positionals.length > 0) {
       throw new UsageError(`Unexpected argument: ${v.positionals[0]}`);
     }
   } catch (e) {
@@ -230,26 +309,38 @@ export async function runInspect(
           : formatConnections(rows, o.i, !o.H),
       );
     } else if (cmd === "stats") {
-      const r = await controlRequest(path, { cmd: "stats" }) as CounterTree;
-      console.log(o.json ? JSON.stringify(r, null, 2) : formatCounters(r, o.all));
+      await stats(path, o, namePatterns(v.positionals), interval, v.positionals.length > 0);
     } else {
       if (o.d) {
         for (const [k, d] of Object.entries(sysctlDescriptions())) console.log(`${k}: ${d}`);
         return 0;
       }
-      const names = v.positionals;
+      const names = o.a ? [] : v.positionals;
       const results: Record<string, number> = {};
+      const changes: string[] = [];
       if (names.length === 0) {
         Object.assign(results, await controlRequest(path, { cmd: "sysctl" }));
       }
       for (const n of names) {
-        const req = n.includes("=")
-          ? (([name, value]) => ({ cmd: "sysctl" as const, name, value }))(parseAssignment(n))
-          : { cmd: "sysctl" as const, name: n };
-        Object.assign(results, await controlRequest(path, req));
+        if (n.includes("=")) {
+          const [name, value] = parseAssignment(n);
+          const old = (await controlRequest(path, { cmd: "sysctl", name }) as Record<
+            string,
+            number
+          >)[name];
+          const now = await controlRequest(path, { cmd: "sysctl", name, value }) as Record<
+            string,
+            number
+          >;
+          Object.assign(results, now);
+          changes.push(`${name}: ${old} -> ${now[name]}`);
+        } else Object.assign(results, await controlRequest(path, { cmd: "sysctl", name: n }));
       }
       if (o.json) console.log(JSON.stringify(results, null, 2));
-      else for (const [k, val] of Object.entries(results)) console.log(`${k}: ${val}`);
+      else if (o.n) { for (const val of Object.values(results)) console.log(val); }
+      else if (changes.length === names.length && changes.length > 0) {
+        for (const c of changes) console.log(c); // like sysctl(8): old -> new
+      } else for (const [k, val] of Object.entries(results)) console.log(`${k}: ${val}`);
     }
     return 0;
   } catch (e) {

@@ -22,10 +22,11 @@ import {
   sysctlSet,
   type TunStackOptions,
 } from "../mod.ts";
-import type { ImpairmentPlan, ImpairmentSpec } from "../mod.ts";
+import type { CounterTree, ImpairmentPlan, ImpairmentSpec } from "../mod.ts";
 import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } from "./control.ts";
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
-import { type CloseFirst, startHttp } from "./services/http.ts";
+import { type CloseFirst, startHttp, TextBody } from "./services/http.ts";
+import { formatOpenMetrics, OPENMETRICS_TYPE } from "./metrics.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -311,6 +312,11 @@ export async function runUp(args: string[]): Promise<number> {
         routes: {
           "/stats": () => answer(stack, { cmd: "stats" }, linkStats),
           "/timewait": (q) => answer(stack, { cmd: "tw", limit: limitParam(q) }, linkStats),
+          "/metrics": () =>
+            new TextBody(
+              OPENMETRICS_TYPE,
+              formatOpenMetrics(answer(stack, { cmd: "stats" }, linkStats) as CounterTree),
+            ),
         },
       }));
     }

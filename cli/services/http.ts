@@ -14,6 +14,27 @@ import type { Stack, TcpConn, TcpListener } from "../../mod.ts";
 /** Who closes the connection first after a `Connection: close` exchange. */
 export type CloseFirst = "server" | "client";
 
+/**
+ * A route's answer that is text of its own type rather than JSON.
+ *
+ * @example
+ * ```ts
+ * import { TextBody } from "./http.ts";
+ * new TextBody("text/plain", "ok\n").type; // "text/plain"
+ * ```
+ */
+export class TextBody {
+  /** Content-Type. */
+  readonly type: string;
+  /** The body. */
+  readonly text: string;
+  /** A `type` body of `text`. */
+  constructor(type: string, text: string) {
+    this.type = type;
+    this.text = text;
+  }
+}
+
 /** HTTP server options. */
 export interface HttpOptions {
   /** Port (default 80). */
@@ -286,7 +307,7 @@ async function handle(
       `addresses: ${stack.addresses.length}`,
       `connections: ${stack.connectionCount}`,
       `time-wait: ${stack.timeWait(0).count}`,
-      "routes: / /bytes/N /upload /stats /timewait[?limit=N] /dashboard",
+      "routes: / /bytes/N /upload /stats /timewait[?limit=N] /metrics /dashboard",
       "",
     ].join("\n");
     await respond(conn, 200, "text/plain", text, close, req.method === "HEAD");
@@ -306,6 +327,10 @@ async function handle(
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       await respond(conn, 400, "text/plain", `${e.message}\n`, close);
+      return;
+    }
+    if (result instanceof TextBody) {
+      await respond(conn, 200, result.type, result.text, close, req.method === "HEAD");
       return;
     }
     const body = JSON.stringify(result, null, 2) + "\n";

@@ -83,6 +83,69 @@ Deno.test({
       assert.equal(one.length, 1);
       assert.match(one[0], /^TIME-WAIT\s+192\.0\.2\.2:80/);
 
+      // /metrics: OpenMetrics text that a scraper can parse.
+      const metrics = await ns.ok(["curl", "-sS", "--fail", "-i", "http://192.0.2.2/metrics"]);
+      const [head, body] = metrics.split("\r\n\r\n");
+      assert.match(head, /content-type: application\/openmetrics-text; version=1\.0\.0/i);
+      const lines = body.trimEnd().split("\n");
+      assert.equal(lines.at(-1), "# EOF");
+      const types = new Map<string, string>();
+      const values = new Map<string, number>();
+      for (const l of lines.slice(0, -1)) {
+        const t = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$/.exec(l);
+        if (t) {
+          assert.ok(!types.has(t[1]), `one TYPE per family: ${t[1]}`);
+          types.set(t[1], t[2]);
+          continue;
+        }
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/.exec(l);
+        assert.ok(m, `a sample line: ${l}`);
+        const family = m[1].replace(/_total$/, "");
+        assert.ok(types.has(family), `${m[1]} has a TYPE`);
+        if (types.get(family) === "counter") assert.ok(m[1].endsWith("_total"), m[1]);
+        values.set(m[1], Number(m[2]));
+      }
+      assert.ok(values.get("tunstack_tcp_passive_opens_total")! >= 5);
+      assert.equal(types.get("tunstack_timewait_current"), "gauge");
+      assert.equal(values.get("tunstack_timewait_current"), 3);
+      assert.ok(values.get("tunstack_memory_rss")! > 1e6);
+
+      // stats like nstat: patterns, and rates over an interval.
+      const some = (await ns.tunstack(["stats", "tcp.passive*", "ip.rx*"])).stdout.trim();
+      assert.match(some, /^tcp\.passiveOpens\s+\d+$/m);
+      for (const l of some.split("\n")) assert.match(l, /^(tcp\.passive|ip\.rx)\S*\s+\d+$/);
+      const flat = await ns.tunstackJson<Record<string, number>>(["stats", "tcp.passiveOpens"]);
+      assert.deepEqual(Object.keys(flat), ["tcp.passiveOpens"]);
+      const rates = ns.tunstack([
+        "stats",
+        "tcp.passiveOpens",
+        "--interval",
+        "1",
+        "--count",
+        "2",
+        "--json",
+      ]);
+      // Connections all through the two seconds.
+      await ns.ok([
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null http://192.0.2.2/; sleep 0.3; done",
+      ]);
+      const per = (await rates).stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assert.equal(per.length, 2);
+      const sum = per[0]["tcp.passiveOpens"] + per[1]["tcp.passiveOpens"];
+      assert.ok(sum >= 2 && sum <= 8, `rates ${JSON.stringify(per)}`);
+      // sysctl like sysctl(8).
+      assert.equal(
+        (await ns.tunstack(["sysctl", "net.inet.tcp.msl=20000"])).stdout.trim(),
+        "net.inet.tcp.msl: 30000 -> 20000",
+      );
+      assert.equal(
+        (await ns.tunstack(["sysctl", "-n", "net.inet.tcp.msl"])).stdout.trim(),
+        "20000",
+      );
+      assert.match((await ns.tunstack(["sysctl", "-a"])).stdout, /^net\.inet\.tcp\.msl: 20000$/m);
+
       for (
         const [args, msg] of [
           [["ss", "--port", "70000"], /Invalid --port: "70000"/],
@@ -90,6 +153,7 @@ Deno.test({
           [["tw", "--host", "nowhere"], /Invalid --host: "nowhere" is not an IP address/],
           [["ss", "stray"], /Unexpected argument: stray/],
           [["tw", "--bogus"], /Unknown option '--bogus'/],
+          [["stats", "--interval", "0"], /Invalid --interval: "0"/],
         ] as [string[], RegExp][]
       ) {
         const r = await ns.tunstack(args);

@@ -184,6 +184,14 @@ const CHECKS: Record<string, Check> = {
     assert.ok(j.entries.some((e: { peerPort: number }) => e.peerPort === lastPort));
   },
   "deno task tunstack ss -i --port 7": () => covered("cli_inspect_test.ts", '["ss", "-i"]'),
+  "deno task tunstack sysctl -d": async (ns) => {
+    assert.match((await ns.tunstack(["sysctl", "-d"])).stdout, /^net\.inet\.tcp\.msl: /m);
+  },
+  "deno task tunstack stats 'tcp.retrans*'": async (ns) => {
+    const out = (await ns.tunstack(["stats", "tcp.retrans*", "--all"])).stdout;
+    assert.match(out, /^tcp\.retransmittedSegments\s+\d+$/m);
+    for (const l of out.trim().split("\n")) assert.match(l, /^tcp\.retrans/);
+  },
   "deno task tunstack stats": async (ns) => {
     assert.match((await ns.tunstack(["stats"])).stdout, /^tcp\.passiveOpens\s+\d+$/m);
   },
@@ -193,6 +201,11 @@ const CHECKS: Record<string, Check> = {
       (await ns.tunstack(["sysctl", "net.inet.tcp.msl"])).stdout,
       /net\.inet\.tcp\.msl.*30000/,
     );
+  },
+  "curl http://192.0.2.2/metrics": async (ns) => {
+    const text = await sh(ns, "curl -s http://192.0.2.2/metrics");
+    assert.match(text, /^tunstack_tcp_passive_opens_total \d+$/m);
+    assert.match(text, /# EOF\n$/);
   },
   "curl http://192.0.2.2/timewait": async (ns) => {
     const j = JSON.parse(await sh(ns, "curl -s http://192.0.2.2/timewait"));
