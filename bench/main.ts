@@ -77,7 +77,16 @@ function ensureTools(): { gvisor: boolean; note?: string } {
   // iperf3 and wrk need their own server (iperf3's control protocol) or
   // HTTP on every port, which echo, discard and chargen are not: loads come
   // from bench/loadgen, and the HTTP download from curl.
-  for (const [cmd, pkg] of [["curl", "curl"], ["ip", "iproute2"], ["iptables", "iptables"]]) {
+  for (
+    const [cmd, pkg] of [
+      ["curl", "curl"],
+      ["ip", "iproute2"],
+      ["iptables", "iptables"],
+      ["wrk", "wrk"],
+      ["ab", "apache2-utils"],
+      ["nginx", "nginx-light"],
+    ]
+  ) {
     if (!run(["sh", "-c", `command -v ${cmd}`]).ok) need.push(pkg);
   }
   if (need.length > 0) {
@@ -307,6 +316,162 @@ function senderCounter(
   return () => Promise.resolve(undefined); // gVisor's server prints no counters
 }
 
+// ---- request/response ------------------------------------------------------
+
+const RR_SECONDS = Number(Deno.env.get("BENCH_RR_SECONDS") ?? "3");
+const BODY_100 = "abcdefghijklmnopqrstuvwxyz".repeat(4).slice(0, 100);
+
+/** One request/response load: requests per second, and latency for wrk. */
+interface RrRun {
+  perSec: number;
+  p50Us?: number;
+  p99Us?: number;
+}
+
+const LOADS: { key: string; label: string; run(t: Netns, url: string): Promise<RrRun> }[] = [
+  ...[1, 50, 500].map((c) => ({
+    key: `wrk-c${c}`,
+    label: `wrk -t${Math.min(2, c)} -c${c}, keep-alive, GET /bytes/100`,
+    run: (ns: Netns, url: string) => wrk(ns, url, c),
+  })),
+  {
+    key: "ab-c20",
+    label: "ab -c20, one request per connection",
+    run: async (ns: Netns, url: string) => {
+      const out = await ns.ok(["ab", "-q", "-c", "20", "-n", "10000", url], 120_000);
+      const m = /Requests per second:\s+([\d.]+)/.exec(out);
+      if (!m) throw new Error(`ab printed no rate: ${out.slice(-500)}`);
+      return { perSec: Number(m[1]) };
+    },
+  },
+];
+
+async function wrk(ns: Netns, url: string, conns: number): Promise<RrRun> {
+  const out = await ns.ok([
+    "wrk",
+    `-t${Math.min(2, conns)}`,
+    `-c${conns}`,
+    `-d${RR_SECONDS}s`,
+    "--latency",
+    url,
+  ], (RR_SECONDS + 30) * 1000);
+  const us = (pct: string) => {
+    const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s)$`, "m").exec(out);
+    if (!m) return undefined;
+    return round(Number(m[1]) * (m[2] === "s" ? 1e6 : m[2] === "ms" ? 1e3 : 1), 1);
+  };
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!rate) throw new Error(`wrk printed no rate: ${out.slice(-500)}`);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out);
+  if (errors) console.log(`  (wrk: ${errors[0]})`);
+  return { perSec: Number(rate[1]), p50Us: us("50"), p99Us: us("99") };
+}
+
+/** nginx in the kernel target's server namespace, serving the same 100 bytes on port 8080. */
+async function startNginx(t: Target): Promise<() => Promise<void>> {
+  const dir = await Deno.makeTempDir({ prefix: "tunstack-nginx-" });
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    `worker_processes 2;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+daemon off;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen ${t.host}:8080 reuseport backlog=4096;
+    location = /bytes/100 { default_type application/octet-stream; return 200 "${BODY_100}"; }
+  }
+}
+`,
+  );
+  const p = t.server!.spawn(["nginx", "-p", dir, "-c", `${dir}/nginx.conf`]);
+  for (let i = 0; i < 50; i++) {
+    const r = await t.client.run(["curl", "-s", `http://${t.host}:8080/bytes/100`]);
+    if (r.code === 0 && r.stdout === BODY_100) {
+      return async () => {
+        await p.stop("SIGQUIT", 5000);
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await p.stop("SIGKILL");
+  throw new Error(`nginx did not start: ${p.stderr}`);
+}
+
+async function requestResponse(makers: [string, () => Promise<Target>][]): Promise<void> {
+  console.log(
+    `\n6. Request/response: GET /bytes/100, wrk ${RR_SECONDS} s per run and ab, medians of ${RUNS}`,
+  );
+  const table: Record<string, Record<string, RrRun>> = {};
+  const measure = async (name: string, client: Netns, url: string) => {
+    table[name] = {};
+    await client.ok(["curl", "-sS", "--fail", "-o", "/dev/null", url]); // warm-up
+    for (const load of LOADS) {
+      const runs: RrRun[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await load.run(client, url));
+      const pick = (f: (r: RrRun) => number | undefined) => {
+        const xs = runs.map(f).filter((x): x is number => x !== undefined);
+        return xs.length ? round(median(xs), 1) : undefined;
+      };
+      table[name][load.key] = {
+        perSec: Math.round(median(runs.map((r) => r.perSec))),
+        p50Us: pick((r) => r.p50Us),
+        p99Us: pick((r) => r.p99Us),
+      };
+      console.log(
+        `  ${name.padEnd(8)} ${load.key.padEnd(8)} ${
+          runs.map((r) => `${Math.round(r.perSec)}/s p50 ${r.p50Us ?? "-"} µs`).join(", ")
+        }`,
+      );
+    }
+  };
+  for (const [name, make] of makers) {
+    const t = await make();
+    try {
+      await measure(name === "kernel" ? "go" : name, t.client, `http://${t.host}/bytes/100`);
+      if (name === "kernel") {
+        const stop = await startNginx(t);
+        try {
+          await measure("nginx", t.client, `http://${t.host}:8080/bytes/100`);
+        } finally {
+          await stop();
+        }
+      }
+    } finally {
+      await t.close();
+    }
+  }
+  results.requestResponse = table;
+  const f = (x?: number) => (x === undefined ? "-" : String(x));
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? String(round(a / b)) : "-");
+  console.log(
+    "\n| load | tunstack req/s | gVisor | Go (kernel) | nginx (kernel) | tunstack/nginx | tunstack/gVisor | p50 µs tunstack / gVisor / nginx | p99 µs tunstack / gVisor / nginx |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  const s = table.tunstack, g = table.gvisor ?? {}, k = table.go ?? {}, n = table.nginx ?? {};
+  for (const load of LOADS) {
+    const key = load.key;
+    console.log(
+      `| ${load.label} | ${f(s[key].perSec)} | ${f(g[key]?.perSec)} | ${f(k[key]?.perSec)} | ${
+        f(n[key]?.perSec)
+      } | ${ratio(s[key].perSec, n[key]?.perSec)} | ${ratio(s[key].perSec, g[key]?.perSec)} | ${
+        f(s[key].p50Us)
+      } / ${f(g[key]?.p50Us)} / ${f(n[key]?.p50Us)} | ${f(s[key].p99Us)} / ${f(g[key]?.p99Us)} / ${
+        f(n[key]?.p99Us)
+      } |`,
+    );
+  }
+}
+
 // ---- main ------------------------------------------------------------------
 
 function canRunRoot(): boolean {
@@ -322,7 +487,7 @@ const results: Record<string, unknown> = {
 console.log(`tunstack bench, ${results.date}, ${results.machine}\n`);
 
 // BENCH_PARTS=2,5 runs only those parts (default: all).
-const PARTS = new Set((Deno.env.get("BENCH_PARTS") ?? "1,2,3,4,5").split(","));
+const PARTS = new Set((Deno.env.get("BENCH_PARTS") ?? "1,2,3,4,5,6").split(","));
 
 if (PARTS.has("1")) {
   console.log(
@@ -342,7 +507,7 @@ if (PARTS.has("1")) {
 }
 
 if (!canRunRoot()) {
-  console.log("\nParts 2-5 skipped: they need root and /dev/net/tun.");
+  console.log("\nParts 2-6 skipped: they need root and /dev/net/tun.");
 } else {
   const tools = ensureTools();
   if (tools.note) console.log(tools.note);
@@ -355,6 +520,7 @@ if (!canRunRoot()) {
   if (PARTS.has("3")) await byMtu();
   if (PARTS.has("4")) await byConcurrency(tools.gvisor);
   if (PARTS.has("5")) await underLoss(makers);
+  if (PARTS.has("6")) await requestResponse(makers);
 }
 
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
