@@ -25,6 +25,8 @@ import { Stack, type StackOptions } from "./stack/stack.ts";
 import type { CounterTree } from "./stack/stats.ts";
 import type { Cidr } from "./stack/wire/ip_address.ts";
 import { TunInterface } from "./tun/interface.ts";
+import { Netlink } from "./tun/netlink.ts";
+import { formatIp, inPrefix } from "./stack/wire/ip_address.ts";
 import { BUSY_POLL_US } from "./tun/loop.ts";
 
 export { Stack, type StackOptions, type TimeWaitSnapshot } from "./stack/stack.ts";
@@ -77,6 +79,11 @@ export interface TunStackOptions extends StackOptions {
   /** Busy-poll window after traffic, µs, before sleeping in poll (default {@linkcode BUSY_POLL_US}). */
   busyPollUs?: number;
   /**
+   * Configure the kernel side even if its prefix overlaps an address already
+   * on an interface of this namespace (then routes compete; see README).
+   */
+  force?: boolean;
+  /**
    * Impair the traffic between device and stack ({@linkcode parseImpairment}).
    * Turns offloads off: impairments act on wire-sized packets.
    */
@@ -100,6 +107,34 @@ export interface RunningStack {
 }
 
 /**
+ * Refuses kernel-side prefixes that overlap an address of an interface in
+ * this namespace: the kernel would route the stack's addresses there (a
+ * host whose own interface holds 192.0.2.2/24 answers ping itself and
+ * refuses curl, and the stack sees nothing).
+ */
+function checkOverlap(mine: { bytes: Uint8Array; prefix: number }[]): void {
+  const nl = Netlink.open();
+  let existing;
+  try {
+    existing = nl.addresses();
+  } finally {
+    nl.close();
+  }
+  for (const m of mine) {
+    for (const e of existing) {
+      if (e.bytes.length !== m.bytes.length) continue;
+      const p = Math.min(e.prefix, m.prefix);
+      if (!inPrefix(e.bytes, m.bytes, p)) continue;
+      throw new Error(
+        `Address overlap: the kernel side's ${formatIp(m.bytes)}/${m.prefix} overlaps ${
+          formatIp(e.bytes)
+        }/${e.prefix} on ${e.name}; choose other addresses (tunstack up: --kernel-ipv4/--ipv4, --kernel-ipv6/--ipv6) or --force`,
+      );
+    }
+  }
+}
+
+/**
  * Creates the TUN device, configures the kernel side and runs a stack on it.
  *
  * @example
@@ -113,6 +148,7 @@ export function startTunStack(options: TunStackOptions): RunningStack {
   const addresses = [options.kernelIpv4, options.kernelIpv6]
     .filter((c): c is Cidr => c !== undefined)
     .map((c) => ({ bytes: c.address, prefix: c.prefix }));
+  if (!options.force) checkOverlap(addresses);
   const tun = TunInterface.create({
     name: options.name,
     mtu: options.mtu,

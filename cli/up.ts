@@ -48,6 +48,8 @@ Flags:
   --ipv6 A              the stack's IPv6 address (default 2001:db8::2)
   --no-ipv4             run without IPv4
   --no-ipv6             run without IPv6
+  --force               configure the kernel side even where its prefix
+                        overlaps an address already on an interface here
   --busy-poll-us N      after traffic, keep polling the device this long before
                         sleeping (default ${BUSY_POLL_US}; 0 turns it off)
   --realtime PRIO       run the packet loop under SCHED_FIFO at PRIO (1-99; off
@@ -142,6 +144,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       ipv6: { type: "string", default: "2001:db8::2" },
       "no-ipv4": { type: "boolean", default: false },
       "no-ipv6": { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
       impair: { type: "string" },
@@ -180,6 +183,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     name: values.dev,
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
+    force: values.force,
     offload: !values["no-offload"],
     impair: values.impair === undefined ? undefined : parseImpairment(values.impair),
     busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),

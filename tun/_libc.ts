@@ -25,6 +25,7 @@ const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  if_indextoname: { parameters: ["u32", "buffer"], result: "pointer" },
   geteuid: { parameters: [], result: "u32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   poll: {

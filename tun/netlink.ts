@@ -15,6 +15,9 @@ const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
 const RTM_NEWLINK = 16;
 const RTM_NEWADDR = 20;
+const RTM_GETADDR = 22;
+const NLM_F_DUMP = 0x300;
+const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_EXCL = 0x200;
@@ -33,6 +36,29 @@ export interface InterfaceAddress {
   bytes: Uint8Array;
   /** Prefix length. */
   prefix: number;
+}
+
+/** An address configured on an interface of this namespace. */
+export interface ConfiguredAddress extends InterfaceAddress {
+  /** Interface index. */
+  index: number;
+  /** Interface name. */
+  name: string;
+}
+
+/**
+ * The name of interface `index`, or `#index` if it has gone.
+ *
+ * @example
+ * ```ts ignore
+ * ifName(1); // "lo"
+ * ```
+ */
+export function ifName(index: number): string {
+  const buf = new Uint8Array(16);
+  if (libc().if_indextoname(index, buf) === null) return `#${index}`;
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? 16 : end));
 }
 
 /**
@@ -61,7 +87,7 @@ export function ifIndex(name: string): number {
 export class Netlink {
   #fd: number;
   #seq = 1;
-  #rx = new Uint8Array(8192);
+  #rx = new Uint8Array(65536); // a dump part is at most a page or two
 
   private constructor(fd: number) {
     this.#fd = fd;
@@ -116,12 +142,53 @@ export class Netlink {
     );
   }
 
+  /** Every IPv4 and IPv6 address in the namespace (RTM_GETADDR dump). */
+  addresses(): ConfiguredAddress[] {
+    const body = new Uint8Array(8); // struct ifaddrmsg, AF_UNSPEC: both families
+    const out: ConfiguredAddress[] = [];
+    this.#request(
+      RTM_GETADDR,
+      NLM_F_REQUEST | NLM_F_DUMP,
+      body,
+      [],
+      "list addresses",
+      (v, p, len) => {
+        const family = v.getUint8(p + 16);
+        if (family !== AF_INET && family !== AF_INET6) return;
+        const prefix = v.getUint8(p + 17);
+        const index = v.getUint32(p + 20, true);
+        let local: Uint8Array | undefined, address: Uint8Array | undefined;
+        for (let a = p + 24; a + 4 <= p + len;) {
+          const alen = v.getUint16(a, true), type = v.getUint16(a + 2, true);
+          if (alen < 4) break;
+          const data = new Uint8Array(
+            v.buffer.slice(v.byteOffset + a + 4, v.byteOffset + a + alen),
+          );
+          if (type === IFA_LOCAL) local = data;
+          else if (type === IFA_ADDRESS) address = data;
+          a += (alen + 3) & ~3;
+        }
+        const bytes = local ?? address;
+        if (bytes) out.push({ index, name: ifName(index), bytes, prefix });
+      },
+    );
+    return out;
+  }
+
   /** Closes the socket. */
   close(): void {
     libc().close(this.#fd);
   }
 
-  #request(type: number, flags: number, body: Uint8Array, attrs: Uint8Array[], what: string) {
+  #request(
+    type: number,
+    flags: number,
+    body: Uint8Array,
+    attrs: Uint8Array[],
+    what: string,
+    // For a dump: each answer message, until NLMSG_DONE.
+    onMessage?: (v: DataView, offset: number, len: number) => void,
+  ) {
     const len = 16 + body.length + attrs.reduce((n, a) => n + a.length, 0);
     const msg = new Uint8Array(len);
     const v = new DataView(msg.buffer);
@@ -158,6 +225,10 @@ export class Netlink {
           return;
         }
         if (mlen < 16) break;
+        if (onMessage && mseq === seq) {
+          if (mtype === NLMSG_DONE) return;
+          onMessage(rv, p, mlen);
+        }
         p += (mlen + 3) & ~3;
       }
     }

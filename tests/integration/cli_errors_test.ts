@@ -72,5 +72,27 @@ Deno.test({
         "--clear-groups",
         "--inh-caps=-all",
       ]);
+      // A prefix another interface holds (this machine's own eth0 holds
+      // 192.0.2.2/24): refused over netlink before anything is configured.
+      await ns.ok(["ip", "addr", "add", "192.0.2.2/24", "dev", "taken1"]);
+      await expectError(
+        ns,
+        ["--no-ipv6"],
+        /^tunstack: Address overlap: the kernel side's 192\.0\.2\.1\/24 overlaps 192\.0\.2\.2\/24 on taken1; choose other addresses .* or --force$/,
+      );
+      assert.equal((await ns.run(["ip", "link", "show", "tunstack0"])).code, 1, "no device made");
+      // Other addresses, or --force, go ahead.
+      const other = await ns.startStack([
+        "--no-ipv6",
+        "--kernel-ipv4",
+        "198.51.100.1/24",
+        "--ipv4",
+        "198.51.100.2",
+      ]);
+      assert.match(other.stdout, /kernel 198\.51\.100\.1\/24, stack 198\.51\.100\.2/);
+      await other.stop();
+      const forced = await ns.startStack(["--no-ipv6", "--force"]);
+      assert.match(forced.stdout, /kernel 192\.0\.2\.1\/24/);
+      await forced.stop();
     }),
 });
