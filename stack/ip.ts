@@ -13,6 +13,8 @@ import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
 import { PathMtuCache } from "./pmtu.ts";
+import { type Reassembled, Reassembler } from "./reassembly.ts";
+import { checksum, sum16 } from "./wire/checksum.ts";
 
 /**
  * The parts of a received datagram an upper layer needs; reused per packet.
@@ -99,7 +101,14 @@ export type ErrorHandler = (e: IcmpErrorReport) => void;
 export function newIpStats() {
   return {
     rxPackets: 0,
-    /** Handed to ICMP or TCP: rxPackets = delivered + the drops below. */
+    /** Fragments held for reassembly (they count in rxPackets, not in delivered). */
+    fragmentsTaken: 0,
+    /** Datagrams put together from fragments and passed on as packets. */
+    reassembled: 0,
+    /**
+     * Handed to ICMP or TCP: rxPackets + fragments.reassembled = delivered +
+     * fragments.queued + the drops below.
+     */
     delivered: 0,
     txPackets: 0,
     loopbackPackets: 0,
@@ -114,6 +123,7 @@ export function newIpStats() {
       badPayloadLength: 0,
       badChecksum: 0,
       badExtensionHeader: 0,
+      /** Fragments the reassembler refused (`fragments.bad`, `overlapDropped`, `evicted`). */
       fragment: 0,
       /** Source address multicast or broadcast (RFC 1122 3.2.1.3). */
       badSource: 0,
@@ -134,6 +144,8 @@ export interface IpConfig {
   ipv6?: IpAddress;
   /** TTL / hop limit of packets we send. */
   ttl?: number;
+  /** Milliseconds, for reassembly timeouts (default performance.now). */
+  clock?: () => number;
 }
 
 /**
@@ -167,13 +179,18 @@ export class IpLayer {
   #loopQueue: Uint8Array[] = [];
   #loopScheduled = false;
   #offload = new TxOffload();
+  #clock: () => number;
 
   /** Creates the layer for our addresses. */
   constructor(config: IpConfig) {
     this.ipv4 = config.ipv4;
     this.ipv6 = config.ipv6;
     this.#ttl = config.ttl ?? 64;
+    this.#clock = config.clock ?? (() => performance.now());
   }
+
+  /** Fragment reassembly (its limits are sysctls; counters under `ip.fragments`). */
+  readonly reassembly: Reassembler = new Reassembler();
 
   /** Connects the layer to its link; output before this is counted and dropped. */
   attach(link: Link): void {
@@ -231,8 +248,12 @@ export class IpLayer {
 
   /** Handles one received packet. Never throws on malformed input. */
   receive(buf: Uint8Array, len: number, csumValid = false): void {
+    this.stats.rxPackets++;
+    this.#input(buf, len, csumValid);
+  }
+
+  #input(buf: Uint8Array, len: number, csumValid: boolean): void {
     const s = this.stats;
-    s.rxPackets++;
     if (len < 1) {
       s.dropped.empty++;
       return;
@@ -248,10 +269,27 @@ export class IpLayer {
         s.dropped[err]++;
         return;
       }
-      // No reassembly: any fragment is dropped (RFC 791 allows hosts to
-      // refuse what they cannot reassemble; peers use PMTUD with DF).
       if (ip.moreFragments || ip.fragmentOffset !== 0) {
-        s.dropped.fragment++;
+        const hl = ip.headerLen;
+        const key = `4 ${buf.subarray(12, 20).join(".")} ${ip.protocol} ${ip.ident}`;
+        const off = ip.fragmentOffset;
+        const header = off === 0 ? buf.slice(0, hl) : undefined;
+        const r = this.#fragment(key, off, ip.moreFragments, buf.slice(hl, ip.totalLen), header);
+        if (r !== undefined) {
+          // RFC 791: the whole datagram, as one unfragmented packet.
+          const p = new Uint8Array(hl + r.payload.length);
+          p.set(r.header);
+          p.set(r.payload, hl);
+          p[2] = p.length >> 8;
+          p[3] = p.length & 0xff;
+          p[6] &= 0x40; // keep DF, clear MF and the offset
+          p[7] = 0;
+          p[10] = p[11] = 0;
+          const c = checksum(sum16(0, p, 0, hl));
+          p[10] = c >> 8;
+          p[11] = c & 0xff;
+          this.#input(p, p.length, false);
+        }
         return;
       }
       d.version = 4;
@@ -268,6 +306,26 @@ export class IpLayer {
       const err = ip.wrap(buf, len);
       if (err !== undefined) {
         s.dropped[err]++;
+        return;
+      }
+      if (ip.fragmentHeader >= 0) {
+        const fh = ip.fragmentHeader;
+        const key = `6 ${buf.subarray(8, 40).join(".")} ${ip.fragmentId}`;
+        const off = ip.fragmentOffset;
+        const end = IPV6_HEADER_LEN + ip.payloadLenField;
+        // RFC 8200 4.5: the unfragmentable part comes from the first fragment.
+        const header = off === 0 ? buf.slice(0, fh) : undefined;
+        if (header) header[ip.fragmentNextField] = buf[fh];
+        const r = this.#fragment(key, off, ip.moreFragments, buf.slice(fh + 8, end), header);
+        if (r !== undefined) {
+          const p = new Uint8Array(r.header.length + r.payload.length);
+          p.set(r.header);
+          p.set(r.payload, r.header.length);
+          const plen = p.length - IPV6_HEADER_LEN;
+          p[4] = plen >> 8;
+          p[5] = plen & 0xff;
+          this.#input(p, p.length, false);
+        }
         return;
       }
       d.version = 6;
@@ -302,6 +360,26 @@ export class IpLayer {
     }
     s.delivered++;
     h(d);
+  }
+
+  /** One fragment to the reassembler; the whole datagram when it completes. */
+  #fragment(
+    key: string,
+    off: number,
+    more: boolean,
+    data: Uint8Array,
+    header: Uint8Array | undefined,
+  ): Reassembled | undefined {
+    const s = this.stats;
+    const r = this.reassembly.add(key, off, more, data, header, this.#clock());
+    if (r === false) {
+      s.dropped.fragment++;
+      return undefined;
+    }
+    s.fragmentsTaken++;
+    if (r === true) return undefined;
+    s.reassembled++;
+    return r;
   }
 
   /**

@@ -216,7 +216,7 @@ export class Stack implements PacketHandler {
   /** All counters as a tree. */
   counters(): CounterTree {
     return {
-      ip: this.ip.stats,
+      ip: { ...this.ip.stats, fragments: this.ip.reassembly.stats },
       icmp: this.icmp.stats,
       tcp: this.tcp.stats,
       timewait: this.tcp.timewait.stats,

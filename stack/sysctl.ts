@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ReassemblyLimits } from "./reassembly.ts";
 import type { Stack } from "./stack.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 
@@ -44,6 +45,26 @@ function tcpInt(
   };
 }
 
+// A reassembly limit (IPv4 and IPv6 share them), an integer in [min, max].
+function fragInt(
+  description: string,
+  key: keyof ReassemblyLimits,
+  name: string,
+  min: number,
+  max: number,
+): Knob {
+  return {
+    description,
+    get: (s) => s.ip.reassembly.limits[key],
+    set: (s, v) => {
+      if (!Number.isInteger(v) || v < min || v > max) {
+        throw new RangeError(`Invalid value for ${name}: ${v} (must be ${min} to ${max})`);
+      }
+      s.ip.reassembly.limits[key] = v;
+    },
+  };
+}
+
 type BoolKey = {
   [K in keyof TcpConfig]: TcpConfig[K] extends boolean ? K : never;
 }[keyof TcpConfig];
@@ -58,6 +79,27 @@ function tcpBool(description: string, key: BoolKey, name: string): Knob {
 }
 
 const KNOBS: Record<string, Knob> = {
+  "net.inet.ip.maxfragpackets": fragInt(
+    "Datagrams (IPv4 and IPv6) in reassembly at once; past it the oldest is dropped",
+    "maxDatagrams",
+    "net.inet.ip.maxfragpackets",
+    0,
+    100_000,
+  ),
+  "net.inet.ip.maxfragbytes": fragInt(
+    "Fragment bytes held for reassembly at once",
+    "maxBytes",
+    "net.inet.ip.maxfragbytes",
+    0,
+    1 << 30,
+  ),
+  "net.inet.ip.fragttl": fragInt(
+    "Milliseconds a datagram may take to arrive whole before its fragments are dropped",
+    "timeoutMs",
+    "net.inet.ip.fragttl",
+    1,
+    600_000,
+  ),
   "net.inet.tcp.rfc1323": {
     description:
       "RFC 7323 options: 0 none, 1 window scale and timestamps, 2 scale only, 3 timestamps only",

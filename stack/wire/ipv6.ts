@@ -10,8 +10,7 @@ export type Ipv6Error =
   | "truncated"
   | "badVersion"
   | "badPayloadLength"
-  | "badExtensionHeader"
-  | "fragment";
+  | "badExtensionHeader";
 
 /** Length of the fixed IPv6 header. */
 export const IPV6_HEADER_LEN = 40;
@@ -43,11 +42,22 @@ export class Ipv6Packet {
   protocol = 0;
   /** Offset of the upper-layer header. */
   payloadOffset = IPV6_HEADER_LEN;
+  /** Offset of a fragment header that is no atomic fragment, or -1 (RFC 8200 4.5). */
+  fragmentHeader = -1;
+  /** Offset of the next-header byte that names the fragment header. */
+  fragmentNextField = 6;
+  /** The fragment's offset in the fragmentable part, bytes. */
+  fragmentOffset = 0;
+  /** More fragments follow. */
+  moreFragments = false;
+  /** The fragment header's identification. */
+  fragmentId = 0;
 
   /**
-   * Points the view at `buf[0, len)` and validates it. Fragments other than
-   * atomic ones (offset 0, no more fragments; RFC 6946) are refused with
-   * `"fragment"`, since we do not reassemble.
+   * Points the view at `buf[0, len)` and validates it. A fragment other
+   * than an atomic one (offset 0, no more fragments; RFC 6946) sets
+   * `fragmentHeader` and the fragment fields; `protocol` is then the
+   * fragmentable part's and `payloadOffset` is right after the header.
    */
   wrap(buf: Uint8Array, len: number): Ipv6Error | undefined {
     this.buf = buf;
@@ -58,19 +68,34 @@ export class Ipv6Packet {
     if (end > len) return "badPayloadLength";
     let next = buf[6];
     let off = IPV6_HEADER_LEN;
+    let nextField = 6;
+    this.fragmentHeader = -1;
     for (;;) {
       if (next === HOP_BY_HOP || next === ROUTING || next === DEST_OPTS) {
         if (off + 8 > end) return "badExtensionHeader";
         const hlen = (buf[off + 1] + 1) * 8;
         if (off + hlen > end) return "badExtensionHeader";
         next = buf[off];
+        nextField = off;
         off += hlen;
       } else if (next === FRAGMENT) {
         if (off + 8 > end) return "badExtensionHeader";
         const fragOff = ((buf[off + 2] << 8) | buf[off + 3]) & 0xfff8;
         const more = (buf[off + 3] & 1) !== 0;
-        if (fragOff !== 0 || more) return "fragment";
+        if (fragOff !== 0 || more) {
+          // Reassembly comes first; what follows is parsed after it.
+          this.fragmentHeader = off;
+          this.fragmentNextField = nextField;
+          this.fragmentOffset = fragOff;
+          this.moreFragments = more;
+          this.fragmentId = ((buf[off + 4] << 24) | (buf[off + 5] << 16) | (buf[off + 6] << 8) |
+            buf[off + 7]) >>> 0;
+          this.protocol = buf[off];
+          this.payloadOffset = off + 8;
+          return undefined;
+        }
         next = buf[off];
+        nextField = off;
         off += 8;
       } else break;
     }

@@ -494,9 +494,9 @@ export function checkAccounting(c: Counters): string[] {
     if (a !== b) bad.push(`${name}: ${a} != ${b}`);
   };
   eq(
-    "ip.rxPackets = ip.delivered + ip.dropped",
-    ip.rxPackets as number,
-    (ip.delivered as number) + total(ip.dropped),
+    "ip.rxPackets + ip.reassembled = ip.delivered + ip.fragmentsTaken + ip.dropped",
+    (ip.rxPackets as number) + ((ip.reassembled as number) ?? 0),
+    (ip.delivered as number) + ((ip.fragmentsTaken as number) ?? 0) + total(ip.dropped),
   );
   eq(
     "ip.delivered = icmp.received + tcp.segmentsReceived",

@@ -36,5 +36,7 @@ Deno.test("fuzz: the accounting check catches a counter that does not add up", (
       },
     },
   };
-  assert.deepEqual(checkAccounting(counters), ["ip.rxPackets = ip.delivered + ip.dropped: 3 != 2"]);
+  assert.deepEqual(checkAccounting(counters), [
+    "ip.rxPackets + ip.reassembled = ip.delivered + ip.fragmentsTaken + ip.dropped: 3 != 2",
+  ]);
 });
