@@ -39,14 +39,17 @@ export interface CongestionControl {
 }
 
 /**
- * RFC 5681 3.1 initial window, RFC 6928's 10 segments as Linux uses it.
+ * RFC 6928's initial window for a sender MSS (SMSS): min(10·SMSS,
+ * max(2·SMSS, 14600)).
  *
  * @example
  * ```ts
  * import { initialWindow } from "./congestion.ts";
- * initialWindow(1460); // 14600
+ * initialWindow(1448); // 14480
+ * initialWindow(536); // 5360
+ * initialWindow(8948); // 17896
  * ```
  */
 export function initialWindow(mss: number): number {
-  return 10 * mss;
+  return Math.min(10 * mss, Math.max(2 * mss, 14600));
 }

@@ -14,6 +14,7 @@ import { stopTimers } from "./timer.ts";
 import { pathMss } from "./icmp_error.ts";
 import { onDsack, onSackAck } from "./recovery.ts";
 import {
+  congestionFor,
   ConnectionRefusedError,
   ConnectionResetError,
   defaultPeerMss,
@@ -56,6 +57,8 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
     c.tsRecentAge = c.ctx.now();
   }
   c.sackOk = opt.sackPermitted && cfg.sack;
+  // RFC 5681 counts in the sender's MSS, now known (and RFC 6928's IW with it).
+  c.cc = congestionFor(cfg.congestion, c.effMss);
 }
 
 function roundToSegments(size: number, mss: number, max: number): number {

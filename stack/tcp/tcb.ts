@@ -11,7 +11,7 @@ import type { IpLayer } from "../ip.ts";
 import type { ListenerCore } from "./accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
-import type { CongestionControl } from "./congestion.ts";
+import type { CongestionControl, CongestionName } from "./congestion.ts";
 import { Cubic } from "./cubic.ts";
 import { ReceiveBuffer } from "./receive_buffer.ts";
 import { NewReno } from "./reno.ts";
@@ -343,7 +343,7 @@ export class TcpConnection {
     this.keepIntervalMs = ctx.config.keepIntervalMs;
     this.keepCount = ctx.config.keepCount;
     this.rcvMss = linkMss(ctx.ip.mtu, local.length);
-    this.cc = ctx.config.congestion === "cubic" ? new Cubic(this.rcvMss) : new NewReno(this.rcvMss);
+    this.cc = congestionFor(ctx.config.congestion, this.rcvMss);
     this.tsOffset = ctx.timestampOffset(local, remote);
     this.rcvScale = ctx.config.windowScale
       ? receiveScale(Math.max(ctx.config.rcvBuf, ctx.config.maxSockBuf))
@@ -386,6 +386,20 @@ export class TcpConnection {
   get effMss(): number {
     return this.sndMss - (this.tsOk ? 12 : 0);
   }
+}
+
+/**
+ * A fresh congestion controller counting in segments of `smss` bytes
+ * (RFC 5681's SMSS: the data a segment carries, options excluded).
+ *
+ * @example
+ * ```ts
+ * import { congestionFor } from "./tcb.ts";
+ * congestionFor("newreno", 1448).cwnd; // 14480
+ * ```
+ */
+export function congestionFor(name: CongestionName, smss: number): CongestionControl {
+  return name === "cubic" ? new Cubic(smss) : new NewReno(smss);
 }
 
 /**
