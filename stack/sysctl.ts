@@ -25,6 +25,14 @@ type NumericKey = {
   [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never;
 }[keyof TcpConfig];
 
+// Throws unless `v` is an integer in [min, max].
+function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`Invalid value for ${name}: ${v} (must be ${min} to ${max})`);
+  }
+  return v;
+}
+
 // A TCP setting that is an integer in [min, max].
 function tcpInt(
   description: string,
@@ -36,12 +44,7 @@ function tcpInt(
   return {
     description,
     get: (s) => s.tcp.config[key],
-    set: (s, v) => {
-      if (!Number.isInteger(v) || v < min || v > max) {
-        throw new RangeError(`Invalid value for ${name}: ${v} (must be ${min} to ${max})`);
-      }
-      s.tcp.config[key] = v;
-    },
+    set: (s, v) => s.tcp.config[key] = checkInt(name, v, min, max),
   };
 }
 
@@ -56,12 +59,7 @@ function fragInt(
   return {
     description,
     get: (s) => s.ip.reassembly.limits[key],
-    set: (s, v) => {
-      if (!Number.isInteger(v) || v < min || v > max) {
-        throw new RangeError(`Invalid value for ${name}: ${v} (must be ${min} to ${max})`);
-      }
-      s.ip.reassembly.limits[key] = v;
-    },
+    set: (s, v) => s.ip.reassembly.limits[key] = checkInt(name, v, min, max),
   };
 }
 
