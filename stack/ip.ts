@@ -123,6 +123,9 @@ export function newIpStats() {
       badPayloadLength: 0,
       badChecksum: 0,
       badExtensionHeader: 0,
+      hopByHopNotFirst: 0,
+      routingHeader: 0,
+      unknownOption: 0,
       /** Fragments the reassembler refused (`fragments.bad`, `overlapDropped`, `evicted`). */
       fragment: 0,
       /** Source address multicast or broadcast (RFC 1122 3.2.1.3). */

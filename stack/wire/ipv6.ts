@@ -10,7 +10,13 @@ export type Ipv6Error =
   | "truncated"
   | "badVersion"
   | "badPayloadLength"
-  | "badExtensionHeader";
+  | "badExtensionHeader"
+  /** Hop-by-hop options anywhere but right after the fixed header (RFC 8200 4.3). */
+  | "hopByHopNotFirst"
+  /** A routing header with segments left: a host does not forward (RFC 8200 4.4, RFC 5095). */
+  | "routingHeader"
+  /** An option whose type's action bits say discard when not understood (RFC 8200 4.2). */
+  | "unknownOption";
 
 /** Length of the fixed IPv6 header. */
 export const IPV6_HEADER_LEN = 40;
@@ -75,6 +81,12 @@ export class Ipv6Packet {
         if (off + 8 > end) return "badExtensionHeader";
         const hlen = (buf[off + 1] + 1) * 8;
         if (off + hlen > end) return "badExtensionHeader";
+        if (next === HOP_BY_HOP && off !== IPV6_HEADER_LEN) return "hopByHopNotFirst";
+        if (next === ROUTING && buf[off + 3] !== 0) return "routingHeader";
+        if (next !== ROUTING) {
+          const bad = checkOptions(buf, off + 2, off + hlen);
+          if (bad !== undefined) return bad;
+        }
         next = buf[off];
         nextField = off;
         off += hlen;
@@ -124,6 +136,26 @@ export class Ipv6Packet {
   get payloadLen(): number {
     return IPV6_HEADER_LEN + this.payloadLenField - this.payloadOffset;
   }
+}
+
+/**
+ * Walks the TLV options of a hop-by-hop or destination options header in
+ * `buf[off, end)`. We understand only padding (Pad1, PadN): an option
+ * whose action bits (the type's top two) are 00 is skipped, any other is
+ * cause to discard the packet (RFC 8200 4.2; we send no ICMP for it).
+ */
+function checkOptions(buf: Uint8Array, off: number, end: number): Ipv6Error | undefined {
+  while (off < end) {
+    const type = buf[off];
+    if (type === 0) {
+      off++; // Pad1
+      continue;
+    }
+    if (off + 2 > end || off + 2 + buf[off + 1] > end) return "badExtensionHeader";
+    if (type !== 1 && type >> 6 !== 0) return "unknownOption";
+    off += 2 + buf[off + 1];
+  }
+  return undefined;
 }
 
 /**

@@ -139,10 +139,30 @@ Deno.test("malformed ipv6: extension-header chains that lie are dropped with the
     b[3] = ((offset << 3) & 0xf8) | (more ? 1 : 0);
     return b;
   };
+  const withByte = (b: Uint8Array, i: number, v: number) => (b[i] = v, b);
+  // An options header holding one option of `type` with 4 bytes of data, padded to 8.
+  const option = (next: number, type: number) => Uint8Array.from([next, 0, type, 4, 0, 0, 0, 0]);
   const cases: [string, string, Uint8Array, number][] = [
     ["badExtensionHeader", "hop-by-hop longer than the packet", ext(6, 200, 8), 0],
     ["badExtensionHeader", "routing header cut short", ext(6, 0, 4), 43],
     ["badExtensionHeader", "fragment header cut short", new Uint8Array(4), 44],
+    // RFC 8200 4.3: hop-by-hop only right after the fixed header.
+    [
+      "hopByHopNotFirst",
+      "hop-by-hop after destination options",
+      cat(ext(0, 0, 8), ext(6, 0, 8)),
+      60,
+    ],
+    // RFC 8200 4.4 / RFC 5095: segments left means forwarding, which a host does not do.
+    [
+      "routingHeader",
+      "routing header with segments left",
+      cat(withByte(ext(6, 0, 8), 3, 1), tcp),
+      43,
+    ],
+    // RFC 8200 4.2: an unknown option whose action bits say discard (10: and send ICMP).
+    ["unknownOption", "destination option of type 0x8a", cat(option(6, 0x8a), tcp), 60],
+    ["unknownOption", "hop-by-hop jumbo payload (0xc2)", cat(option(6, 0xc2), tcp), 0],
     // A non-final fragment whose length is no multiple of 8 (RFC 8200 4.5).
     ["fragment", "a ragged first fragment", cat(frag(6, 0, true), tcp.subarray(0, 13)), 44],
     ["unknownProtocol", "ESP", cat(ext(6, 0, 8), tcp), 50],
@@ -169,6 +189,9 @@ Deno.test("malformed ipv6: extension-header chains that lie are dropped with the
   // hop-by-hop -> destination options (16 bytes) -> routing -> atomic fragment -> TCP
   const chain = cat(ext(60, 0, 8), ext(43, 1, 16), ext(44, 0, 8), frag(6, 0, false), tcp);
   rx(peer, ipv6(K6, S6, 0, chain));
+  assert.equal(peer.take()[0]?.flags, "SA");
+  // An unknown option with action bits 00 is skipped (a router alert too).
+  rx(peer, ipv6(K6, S6, 0, cat(option(60, 0x05), option(6, 0x1e), tcp)));
   assert.equal(peer.take()[0]?.flags, "SA");
 });
 
