@@ -87,7 +87,13 @@ Flags:
   --control-dir DIR     directory of the control socket (default /run/tunstack)
   --no-control          no control socket (tunstack tw/stats/sysctl will not work)
   --quiet               print nothing but errors
-  -h, --help            show this text`;
+  -h, --help            show this text
+
+Examples:
+  tunstack up                                    defaults, as deno task start
+  tunstack up --kernel-ipv4 198.51.100.1/24 --ipv4 198.51.100.2 --no-ipv6
+  tunstack up --impair 'out:drop=1%,delay=10ms' --sysctl net.inet.tcp.msl=2500
+  tunstack up --http-close-first client --congestion cubic`;
 
 /** Everything `up` was asked to do. */
 export interface UpOptions extends TunStackOptions {
