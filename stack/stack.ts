@@ -204,13 +204,16 @@ export class Stack implements PacketHandler {
    */
   connections(): ConnectionInfo[] {
     const now = this.clock();
-    const key = (i: ConnectionInfo) =>
-      `${i.localAddress}|${String(i.localPort).padStart(5)}|${i.peerAddress}|${
+    // Each row's sort key once, not twice per comparison.
+    const rows = [...this.tcp.connections()].map((c) => {
+      const i = info(c, now);
+      const key = `${i.localAddress}|${String(i.localPort).padStart(5)}|${i.peerAddress}|${
         String(i.peerPort).padStart(5)
       }`;
-    return [...this.tcp.connections()].map((c) => info(c, now)).sort((a, b) =>
-      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
-    );
+      return { key, i };
+    });
+    rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return rows.map((r) => r.i);
   }
 
   /** All counters as a tree. */

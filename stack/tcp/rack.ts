@@ -263,6 +263,15 @@ export class Rack {
   }
 
   #push(i: number, seq: number, end: number, time: number, order: number, flags: number): void {
+    if (i === this.#seq.length) {
+      // New data, every sent segment: push allocates nothing, splice an empty array each.
+      this.#seq.push(seq);
+      this.#end.push(end);
+      this.#time.push(time);
+      this.#order.push(order);
+      this.#flags.push(flags);
+      return;
+    }
     this.#seq.splice(i, 0, seq);
     this.#end.splice(i, 0, end);
     this.#time.splice(i, 0, time);
