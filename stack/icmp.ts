@@ -4,12 +4,20 @@
  * packet too big, time exceeded) to their transport with the quoted
  * header (RFC 1122 3.2.2.1, 4.2.3.9), counts and ignores what the kernel
  * sends on a fresh link (router solicitations, MLD reports, neighbour
- * solicitations), and counts every drop.
+ * solicitations), and counts every drop. It also tells senders what IP
+ * refused (protocol unreachable, IPv6 parameter problems), under RFC 1122
+ * 3.2.2's and RFC 4443 2.4's rules and a rate limit.
  *
  * @module
  */
 
-import { type IcmpErrorKind, IcmpErrorReport, type IpDatagram, type IpLayer } from "./ip.ts";
+import {
+  type IcmpErrorKind,
+  IcmpErrorReport,
+  type IpDatagram,
+  type IpLayer,
+  type IpProblem,
+} from "./ip.ts";
 import {
   fillIcmpChecksum,
   ICMP_HEADER_LEN,
@@ -39,6 +47,21 @@ export function newIcmpStats() {
     /** Errors about our packets handed to their transport. */
     errors: 0,
     echoReplies: 0,
+    /** Errors we sent about packets IP refused. */
+    sent: { protocolUnreachable: 0, parameterProblem: 0 },
+    /** Errors we owed but did not send (RFC 1122 3.2.2, RFC 4443 2.4). */
+    suppressed: {
+      /** Over `net.inet.icmp.icmplim` per second. */
+      rateLimited: 0,
+      /** The packet was itself an ICMP error. */
+      aboutIcmpError: 0,
+      /** Sent to a multicast or broadcast address. */
+      multicast: 0,
+      /** From an address that names no single host. */
+      badSource: 0,
+      /** A fragment other than the first. */
+      fragment: 0,
+    },
     ignored: {
       routerSolicitation: 0,
       mldReport: 0,
@@ -80,10 +103,17 @@ export class Icmp {
   #ip: IpLayer;
   #msg = new IcmpMessage();
   #report = new IcmpErrorReport();
+  #clock: () => number;
+  #tokens = DEFAULT_ERROR_RATE;
+  #refilled = -Infinity;
+  /** Errors sent per second at most (FreeBSD's net.inet.icmp.icmplim). */
+  errorRate = DEFAULT_ERROR_RATE;
 
-  /** Attaches to `ip` for protocols 1 and 58. */
-  constructor(ip: IpLayer) {
+  /** Attaches to `ip` for protocols 1 and 58 and for its refusals. */
+  constructor(ip: IpLayer, clock: () => number = () => performance.now()) {
     this.#ip = ip;
+    this.#clock = clock;
+    ip.onProblem = (buf, len, problem) => this.#refused(buf, len, problem);
     ip.register(IpProtocol.ICMP, (d) => this.#input(d, 0));
     ip.register(
       IpProtocol.ICMPV6,
@@ -195,6 +225,66 @@ export class Icmp {
     s.errors++;
   }
 
+  // RFC 1122 3.2.2 and RFC 4443 2.4 (e): no error about an ICMP error, a
+  // non-first fragment, a packet to a multicast or broadcast address
+  // (except an unknown option whose action bits ask for it), or from an
+  // address that is no single host; (f) and RFC 1812 4.3.2.8: rate-limited.
+  #refused(buf: Uint8Array, len: number, p: IpProblem): void {
+    const v6 = buf[0] >> 4 === 6;
+    const sup = this.stats.suppressed;
+    const addrLen = v6 ? 16 : 4;
+    const srcOff = v6 ? 8 : 12, dstOff = v6 ? 24 : 16;
+    if (!unicastSource(buf, srcOff, addrLen)) {
+      sup.badSource++;
+      return;
+    }
+    if (!p.multicastOk && multicastDestination(buf, dstOff, addrLen)) {
+      sup.multicast++;
+      return;
+    }
+    const inner = v6 ? v6Upper(buf, len) : v4Upper(buf, len);
+    if (inner === FRAGMENT) {
+      sup.fragment++;
+      return;
+    }
+    if (inner >= 0 && (v6 ? inner < 128 : V4_ERROR_TYPES.has(inner))) {
+      sup.aboutIcmpError++;
+      return;
+    }
+    const now = this.#clock();
+    this.#tokens = Math.min(
+      this.errorRate,
+      this.#tokens + (now - this.#refilled) * this.errorRate / 1000,
+    );
+    this.#refilled = now;
+    if (this.#tokens < 1) {
+      sup.rateLimited++;
+      return;
+    }
+    this.#tokens--;
+    const ip = this.#ip;
+    const tx = ip.txBuffer;
+    const off = ip.payloadOffset(addrLen);
+    // RFC 1812 4.3.2.3 / RFC 4443 2.4 (c): as much of the packet as keeps
+    // the error within the family's minimum MTU.
+    const quote = Math.min(len, v6 ? 1280 - 48 : 576 - 28);
+    tx.fill(0, off, off + ICMP_HEADER_LEN);
+    tx[off] = p.type;
+    tx[off + 1] = p.code;
+    if (v6) new DataView(tx.buffer, tx.byteOffset).setUint32(off + 4, p.pointer);
+    tx.set(buf.subarray(0, quote), off + ICMP_HEADER_LEN);
+    const msgLen = ICMP_HEADER_LEN + quote;
+    const dst = buf.slice(srcOff, srcOff + addrLen);
+    const src = ip.isLocal(buf, dstOff, addrLen)
+      ? buf.slice(dstOff, dstOff + addrLen)
+      : (v6 ? ip.ipv6 : ip.ipv4);
+    if (src === undefined) return;
+    fillIcmpChecksum(tx, off, msgLen, v6 ? pseudoSumOf(src, dst, msgLen) : 0);
+    if (v6 && p.type === Icmpv6Type.PARAMETER_PROBLEM) this.stats.sent.parameterProblem++;
+    else this.stats.sent.protocolUnreachable++;
+    ip.send(src, dst, v6 ? IpProtocol.ICMPV6 : IpProtocol.ICMP, msgLen);
+  }
+
   #reply(d: IpDatagram, v6: boolean): void {
     const ip = this.#ip;
     const tx = ip.txBuffer;
@@ -215,6 +305,62 @@ export class Icmp {
     this.stats.echoReplies++;
     ip.send(src, dst, v6 ? IpProtocol.ICMPV6 : IpProtocol.ICMP, len);
   }
+}
+
+/** Errors sent per second by default (FreeBSD's net.inet.icmp.icmplim). */
+export const DEFAULT_ERROR_RATE = 200;
+
+// ICMPv4 types that are errors (RFC 792, RFC 1122 3.2.2): unreachable,
+// source quench, redirect, time exceeded, parameter problem.
+const V4_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
+// What the packet-walkers return for a fragment that is not the first.
+const FRAGMENT = -2;
+
+// The ICMPv4 type of the packet if it is ICMP, FRAGMENT for a non-first
+// fragment, else -1.
+function v4Upper(buf: Uint8Array, len: number): number {
+  const hl = (buf[0] & 15) * 4;
+  if ((((buf[6] << 8) | buf[7]) & 0x1fff) !== 0) return FRAGMENT;
+  return buf[9] === IpProtocol.ICMP && len > hl ? buf[hl] : -1;
+}
+
+// The ICMPv6 type of the packet if its extension headers lead to ICMPv6,
+// FRAGMENT for a non-first fragment, else -1 (also when they cannot be
+// followed: the packet was refused for its headers).
+function v6Upper(buf: Uint8Array, len: number): number {
+  let next = buf[6], off = 40;
+  for (let i = 0; i < 8 && off + 8 <= len; i++) {
+    if (next === IpProtocol.ICMPV6) return buf[off];
+    if (next === 44) {
+      if ((((buf[off + 2] << 8) | buf[off + 3]) & 0xfff8) !== 0) return FRAGMENT;
+      next = buf[off];
+      off += 8;
+    } else if (next === 0 || next === 43 || next === 60) {
+      next = buf[off];
+      off += (buf[off + 1] + 1) * 8;
+    } else return -1;
+  }
+  return next === IpProtocol.ICMPV6 && off < len ? buf[off] : -1;
+}
+
+function unicastSource(buf: Uint8Array, off: number, addrLen: number): boolean {
+  if (addrLen === 4) {
+    return buf[off] !== 0 && buf[off] < 224;
+  }
+  if (buf[off] === 0xff) return false;
+  for (let i = 0; i < 16; i++) if (buf[off + i] !== 0) return true;
+  return false; // ::
+}
+
+function multicastDestination(buf: Uint8Array, off: number, addrLen: number): boolean {
+  return addrLen === 4 ? buf[off] >= 224 : buf[off] === 0xff; // 255.255.255.255 included
+}
+
+function pseudoSumOf(src: Uint8Array, dst: Uint8Array, len: number): number {
+  const a = new Uint8Array(32);
+  a.set(src);
+  a.set(dst, 16);
+  return icmpv6PseudoSum(a, 0, 16, len);
 }
 
 // ICMPv4 errors about our packets, by type and code (RFC 792, RFC 1122 4.2.3.9).

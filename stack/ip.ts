@@ -8,6 +8,7 @@
  */
 
 import { GsoType, type Link, TxOffload } from "./link.ts";
+import { Icmpv4Type, Icmpv4Unreachable, Icmpv6Type } from "./wire/icmp.ts";
 import { IpProtocol } from "./wire/ipv4.ts";
 import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
@@ -139,6 +140,20 @@ export function newIpStats() {
 /** The IP layer's counters. */
 export type IpStats = ReturnType<typeof newIpStats>;
 
+const NO_NEXT_HEADER = 59;
+
+/**
+ * A packet IP refused that its sender should hear of by ICMP: the error's
+ * type and code, the Parameter Problem pointer, and whether it may answer
+ * a packet sent to a multicast address (RFC 4443 2.4 (e.3)).
+ */
+export interface IpProblem {
+  type: number;
+  code: number;
+  pointer: number;
+  multicastOk: boolean;
+}
+
 /** Our addresses. */
 export interface IpConfig {
   /** The stack's IPv4 address, if any. */
@@ -191,6 +206,9 @@ export class IpLayer {
     this.#ttl = config.ttl ?? 64;
     this.#clock = config.clock ?? (() => performance.now());
   }
+
+  /** Told of refused packets that deserve an ICMP error (the ICMP layer sets it). */
+  onProblem: ((buf: Uint8Array, len: number, problem: IpProblem) => void) | undefined;
 
   /** Fragment reassembly (its limits are sysctls; counters under `ip.fragments`). */
   readonly reassembly: Reassembler = new Reassembler();
@@ -309,6 +327,14 @@ export class IpLayer {
       const err = ip.wrap(buf, len);
       if (err !== undefined) {
         s.dropped[err]++;
+        if (ip.problemCode >= 0) {
+          this.onProblem?.(buf, IPV6_HEADER_LEN + ip.payloadLenField, {
+            type: Icmpv6Type.PARAMETER_PROBLEM,
+            code: ip.problemCode,
+            pointer: ip.problemPointer,
+            multicastOk: ip.problemCode === 2 && !ip.problemUnicastOnly,
+          });
+        }
         return;
       }
       if (ip.fragmentHeader >= 0) {
@@ -359,6 +385,17 @@ export class IpLayer {
     const h = this.#handlers.get(d.protocol);
     if (h === undefined) {
       s.dropped.unknownProtocol++;
+      // RFC 1122 3.2.2.1: protocol unreachable; RFC 8200 4: the IPv6 form
+      // is a Parameter Problem at the next-header byte that names it, except
+      // for No Next Header, which is nothing to complain of (RFC 8200 4.7).
+      const v6 = d.version === 6;
+      if (v6 && d.protocol === NO_NEXT_HEADER) return;
+      this.onProblem?.(buf, d.payloadOff + d.payloadLen, {
+        type: v6 ? Icmpv6Type.PARAMETER_PROBLEM : Icmpv4Type.DEST_UNREACHABLE,
+        code: v6 ? 1 : Icmpv4Unreachable.PROTOCOL,
+        pointer: v6 ? this.#v6.protocolField : 0,
+        multicastOk: false,
+      });
       return;
     }
     s.delivered++;

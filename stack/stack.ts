@@ -79,7 +79,7 @@ export class Stack implements PacketHandler {
   constructor(options: StackOptions) {
     this.clock = options.clock ?? (() => performance.now());
     this.ip = new IpLayer(options);
-    this.icmp = new Icmp(this.ip);
+    this.icmp = new Icmp(this.ip, this.clock);
     this.tcp = new TcpLayer(this.ip, this.clock, options.tcp, options.timewait);
   }
 

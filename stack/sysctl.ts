@@ -98,6 +98,12 @@ const KNOBS: Record<string, Knob> = {
     1,
     600_000,
   ),
+  "net.inet.icmp.icmplim": {
+    description:
+      "ICMP errors (protocol unreachable, parameter problem) the stack sends per second at most",
+    get: (s) => s.icmp.errorRate,
+    set: (s, v) => s.icmp.errorRate = checkInt("net.inet.icmp.icmplim", v, 0, 100_000),
+  },
   "net.inet.tcp.rfc1323": {
     description:
       "RFC 7323 options: 0 none, 1 window scale and timestamps, 2 scale only, 3 timestamps only",
@@ -122,6 +128,25 @@ const KNOBS: Record<string, Knob> = {
     "Send tail loss probes (RFC 8985 7) instead of waiting for the RTO after a flight's last segments",
     "tlp",
     "net.inet.tcp.rack.tlp",
+  ),
+  "net.inet.tcp.pmtud_blackhole_detection": tcpBool(
+    "After two timeouts in a row of full-size segments, try smaller ones (paths that drop ICMP)",
+    "pmtudBlackholeDetection",
+    "net.inet.tcp.pmtud_blackhole_detection",
+  ),
+  "net.inet.tcp.pmtud_blackhole_mss": tcpInt(
+    "The MSS black-hole detection tries first over IPv4",
+    "pmtudBlackholeMss",
+    "net.inet.tcp.pmtud_blackhole_mss",
+    536,
+    65495,
+  ),
+  "net.inet.tcp.v6pmtud_blackhole_mss": tcpInt(
+    "The MSS black-hole detection tries first over IPv6",
+    "v6PmtudBlackholeMss",
+    "net.inet.tcp.v6pmtud_blackhole_mss",
+    1220,
+    65475,
   ),
   "net.inet.tcp.insecure_rst": tcpBool(
     "Reset on any in-window RST (RFC 793) instead of RFC 5961's challenge ACK",

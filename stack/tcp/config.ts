@@ -37,6 +37,15 @@ export interface TcpConfig extends RtoSettings {
   dropSynFin: boolean;
   /** Let port/protocol unreachable and prohibited refuse a connection in SYN-SENT (FreeBSD icmp_may_rst). */
   icmpMayRst: boolean;
+  /**
+   * Path-MTU black-hole detection (FreeBSD's pmtud_blackhole_detection):
+   * after repeated timeouts of full-size segments, try smaller ones.
+   */
+  pmtudBlackholeDetection: boolean;
+  /** The MSS tried first on an IPv4 black hole (FreeBSD's pmtud_blackhole_mss). */
+  pmtudBlackholeMss: number;
+  /** The MSS tried first on an IPv6 black hole (FreeBSD's v6pmtud_blackhole_mss). */
+  v6PmtudBlackholeMss: number;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: under 0.5 s). */
   delayedAckMs: number;
   /** SYN retransmissions before giving up. */
@@ -98,6 +107,9 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   insecureSyn: false,
   dropSynFin: false,
   icmpMayRst: true,
+  pmtudBlackholeDetection: false,
+  pmtudBlackholeMss: 1200,
+  v6PmtudBlackholeMss: 1220,
   rtoMinMs: 200,
   rtoSlopMs: 0,
   rtoInitialMs: 1000,

@@ -454,6 +454,7 @@ function processAck(
       c.rttSeq = -1;
     }
     c.retries = 0;
+    c.blackholeSavedMss = 0; // a lowered MSS got through: the black hole was real
     c.persistShift = 0;
     c.progressAt = now;
     // RFC 6298 5.2 / 5.3.

@@ -80,6 +80,15 @@ export function newTcpStats() {
       /** No connection has the quoted 4-tuple. */
       noConnection: 0,
     },
+    /** Path-MTU black-hole detection (FreeBSD's tcps_pmtud_blackhole_*). */
+    pmtudBlackhole: {
+      /** The MSS was lowered to the black-hole MSS after timeouts. */
+      activated: 0,
+      /** ... and again to the protocol's minimum. */
+      activatedMinMss: 0,
+      /** Smaller segments timed out too: the old MSS was put back. */
+      failed: 0,
+    },
     connectionsRefused: 0,
     connectionsAborted: 0,
     connectionsTimedOut: 0,

@@ -299,6 +299,8 @@ export class TcpConnection {
   noDelay = false;
   /** The last soft ICMP error (RFC 1122 4.2.3.9), reported if the connection times out. */
   softError: string | undefined;
+  /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
+  blackholeSavedMss = 0;
   /** End of the last short data segment sent (Minshall's Nagle). */
   smallEnd = 0;
   /** Start of this connection's challenge-ACK window, ms, and the ACKs sent in it. */

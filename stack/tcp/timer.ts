@@ -10,6 +10,7 @@
 import { TcpFlags } from "../wire/tcp.ts";
 import { closeConnection } from "./input.ts";
 import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
+import { onTimeoutBlackhole } from "./pmtud_blackhole.ts";
 import { probeTimeout, reorderTimeout } from "./recovery.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
@@ -119,6 +120,7 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
     return;
   }
   s.timeouts++;
+  onTimeoutBlackhole(c);
   c.cc.onTimeout(c.flightSize, now);
   c.rtt.backOff();
   if (c.sackOk) {

@@ -58,6 +58,17 @@ export class Ipv6Packet {
   moreFragments = false;
   /** The fragment header's identification. */
   fragmentId = 0;
+  /** Offset of the next-header byte that names `protocol`. */
+  protocolField = 6;
+  /**
+   * After a refusal: the ICMPv6 Parameter Problem code (RFC 4443 3.4) the
+   * sender should get, or -1 when RFC 8200 wants the packet dropped silently.
+   */
+  problemCode = -1;
+  /** The offending byte's offset, for the Parameter Problem's pointer. */
+  problemPointer = 0;
+  /** The problem is reported only when the packet was not sent to a multicast group. */
+  problemUnicastOnly = false;
 
   /**
    * Points the view at `buf[0, len)` and validates it. A fragment other
@@ -76,15 +87,23 @@ export class Ipv6Packet {
     let off = IPV6_HEADER_LEN;
     let nextField = 6;
     this.fragmentHeader = -1;
+    this.problemCode = -1;
+    this.problemUnicastOnly = false;
     for (;;) {
       if (next === HOP_BY_HOP || next === ROUTING || next === DEST_OPTS) {
         if (off + 8 > end) return "badExtensionHeader";
         const hlen = (buf[off + 1] + 1) * 8;
         if (off + hlen > end) return "badExtensionHeader";
-        if (next === HOP_BY_HOP && off !== IPV6_HEADER_LEN) return "hopByHopNotFirst";
-        if (next === ROUTING && buf[off + 3] !== 0) return "routingHeader";
+        if (next === HOP_BY_HOP && off !== IPV6_HEADER_LEN) {
+          // RFC 8200 4.0: an unrecognized next header there (code 1).
+          return this.#problem(1, nextField, "hopByHopNotFirst");
+        }
+        if (next === ROUTING && buf[off + 3] !== 0) {
+          // RFC 8200 4.4: code 0, pointing at Segments Left.
+          return this.#problem(0, off + 3, "routingHeader");
+        }
         if (next !== ROUTING) {
-          const bad = checkOptions(buf, off + 2, off + hlen);
+          const bad = this.#checkOptions(off + 2, off + hlen);
           if (bad !== undefined) return bad;
         }
         next = buf[off];
@@ -112,7 +131,41 @@ export class Ipv6Packet {
       } else break;
     }
     this.protocol = next;
+    this.protocolField = nextField;
     this.payloadOffset = off;
+    return undefined;
+  }
+
+  #problem(code: number, pointer: number, why: Ipv6Error): Ipv6Error {
+    this.problemCode = code;
+    this.problemPointer = pointer;
+    return why;
+  }
+
+  /**
+   * Walks the TLV options of a hop-by-hop or destination options header in
+   * `buf[off, end)`. We understand only padding (Pad1, PadN); an option we
+   * do not know is skipped or refused as its type's action bits say (RFC
+   * 8200 4.2): 00 skip, 01 discard, 10 discard and report, 11 discard and
+   * report unless the destination was multicast.
+   */
+  #checkOptions(off: number, end: number): Ipv6Error | undefined {
+    const buf = this.buf;
+    while (off < end) {
+      const type = buf[off];
+      if (type === 0) {
+        off++; // Pad1
+        continue;
+      }
+      if (off + 2 > end || off + 2 + buf[off + 1] > end) return "badExtensionHeader";
+      const action = type >> 6;
+      if (type !== 1 && action !== 0) {
+        if (action === 1) return "unknownOption";
+        this.problemUnicastOnly = action === 3;
+        return this.#problem(2, off, "unknownOption");
+      }
+      off += 2 + buf[off + 1];
+    }
     return undefined;
   }
 
@@ -136,26 +189,6 @@ export class Ipv6Packet {
   get payloadLen(): number {
     return IPV6_HEADER_LEN + this.payloadLenField - this.payloadOffset;
   }
-}
-
-/**
- * Walks the TLV options of a hop-by-hop or destination options header in
- * `buf[off, end)`. We understand only padding (Pad1, PadN): an option
- * whose action bits (the type's top two) are 00 is skipped, any other is
- * cause to discard the packet (RFC 8200 4.2; we send no ICMP for it).
- */
-function checkOptions(buf: Uint8Array, off: number, end: number): Ipv6Error | undefined {
-  while (off < end) {
-    const type = buf[off];
-    if (type === 0) {
-      off++; // Pad1
-      continue;
-    }
-    if (off + 2 > end || off + 2 + buf[off + 1] > end) return "badExtensionHeader";
-    if (type !== 1 && type >> 6 !== 0) return "unknownOption";
-    off += 2 + buf[off + 1];
-  }
-  return undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import { Ipv4Packet } from "../../stack/wire/ipv4.ts";
 import { Ipv6Packet } from "../../stack/wire/ipv6.ts";
 import { formatIp, parseCidr, parseIp } from "../../stack/wire/ip_address.ts";
 import { icmpEcho, ip, ipv4, ipv6, pseudo } from "../_packets.ts";
+import { sysctlSet } from "../../stack/sysctl.ts";
 
 function stack() {
   const sent: Uint8Array[] = [];
@@ -147,7 +148,8 @@ Deno.test("ip: every malformed packet is dropped with its reason", () => {
   for (const [reason, pkt] of cases) {
     const { s, sent, rx } = stack();
     rx(pkt);
-    assert.equal(sent.length, 0, reason);
+    // Only an unknown protocol is worth telling the sender (protocol unreachable).
+    assert.equal(sent.length, reason === "unknownProtocol" ? 1 : 0, reason);
     const d = s.ip.stats.dropped as Record<string, number>;
     assert.equal(d[reason], 1, `expected drop reason ${reason}`);
     const total = Object.values(d).reduce((a, b) => a + b, 0);
@@ -185,4 +187,101 @@ Deno.test("ip: trailing link padding beyond total length is ignored", () => {
   rx(padded);
   assert.equal(sent.length, 1);
   assert.equal(sent[0].length, p.length);
+});
+
+// The ICMP error the stack sent, checked for checksums and addresses.
+function icmpError(r: Uint8Array, v6: boolean, src: string, dst: string) {
+  const hl = v6 ? 40 : 20;
+  assert.equal(r[v6 ? 6 : 9], v6 ? 58 : 1, "an ICMP message");
+  assert.equal(formatIp(r, v6 ? 8 : 12, v6 ? 16 : 4), src, "from");
+  assert.equal(formatIp(r, v6 ? 24 : 16, v6 ? 16 : 4), dst, "to");
+  const ps = v6 ? pseudo(ip(src), ip(dst), 58, r.length - hl) : 0;
+  assert.equal(checksum(sum16(ps, r, hl, r.length)), 0, "ICMP checksum");
+  const pointer = new DataView(r.buffer, r.byteOffset).getUint32(hl + 4);
+  return { type: r[hl], code: r[hl + 1], pointer, quote: r.subarray(hl + 8) };
+}
+
+Deno.test("icmp errors: an unknown protocol gets protocol unreachable (v4) or parameter problem code 1 (v6)", () => {
+  const { s, sent, rx } = stack();
+  const udp = ipv4(K4, S4, 17, data);
+  rx(udp);
+  const e4 = icmpError(sent[0], false, S4, K4);
+  assert.deepEqual([e4.type, e4.code], [3, 2]);
+  assert.deepEqual(e4.quote, udp, "the whole packet is quoted");
+  // RFC 8200 4: the pointer names the next-header byte of the header that names it.
+  const dest = Uint8Array.from([17, 0, 1, 4, 0, 0, 0, 0]);
+  const udp6 = ipv6(K6, S6, 60, Uint8Array.from([...dest, ...data]));
+  rx(udp6);
+  const e6 = icmpError(sent[1], true, S6, K6);
+  assert.deepEqual([e6.type, e6.code, e6.pointer], [4, 1, 40]);
+  assert.deepEqual(e6.quote, udp6);
+  // No Next Header is nothing to report (RFC 8200 4.7).
+  rx(ipv6(K6, S6, 59, new Uint8Array(0)));
+  assert.equal(sent.length, 2);
+  assert.deepEqual(s.icmp.stats.sent, { protocolUnreachable: 1, parameterProblem: 1 });
+  assert.equal(s.ip.stats.dropped.unknownProtocol, 3);
+});
+
+Deno.test("icmp errors: the quote stops at 576 / 1280 bytes in all", () => {
+  const { sent, rx } = stack();
+  rx(ipv4(K4, S4, 17, new Uint8Array(1400)));
+  rx(ipv6(K6, S6, 17, new Uint8Array(1400)));
+  assert.deepEqual(sent.map((p) => p.length), [576, 1280]);
+});
+
+Deno.test("icmp errors: routing header and unknown options get parameter problems (RFC 8200 4.2, 4.4)", () => {
+  const { s, sent, rx } = stack();
+  const tcp = new Uint8Array(20);
+  const routing = Uint8Array.from([6, 0, 0, 2, 0, 0, 0, 0]); // segments left 2
+  const option = (type: number) => Uint8Array.from([6, 0, type, 4, 0, 0, 0, 0]);
+  rx(ipv6(K6, S6, 43, Uint8Array.from([...routing, ...tcp])));
+  rx(ipv6(K6, S6, 60, Uint8Array.from([...option(0x8a), ...tcp])));
+  rx(ipv6(K6, S6, 60, Uint8Array.from([...option(0xca), ...tcp])));
+  rx(ipv6(K6, S6, 60, Uint8Array.from([...option(0x4a), ...tcp]))); // 01: drop silently
+  const got = sent.map((p) => icmpError(p, true, S6, K6)).map((e) => [e.type, e.code, e.pointer]);
+  assert.deepEqual(got, [[4, 0, 43], [4, 2, 42], [4, 2, 42]]);
+  assert.equal(s.ip.stats.dropped.routingHeader, 1);
+  assert.equal(s.ip.stats.dropped.unknownOption, 3);
+});
+
+Deno.test("icmp errors: none about ICMP errors, to multicast (unless the option asks), or from no single host", () => {
+  const { s, sent, rx } = stack();
+  const icmpErr = Uint8Array.from([1, 4, 0, 0, 0, 0, 0, 0]); // an ICMPv6 port unreachable
+  const routing = (next: number) => Uint8Array.from([next, 0, 0, 1, 0, 0, 0, 0]);
+  rx(ipv6(K6, S6, 43, Uint8Array.from([...routing(58), ...icmpErr])));
+  assert.equal(s.icmp.stats.suppressed.aboutIcmpError, 1);
+  // An echo request behind the same header is no error: it is answered with one.
+  rx(ipv6(K6, S6, 43, Uint8Array.from([...routing(58), 128, 0, 0, 0, 0, 0, 0, 0])));
+  assert.equal(sent.length, 1);
+  rx(ipv4(K4, "224.0.0.22", 2, data)); // IGMP, which we do not speak
+  rx(ipv4(K4, "255.255.255.255", 17, data));
+  const opt = (type: number) => Uint8Array.from([59, 0, type, 4, 0, 0, 0, 0]);
+  rx(ipv6(K6, "ff02::1", 60, opt(0xca))); // 11: not to multicast
+  assert.equal(s.icmp.stats.suppressed.multicast, 3);
+  rx(ipv6(K6, "ff02::1", 60, opt(0x8a))); // 10: even to multicast, from our address
+  assert.equal(sent.length, 2);
+  const e = icmpError(sent[1], true, S6, K6);
+  assert.deepEqual([e.type, e.code], [4, 2]);
+  rx(ipv6("::", S6, 17, data));
+  assert.equal(s.icmp.stats.suppressed.badSource, 1);
+  assert.equal(sent.length, 2);
+});
+
+Deno.test("icmp errors: rate-limited by net.inet.icmp.icmplim per second", () => {
+  let now = 0;
+  const sent: Uint8Array[] = [];
+  const s = new Stack({ ipv4: ip(S4), clock: () => now });
+  s.attach(new MemoryLink(1500, (p) => sent.push(p)));
+  sysctlSet(s, "net.inet.icmp.icmplim", "5");
+  const udp = ipv4(K4, S4, 17, data);
+  for (let i = 0; i < 10; i++) s.receive(udp, udp.length);
+  assert.equal(sent.length, 5);
+  assert.equal(s.icmp.stats.suppressed.rateLimited, 5);
+  now += 400; // two tokens back
+  for (let i = 0; i < 10; i++) s.receive(udp, udp.length);
+  assert.equal(sent.length, 7);
+  sysctlSet(s, "net.inet.icmp.icmplim", "0");
+  now += 5000;
+  s.receive(udp, udp.length);
+  assert.equal(sent.length, 7, "0 sends none");
 });

@@ -175,12 +175,24 @@ Deno.test("malformed ipv6: extension-header chains that lie are dropped with the
       0,
     ],
   ];
+  // The ICMPv6 Parameter Problem each deserves (RFC 8200 4): code, pointer.
+  const problems: Record<string, [number, number]> = {
+    "hop-by-hop after destination options": [1, 40],
+    "routing header with segments left": [0, 43],
+    "destination option of type 0x8a": [2, 42],
+    "hop-by-hop jumbo payload (0xc2)": [2, 42],
+    "ESP": [1, 6],
+    "AH (not walked)": [1, 6],
+    "a chain ending in an unknown header": [1, 48],
+  };
   for (const [reason, name, payload, next] of cases) {
     const peer = new Peer();
     peer.stack.listen({ port: 80 });
     rx(peer, ipv6(K6, S6, next, payload));
     const d = peer.stack.ip.stats.dropped as Record<string, number>;
     assert.equal(d[reason], 1, name);
+    const icmp = peer.out.filter((p) => p[6] === 58).map((p) => [p[41], p[47]]);
+    assert.deepEqual(icmp, problems[name] ? [problems[name]] : [], name);
     assert.equal(peer.take().length, 0, name);
   }
   // An atomic fragment (offset 0, no more) and a long chain of options are fine.
