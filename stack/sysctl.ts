@@ -124,6 +124,16 @@ const KNOBS: Record<string, Knob> = {
     "sack",
     "net.inet.tcp.sack.enable",
   ),
+  "net.inet.tcp.hystartplusplus": tcpBool(
+    "HyStart++ (RFC 9406): leave the first slow start when the RTT grows, not at the first loss",
+    "hystart",
+    "net.inet.tcp.hystartplusplus",
+  ),
+  "net.inet.tcp.slowstart_after_idle": tcpBool(
+    "After an RTO without a segment from the peer, send again from the initial window (RFC 5681 4.1)",
+    "slowStartAfterIdle",
+    "net.inet.tcp.slowstart_after_idle",
+  ),
   "net.inet.tcp.rack.tlp": tcpBool(
     "Send tail loss probes (RFC 8985 7) instead of waiting for the RTO after a flight's last segments",
     "tlp",

@@ -15,6 +15,10 @@ export interface TcpConfig extends RtoSettings {
   sndBuf: number;
   /** Congestion control for new connections. */
   congestion: CongestionName;
+  /** HyStart++ (RFC 9406) in the first slow start; off: RFC 3465's slow start throughout. */
+  hystart: boolean;
+  /** Restart from the initial window after an RTO's idleness (RFC 5681 4.1). */
+  slowStartAfterIdle: boolean;
   /** Offer and use SACK (RFC 2018). */
   sack: boolean;
   /** Tail loss probes (RFC 8985 7) on SACK connections. */
@@ -98,6 +102,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rcvBuf: 1 << 20,
   sndBuf: 1 << 20,
   congestion: "newreno",
+  hystart: true,
+  slowStartAfterIdle: true,
   sack: true,
   tlp: true,
   timestamps: true,

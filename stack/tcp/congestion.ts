@@ -23,12 +23,19 @@ export interface CongestionControl {
   cwnd: number;
   /** Slow-start threshold in bytes. */
   ssthresh: number;
+  /**
+   * An ACK of new data outside recovery, before `onAck`: its RTT sample
+   * (ms, -1 for none), the ACK and SND.NXT, for HyStart++'s rounds.
+   */
+  onRound(rttMs: number, ack: number, sndNxt: number): void;
   /** `acked` new bytes were acknowledged outside loss recovery. */
   onAck(acked: number, nowMs: number, srttMs: number): void;
   /** Loss detected by duplicate ACKs or SACK (`sack`: RFC 6675 recovery follows): set ssthresh and cwnd. */
   onLoss(flightSize: number, nowMs: number, sack: boolean): void;
   /** Retransmission timeout (RFC 5681 3.1 eq. 4, cwnd to one segment). */
   onTimeout(flightSize: number, nowMs: number): void;
+  /** Idle for longer than the RTO: restart from min(cwnd, IW) (RFC 5681 4.1). */
+  afterIdle(): void;
   /** Recovery ended (full ACK): deflate to ssthresh (RFC 6582 3.2 step 3). */
   onRecoveryEnd(): void;
   /**

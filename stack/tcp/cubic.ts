@@ -1,12 +1,14 @@
 /**
  * CUBIC window sizing (RFC 9438): cubic growth around the window at the
  * last loss (4.2), the Reno-friendly region (4.3), multiplicative decrease
- * by beta = 0.7 (4.6) and fast convergence (4.7). Slow start as NewReno.
+ * by beta = 0.7 (4.6) and fast convergence (4.7). Slow start as NewReno's
+ * (HyStart++, RFC 9406 4.1 and RFC 9438 4.10).
  *
  * @module
  */
 
 import { type CongestionControl, initialWindow } from "./congestion.ts";
+import { HyStart } from "./hystart.ts";
 
 const C = 0.4;
 const BETA = 0.7;
@@ -32,16 +34,23 @@ export class Cubic implements CongestionControl {
   #wEst = 0; // segments, Reno-friendly estimate
   #lastWMax = 0;
 
-  /** Starts with the RFC 6928 initial window for `mss`. */
-  constructor(mss: number) {
+  #hs: HyStart;
+
+  /** Starts with the RFC 6928 initial window for `mss`; `hs` grows slow start. */
+  constructor(mss: number, hs: HyStart = new HyStart(false)) {
     this.#mss = mss;
+    this.#hs = hs;
     this.cwnd = initialWindow(mss);
+  }
+
+  onRound(rttMs: number, ack: number, sndNxt: number): void {
+    if (this.cwnd < this.ssthresh && this.#hs.onAck(rttMs, ack, sndNxt)) this.ssthresh = this.cwnd;
   }
 
   onAck(acked: number, nowMs: number, srttMs: number): void {
     const mss = this.#mss;
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, 2 * mss);
+      this.cwnd += this.#hs.increase(acked, mss);
       return;
     }
     const cwndSeg = this.cwnd / mss;
@@ -67,6 +76,7 @@ export class Cubic implements CongestionControl {
   }
 
   onLoss(_flightSize: number, _nowMs: number, _sack: boolean): void {
+    this.#hs.stop();
     const cwndSeg = this.cwnd / this.#mss;
     // 4.7 fast convergence.
     this.#wMax = cwndSeg < this.#lastWMax ? (cwndSeg * (1 + BETA)) / 2 : cwndSeg;
@@ -79,6 +89,11 @@ export class Cubic implements CongestionControl {
   onTimeout(flightSize: number, nowMs: number): void {
     this.onLoss(flightSize, nowMs, false);
     this.cwnd = this.#mss;
+  }
+
+  afterIdle(): void {
+    this.cwnd = Math.min(this.cwnd, initialWindow(this.#mss));
+    this.#epoch = -1; // the cubic curve restarts from here
   }
 
   onRecoveryEnd(): void {

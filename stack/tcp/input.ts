@@ -58,7 +58,7 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   }
   c.sackOk = opt.sackPermitted && cfg.sack;
   // RFC 5681 counts in the sender's MSS, now known (and RFC 6928's IW with it).
-  c.cc = congestionFor(cfg.congestion, c.effMss);
+  c.cc = congestionFor(cfg, c.effMss, c.ctx.stats.hystart);
 }
 
 function roundToSegments(size: number, mss: number, max: number): number {
@@ -448,11 +448,13 @@ function processAck(
     c.sack.advance(acked);
     if (c.sackOk) c.rack.acked(ack, now, c.rtt.srtt);
     // RTT: timestamps when in use (RFC 7323 4.1), else the timed segment (Karn).
-    if (c.tsOk && opt.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), opt.tsEcr));
+    let rtt = -1;
+    if (c.tsOk && opt.tsEcr !== 0) rtt = seqDiff(c.tsNow(), opt.tsEcr);
     else if (c.rttSeq >= 0 && seqGt(ack, c.rttSeq)) {
-      c.rtt.sample(now - c.rttSentAt);
+      rtt = now - c.rttSentAt;
       c.rttSeq = -1;
     }
+    if (rtt >= 0) c.rtt.sample(rtt);
     c.retries = 0;
     c.blackholeSavedMss = 0; // a lowered MSS got through: the black hole was real
     c.persistShift = 0;
@@ -473,7 +475,12 @@ function processAck(
       }
     } else {
       c.dupAcks = 0;
-      c.cc.onAck(dataAcked, now, c.rtt.srtt);
+      c.cc.onRound(rtt, ack, c.sndNxt);
+      // RFC 7661 4.3: the window grows only while it is used, at least half
+      // of it in flight when this ACK came; an application that sends less
+      // would otherwise build a window the path never carried.
+      if (2 * (c.flightSize + acked) >= c.cc.cwnd) c.cc.onAck(dataAcked, now, c.rtt.srtt);
+      else s.cwndValidation.appLimitedAcks++;
       // RFC 6582's "recover" trails SND.UNA (FreeBSD moves snd_recover with
       // snd_una): left behind, it would compare as newer than every ACK
       // once 2^31 bytes have passed, and fast retransmit would never fire.

@@ -259,6 +259,16 @@ export function tcpOutput(c: TcpConnection): void {
     else if (c.ackNow) sendAck(c);
     return;
   }
+  // RFC 5681 4.1 (FreeBSD's cc_after_idle): nothing heard for an RTO with
+  // nothing in flight, and the window may no longer fit the path.
+  const now = c.ctx.now();
+  if (
+    c.sndMax === c.sndUna && now - c.lastRecvAt > c.rtt.rto && c.ctx.config.slowStartAfterIdle &&
+    seqDiff(c.dataEnd, c.sndNxt) > 0
+  ) {
+    c.cc.afterIdle();
+    c.ctx.stats.cwndValidation.idleRestarts++;
+  }
   // In SACK recovery, what RACK judged lost goes first; PRR sets the pace.
   const prr = c.inRecovery && c.sackOk;
   let sent = prr && retransmitLost(c);
@@ -302,7 +312,7 @@ export function tcpOutput(c: TcpConnection): void {
     sent = newData = true;
     if (fin) break;
   }
-  if (newData) armProbe(c, c.ctx.now());
+  if (newData) armProbe(c, now);
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.

@@ -1,12 +1,14 @@
 /**
- * NewReno window sizing (RFC 5681 3.1, RFC 6582): slow start with
- * appropriate byte counting (RFC 3465, L = 2), congestion avoidance adding
+ * NewReno window sizing (RFC 5681 3.1, RFC 6582): slow start by
+ * HyStart++ (RFC 9406) or appropriate byte counting (RFC 3465, L = 2),
+ * congestion avoidance adding
  * about one MSS per RTT, halving on loss.
  *
  * @module
  */
 
 import { type CongestionControl, initialWindow } from "./congestion.ts";
+import { HyStart } from "./hystart.ts";
 
 /**
  * NewReno.
@@ -25,16 +27,22 @@ export class NewReno implements CongestionControl {
   #mss: number;
   #acc = 0;
 
-  /** Starts with the RFC 6928 initial window for `mss`. */
-  constructor(mss: number) {
+  #hs: HyStart;
+
+  /** Starts with the RFC 6928 initial window for `mss`; `hs` grows slow start. */
+  constructor(mss: number, hs: HyStart = new HyStart(false)) {
     this.#mss = mss;
+    this.#hs = hs;
     this.cwnd = initialWindow(mss);
+  }
+
+  onRound(rttMs: number, ack: number, sndNxt: number): void {
+    if (this.cwnd < this.ssthresh && this.#hs.onAck(rttMs, ack, sndNxt)) this.ssthresh = this.cwnd;
   }
 
   onAck(acked: number): void {
     if (this.cwnd < this.ssthresh) {
-      // RFC 3465 2.2: grow by the bytes acked, at most 2 MSS per ACK.
-      this.cwnd += Math.min(acked, 2 * this.#mss);
+      this.cwnd += this.#hs.increase(acked, this.#mss);
       return;
     }
     // RFC 5681 3.1 eq. 3 by byte counting: one MSS per cwnd of data acked.
@@ -46,6 +54,7 @@ export class NewReno implements CongestionControl {
   }
 
   onLoss(flightSize: number, _nowMs: number, sack: boolean): void {
+    this.#hs.stop();
     // RFC 5681 3.2 eq. 4.
     this.ssthresh = Math.max(flightSize / 2, 2 * this.#mss);
     // RFC 5681 3.2 inflates by the three duplicates; with SACK, RFC 6675
@@ -55,9 +64,14 @@ export class NewReno implements CongestionControl {
   }
 
   onTimeout(flightSize: number): void {
+    this.#hs.stop();
     this.ssthresh = Math.max(flightSize / 2, 2 * this.#mss);
     this.cwnd = this.#mss;
     this.#acc = 0;
+  }
+
+  afterIdle(): void {
+    this.cwnd = Math.min(this.cwnd, initialWindow(this.#mss));
   }
 
   onRecoveryEnd(): void {

@@ -80,6 +80,15 @@ export function newTcpStats() {
       /** No connection has the quoted 4-tuple. */
       noConnection: 0,
     },
+    /** HyStart++ (RFC 9406) in first slow starts. */
+    hystart: { cssEntered: 0, cssSpurious: 0, exits: 0 },
+    /** Congestion-window validation (RFC 7661, RFC 5681 4.1). */
+    cwndValidation: {
+      /** ACKs that grew no window: less than half of it was in flight. */
+      appLimitedAcks: 0,
+      /** Windows brought back to the initial one after idleness. */
+      idleRestarts: 0,
+    },
     /** Path-MTU black-hole detection (FreeBSD's tcps_pmtud_blackhole_*). */
     pmtudBlackhole: {
       /** The MSS was lowered to the black-hole MSS after timeouts. */

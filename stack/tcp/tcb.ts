@@ -11,8 +11,9 @@ import type { IpLayer } from "../ip.ts";
 import type { ListenerCore } from "./accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
-import type { CongestionControl, CongestionName } from "./congestion.ts";
+import type { CongestionControl } from "./congestion.ts";
 import { Cubic } from "./cubic.ts";
+import { HyStart, type HyStartCounters } from "./hystart.ts";
 import { ReceiveBuffer } from "./receive_buffer.ts";
 import { NewReno } from "./reno.ts";
 import { RttEstimator } from "./rtt.ts";
@@ -345,7 +346,7 @@ export class TcpConnection {
     this.keepIntervalMs = ctx.config.keepIntervalMs;
     this.keepCount = ctx.config.keepCount;
     this.rcvMss = linkMss(ctx.ip.mtu, local.length);
-    this.cc = congestionFor(ctx.config.congestion, this.rcvMss);
+    this.cc = congestionFor(ctx.config, this.rcvMss);
     this.tsOffset = ctx.timestampOffset(local, remote);
     this.rcvScale = ctx.config.windowScale
       ? receiveScale(Math.max(ctx.config.rcvBuf, ctx.config.maxSockBuf))
@@ -397,11 +398,16 @@ export class TcpConnection {
  * @example
  * ```ts
  * import { congestionFor } from "./tcb.ts";
- * congestionFor("newreno", 1448).cwnd; // 14480
+ * congestionFor({ congestion: "newreno", hystart: true }, 1448).cwnd; // 14480
  * ```
  */
-export function congestionFor(name: CongestionName, smss: number): CongestionControl {
-  return name === "cubic" ? new Cubic(smss) : new NewReno(smss);
+export function congestionFor(
+  config: Pick<TcpConfig, "congestion" | "hystart">,
+  smss: number,
+  counters?: HyStartCounters,
+): CongestionControl {
+  const hs = new HyStart(config.hystart, counters);
+  return config.congestion === "cubic" ? new Cubic(smss, hs) : new NewReno(smss, hs);
 }
 
 /**
