@@ -53,7 +53,7 @@ export type { ConnectionInfo, ConnectionStatus } from "./stack/tcp/user.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
 export { AddressInUseError } from "./stack/tcp/conn_table.ts";
 export type { TcpConfig } from "./stack/tcp/config.ts";
-export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait.ts";
+export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait/timewait.ts";
 export {
   parseAssignment,
   SYSCTL_NAMES,

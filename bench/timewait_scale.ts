@@ -5,7 +5,7 @@
 import { IpLayer } from "../stack/ip.ts";
 import { newTcpStats } from "../stack/tcp/stats.ts";
 import type { TcpConnection } from "../stack/tcp/tcb.ts";
-import { TimeWaitTable } from "../stack/tcp/timewait.ts";
+import { TimeWaitTable } from "../stack/tcp/timewait/timewait.ts";
 import { parseIp } from "../stack/wire/ip_address.ts";
 
 export interface ScaleResult {

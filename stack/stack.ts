@@ -16,7 +16,7 @@ import type { TcpConfig } from "./tcp/config.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
 import { type ConnectionInfo, info } from "./tcp/user.ts";
-import type { TimeWaitEntry, TimeWaitSettings } from "./tcp/timewait.ts";
+import type { TimeWaitEntry, TimeWaitSettings } from "./tcp/timewait/timewait.ts";
 import { formatIp, type IpAddress, parseIp } from "./wire/ip_address.ts";
 
 /** Configuration of a {@linkcode Stack}. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CongestionName } from "./congestion.ts";
+import type { CongestionName } from "./cc/congestion.ts";
 import type { RtoSettings } from "./rtt.ts";
 
 /** Tunable TCP settings. */

@@ -11,8 +11,8 @@ import { sendAbortReset, sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
-import { pathMss } from "./icmp_error.ts";
-import { onDsack, onSackAck } from "./recovery.ts";
+import { pathMss } from "./path/icmp_error.ts";
+import { onDsack, onSackAck } from "./loss/recovery.ts";
 import {
   congestionFor,
   ConnectionRefusedError,

@@ -22,7 +22,7 @@ import {
 } from "../wire/tcp.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
 import type { TcpConnection, TcpContext } from "./tcb.ts";
-import { armProbe, retransmitLost } from "./recovery.ts";
+import { armProbe, retransmitLost } from "./loss/recovery.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const hdr = new TcpHeaderFields();

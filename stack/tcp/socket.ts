@@ -10,7 +10,7 @@
 
 import { setImmediate } from "node:timers";
 import { formatIp } from "../wire/ip_address.ts";
-import type { ListenerCore } from "./accept.ts";
+import type { ListenerCore } from "./open/accept.ts";
 import { tcpOutput } from "./output.ts";
 import type { ConnectionEvents, TcpConnection } from "./tcb.ts";
 import type { TcpLayer } from "./tcp.ts";

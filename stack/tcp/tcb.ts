@@ -8,19 +8,19 @@
  */
 
 import type { IpLayer } from "../ip.ts";
-import type { ListenerCore } from "./accept.ts";
+import type { ListenerCore } from "./open/accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
-import type { CongestionControl } from "./congestion.ts";
-import { Cubic } from "./cubic.ts";
-import { HyStart, type HyStartCounters } from "./hystart.ts";
-import { ReceiveBuffer } from "./receive_buffer.ts";
-import { NewReno } from "./reno.ts";
+import type { CongestionControl } from "./cc/congestion.ts";
+import { Cubic } from "./cc/cubic.ts";
+import { HyStart, type HyStartCounters } from "./cc/hystart.ts";
+import { ReceiveBuffer } from "./buffers/receive_buffer.ts";
+import { NewReno } from "./cc/reno.ts";
 import { RttEstimator } from "./rtt.ts";
-import { Prr } from "./prr.ts";
-import { Rack } from "./rack.ts";
-import { SackScoreboard } from "./sack.ts";
-import { SendBuffer } from "./send_buffer.ts";
+import { Prr } from "./loss/prr.ts";
+import { Rack } from "./loss/rack.ts";
+import { SackScoreboard } from "./loss/sack.ts";
+import { SendBuffer } from "./buffers/send_buffer.ts";
 import type { TcpState } from "./state.ts";
 import type { TcpStats } from "./stats.ts";
 

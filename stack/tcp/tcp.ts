@@ -9,19 +9,19 @@
 
 import { setImmediate } from "node:timers";
 import type { IcmpErrorReport, IpDatagram, IpLayer } from "../ip.ts";
-import { icmpError } from "./icmp_error.ts";
+import { icmpError } from "./path/icmp_error.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
 import { readU32, TcpFlags, TcpSegment } from "../wire/tcp.ts";
-import { type AcceptHost, ListenerCore, listenInput } from "./accept.ts";
+import { type AcceptHost, ListenerCore, listenInput } from "./open/accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { AddressInUseError, ConnectionTable, EphemeralPorts } from "./conn_table.ts";
 import { segmentArrives } from "./input.ts";
-import { halfSipHash, IsnGenerator } from "./isn.ts";
+import { halfSipHash, IsnGenerator } from "./open/isn.ts";
 import { sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
-import { CookieResponder } from "./syncookie.ts";
+import { CookieResponder } from "./open/syncookie.ts";
 import { TcpConnection, type TcpContext } from "./tcb.ts";
 import { runTimers, stopTimers } from "./timer.ts";
 import { abort } from "./user.ts";
@@ -30,7 +30,7 @@ import {
   DEFAULT_TIMEWAIT_SETTINGS,
   type TimeWaitSettings,
   TimeWaitTable,
-} from "./timewait.ts";
+} from "./timewait/timewait.ts";
 
 const SYN_FIN = TcpFlags.SYN | TcpFlags.FIN;
 

@@ -10,8 +10,8 @@
 import { TcpFlags } from "../wire/tcp.ts";
 import { closeConnection } from "./input.ts";
 import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
-import { onTimeoutBlackhole } from "./pmtud_blackhole.ts";
-import { probeTimeout, reorderTimeout } from "./recovery.ts";
+import { onTimeoutBlackhole } from "./path/pmtud_blackhole.ts";
+import { probeTimeout, reorderTimeout } from "./loss/recovery.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
 import { type TcpConnection, TimedOutError } from "./tcb.ts";

@@ -2,7 +2,7 @@
 // tunstack tw, ss, tcpdump and counters.
 
 import assert from "node:assert/strict";
-import type { TimeWaitEntry } from "../../stack/tcp/timewait.ts";
+import type { TimeWaitEntry } from "../../stack/tcp/timewait/timewait.ts";
 import { ip, ipv4, tcpBytes } from "../_packets.ts";
 import { integrationIgnored, type Netns, withNetns } from "./_netns.ts";
 

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { rng } from "../../stack/sim.ts";
-import { ReceiveBuffer } from "../../stack/tcp/receive_buffer.ts";
-import { SendBuffer } from "../../stack/tcp/send_buffer.ts";
+import { ReceiveBuffer } from "../../stack/tcp/buffers/receive_buffer.ts";
+import { SendBuffer } from "../../stack/tcp/buffers/send_buffer.ts";
 
 Deno.test("send buffer: appends, acks and reads match a model while it grows and wraps", () => {
   const r = rng(3);

@@ -2,8 +2,8 @@
 // three duplicate ACKs; SACK recovery (RFC 6675 5) starts at ssthresh.
 
 import assert from "node:assert/strict";
-import { HyStart } from "../../stack/tcp/hystart.ts";
-import { NewReno } from "../../stack/tcp/reno.ts";
+import { HyStart } from "../../stack/tcp/cc/hystart.ts";
+import { NewReno } from "../../stack/tcp/cc/reno.ts";
 import { net, pair, pattern, readAll, writeAll } from "../_tcp.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { ISN, P, Peer, settle } from "../_peer.ts";

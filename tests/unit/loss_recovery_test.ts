@@ -3,8 +3,8 @@
 // loss probe and a lost retransmission, each repaired without an RTO.
 
 import assert from "node:assert/strict";
-import { Prr } from "../../stack/tcp/prr.ts";
-import { Rack } from "../../stack/tcp/rack.ts";
+import { Prr } from "../../stack/tcp/loss/prr.ts";
+import { Rack } from "../../stack/tcp/loss/rack.ts";
 import { ISN, P, passiveOpen, Peer } from "../_peer.ts";
 
 Deno.test("rack: a hole is lost at once after three SACKed segments, not before", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { COOKIE_MSS, SynCookies } from "../../stack/tcp/syncookie.ts";
+import { COOKIE_MSS, SynCookies } from "../../stack/tcp/open/syncookie.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { ip, ipv4, tcpBytes } from "../_packets.ts";
 import { ISN, P, Peer, settle } from "../_peer.ts";

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { sysctlSet } from "../../stack/sysctl.ts";
-import { autoMaxTcpTw } from "../../stack/tcp/timewait.ts";
+import { autoMaxTcpTw } from "../../stack/tcp/timewait/timewait.ts";
 import { ip, tcpBytes, type TcpSpec } from "../_packets.ts";
 import { ISN, listen80, P, passiveOpen, Peer, type Seen, settle } from "../_peer.ts";
 
@@ -341,7 +341,7 @@ Deno.test("timewait: replies count as tcps_sndacks and tcps_sndtotal", async () 
 Deno.test("timewait: the index survives heavy churn (tombstones never fill it)", async () => {
   const { IpLayer } = await import("../../stack/ip.ts");
   const { newTcpStats } = await import("../../stack/tcp/stats.ts");
-  const { TimeWaitTable } = await import("../../stack/tcp/timewait.ts");
+  const { TimeWaitTable } = await import("../../stack/tcp/timewait/timewait.ts");
   let now = 0;
   const ipl = new IpLayer({ ipv4: ip("192.0.2.2") });
   const tw = new TimeWaitTable(

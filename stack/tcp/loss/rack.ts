@@ -16,7 +16,7 @@
  * @module
  */
 
-import { seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { seqGe, seqGt, seqLe, seqLt } from "../seq.ts";
 
 const RETRANSMITTED = 1;
 const SACKED = 2;

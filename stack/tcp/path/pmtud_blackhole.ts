@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { TcpConnection } from "./tcb.ts";
+import type { TcpConnection } from "../tcb.ts";
 
 /** The smallest MSS black-hole detection goes down to (FreeBSD's tcp_mssdflt / tcp_v6mssdflt). */
 export function minimumMss(addrLen: number): number {
@@ -28,8 +28,8 @@ export function minimumMss(addrLen: number): number {
  * @example
  * ```ts
  * import { onTimeoutBlackhole } from "./pmtud_blackhole.ts";
- * import { newTcpStats } from "./stats.ts";
- * import { DEFAULT_TCP_CONFIG } from "./config.ts";
+ * import { newTcpStats } from "../stats.ts";
+ * import { DEFAULT_TCP_CONFIG } from "../config.ts";
  * const c = {
  *   state: "ESTABLISHED", retries: 2, sndMss: 1460, flightSize: 30_000, blackholeSavedMss: 0,
  *   remote: new Uint8Array(4),

@@ -5,12 +5,12 @@
  * @module
  */
 
-import type { IpDatagram } from "../ip.ts";
-import { TcpFlags, type TcpSegment } from "../wire/tcp.ts";
-import { negotiate } from "./input.ts";
-import { sendResetFor, tcpOutput } from "./output.ts";
-import { seqAdd } from "./seq.ts";
-import type { TcpConnection } from "./tcb.ts";
+import type { IpDatagram } from "../../ip.ts";
+import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
+import { negotiate } from "../input.ts";
+import { sendResetFor, tcpOutput } from "../output.ts";
+import { seqAdd } from "../seq.ts";
+import type { TcpConnection } from "../tcb.ts";
 
 /**
  * A listening port.

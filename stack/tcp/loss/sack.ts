@@ -6,7 +6,7 @@
  * @module
  */
 
-import { insertRange, rangesLength } from "./_ranges.ts";
+import { insertRange, rangesLength } from "../buffers/_ranges.ts";
 
 /**
  * Sorted, disjoint `[start, end)` offsets from SND.UNA.

@@ -17,13 +17,13 @@
  * @module
  */
 
-import type { IpDatagram } from "../ip.ts";
-import { TcpFlags, TcpHeaderFields, TcpOptions, type TcpSegment } from "../wire/tcp.ts";
+import type { IpDatagram } from "../../ip.ts";
+import { TcpFlags, TcpHeaderFields, TcpOptions, type TcpSegment } from "../../wire/tcp.ts";
 import type { ListenerCore } from "./accept.ts";
-import { negotiate, segmentArrives } from "./input.ts";
+import { negotiate, segmentArrives } from "../input.ts";
 import { halfSipHash } from "./isn.ts";
-import { sendReply } from "./output.ts";
-import { seqAdd } from "./seq.ts";
+import { sendReply } from "../output.ts";
+import { seqAdd } from "../seq.ts";
 import {
   defaultPeerMss,
   linkMss,
@@ -31,7 +31,7 @@ import {
   type TcpConnection,
   type TcpContext,
   timestampClock,
-} from "./tcb.ts";
+} from "../tcb.ts";
 
 /** MSS values a cookie can carry; a client's MSS is rounded down to one. */
 export const COOKIE_MSS: readonly number[] = [536, 1220, 1440, 1460, 8940, 8960, 65475, 65495];

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { formatIp } from "../wire/ip_address.ts";
+import { formatIp } from "../../wire/ip_address.ts";
 import {
   readU32,
   seqLen,
@@ -27,13 +27,13 @@ import {
   TcpHeaderFields,
   type TcpSegment,
   writeU32,
-} from "../wire/tcp.ts";
-import type { IpLayer } from "../ip.ts";
-import { seqAdd, seqGt, seqLt } from "./seq.ts";
-import { hashTuple, tupleHash } from "./tuple.ts";
-import { type TcpConnection, timestampClock } from "./tcb.ts";
-import { sendHeaderOnly } from "./output.ts";
-import type { TcpStats } from "./stats.ts";
+} from "../../wire/tcp.ts";
+import type { IpLayer } from "../../ip.ts";
+import { seqAdd, seqGt, seqLt } from "../seq.ts";
+import { hashTuple, tupleHash } from "../tuple.ts";
+import { type TcpConnection, timestampClock } from "../tcb.ts";
+import { sendHeaderOnly } from "../output.ts";
+import type { TcpStats } from "../stats.ts";
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
 /** FreeBSD refuses a `maxtcptw` below this. */

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { seqGe } from "./seq.ts";
+import { seqGe } from "../seq.ts";
 
 // RFC 9406 4.3's constants; L = 8 since we do not pace.
 const MIN_RTT_THRESH = 4;

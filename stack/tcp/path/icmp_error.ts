@@ -9,12 +9,12 @@
  * @module
  */
 
-import type { IcmpErrorReport } from "../ip.ts";
-import { readU32 } from "../wire/tcp.ts";
-import { closeConnection } from "./input.ts";
-import { tcpOutput } from "./output.ts";
-import { seqGe, seqLt } from "./seq.ts";
-import { ConnectionRefusedError, linkMss, type TcpConnection } from "./tcb.ts";
+import type { IcmpErrorReport } from "../../ip.ts";
+import { readU32 } from "../../wire/tcp.ts";
+import { closeConnection } from "../input.ts";
+import { tcpOutput } from "../output.ts";
+import { seqGe, seqLt } from "../seq.ts";
+import { ConnectionRefusedError, linkMss, type TcpConnection } from "../tcb.ts";
 
 /**
  * Acts on an ICMP error quoting a segment of `c`.

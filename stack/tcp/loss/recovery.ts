@@ -8,10 +8,10 @@
  * @module
  */
 
-import { TcpFlags } from "../wire/tcp.ts";
-import { pipe, sendSegment } from "./output.ts";
-import { seqAdd, seqDiff, seqGe, seqLt } from "./seq.ts";
-import type { TcpConnection } from "./tcb.ts";
+import { TcpFlags } from "../../wire/tcp.ts";
+import { pipe, sendSegment } from "../output.ts";
+import { seqAdd, seqDiff, seqGe, seqLt } from "../seq.ts";
+import type { TcpConnection } from "../tcb.ts";
 
 const { ACK, FIN, PSH } = TcpFlags;
 
