@@ -13,8 +13,8 @@ import { receivesData } from "./state.ts";
 import { stopTimers } from "./timer.ts";
 import { pathMss } from "./path/icmp_error.ts";
 import { onDsack, onSackAck } from "./loss/recovery.ts";
+import { congestionFor } from "./sender.ts";
 import {
-  congestionFor,
   ConnectionRefusedError,
   ConnectionResetError,
   defaultPeerMss,
@@ -37,28 +37,28 @@ const PAWS_IDLE_MS = 24 * 24 * 3600_000;
 export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   const cfg = c.ctx.config;
   const peerMss = opt.mss > 0 ? opt.mss : defaultPeerMss(c.local.length);
-  c.sndMss = Math.max(64, pathMss(c, Math.min(peerMss, c.rcvMss)));
+  c.snd.mss = Math.max(64, pathMss(c, Math.min(peerMss, c.rcv.mss)));
   // FreeBSD's tcp_mss(): both buffers hold whole segments (rounded up to
   // the MSS, within maxsockbuf), so a full window is never a runt short.
-  c.sndBuf.capacity = roundToSegments(c.sndBuf.capacity, c.sndMss, cfg.maxSockBuf);
-  c.rcvBuf.capacity = roundToSegments(c.rcvBuf.capacity, c.sndMss, cfg.maxSockBuf);
+  c.snd.buf.capacity = roundToSegments(c.snd.buf.capacity, c.snd.mss, cfg.maxSockBuf);
+  c.rcv.buf.capacity = roundToSegments(c.rcv.buf.capacity, c.snd.mss, cfg.maxSockBuf);
   // RFC 7323 2.2: scaling only when both sides sent the option.
   if (opt.wscale >= 0 && cfg.windowScale) {
-    c.sndScale = Math.min(opt.wscale, 14); // RFC 7323 2.3: larger values are 14
+    c.snd.scale = Math.min(opt.wscale, 14); // RFC 7323 2.3: larger values are 14
     c.offeredScale = true;
   } else {
-    c.sndScale = 0;
-    c.rcvScale = 0;
+    c.snd.scale = 0;
+    c.rcv.scale = 0;
     c.offeredScale = false;
   }
   if (opt.hasTimestamp && cfg.timestamps) {
     c.tsOk = true;
-    c.tsRecent = opt.tsVal;
-    c.tsRecentAge = c.ctx.now();
+    c.rcv.tsRecent = opt.tsVal;
+    c.rcv.tsRecentAge = c.ctx.now();
   }
   c.sackOk = opt.sackPermitted && cfg.sack;
   // RFC 5681 counts in the sender's MSS, now known (and RFC 6928's IW with it).
-  c.cc = congestionFor(cfg, c.effMss, c.ctx.stats.hystart);
+  c.snd.cc = congestionFor(cfg, c.effMss, c.ctx.stats.hystart);
 }
 
 function roundToSegments(size: number, mss: number, max: number): number {
@@ -92,7 +92,7 @@ function challengeAck(c: TcpConnection): void {
   if (c.ctx.allowChallengeAck(c)) {
     s.challengeAcks++;
     // A bare ACK at SND.MAX (FreeBSD's tcp_respond), never a FIN again.
-    sendSegment(c, c.sndMax, 0, ACK);
+    sendSegment(c, c.snd.max, 0, ACK);
   } else s.challengeAcksSuppressed++;
 }
 
@@ -108,7 +108,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   const now = ctx.now();
-  c.lastRecvAt = now;
+  c.rcv.lastRecvAt = now;
   c.keepProbes = 0;
   if (c.keepAlive) c.keepAt = now + c.keepIdleMs;
   if (c.state === "SYN-SENT") {
@@ -129,8 +129,8 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     return;
   }
   // RFC 7323 5.3 R1 (PAWS).
-  if (c.tsOk && !(flags & RST) && seqLt(opt.tsVal, c.tsRecent)) {
-    if (now - c.tsRecentAge > PAWS_IDLE_MS) c.tsRecent = opt.tsVal;
+  if (c.tsOk && !(flags & RST) && seqLt(opt.tsVal, c.rcv.tsRecent)) {
+    if (now - c.rcv.tsRecentAge > PAWS_IDLE_MS) c.rcv.tsRecent = opt.tsVal;
     else {
       s.dropped.paws++;
       sendAck(c);
@@ -140,9 +140,9 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 
   // A retransmitted SYN in SYN-RECEIVED means our SYN,ACK was lost: send
   // it again, as FreeBSD's syncache and Linux do (an ACK would not help).
-  if (c.state === "SYN-RECEIVED" && (flags & (SYN | ACK | RST)) === SYN && seg0 === c.irs) {
+  if (c.state === "SYN-RECEIVED" && (flags & (SYN | ACK | RST)) === SYN && seg0 === c.rcv.irs) {
     s.synRetransmitsAnswered++;
-    sendSegment(c, c.iss, 0, SYN | ACK);
+    sendSegment(c, c.snd.iss, 0, SYN | ACK);
     return;
   }
   // First: sequence number check (RFC 9293 3.10.7.4).
@@ -151,23 +151,23 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // never shrinks); the 16-bit field may advertise less than the buffer.
   // A passive open not yet established is held to what its SYN,ACK
   // offered, as FreeBSD's syncache entry is.
-  const offered = seqDiff(c.rcvAdv, c.rcvNxt);
+  const offered = seqDiff(c.rcv.adv, c.rcv.nxt);
   const passiveHalfOpen = c.state === "SYN-RECEIVED" && c.listener !== undefined;
-  const wnd = Math.max(passiveHalfOpen ? 0 : c.rcvBuf.window, offered, 0);
-  const nxt = c.rcvNxt;
+  const wnd = Math.max(passiveHalfOpen ? 0 : c.rcv.buf.window, offered, 0);
+  const nxt = c.rcv.nxt;
   let ok: boolean;
   if (segLen === 0) ok = wnd === 0 ? seq === nxt : inWindow(seq, nxt, wnd);
   else ok = wnd > 0 && (inWindow(seq, nxt, wnd) || inWindow(seqAdd(seq, segLen - 1), nxt, wnd));
-  const old = segLen > 0 && seqLe(seqAdd(seq, segLen), c.rcvNxt);
+  const old = segLen > 0 && seqLe(seqAdd(seq, segLen), c.rcv.nxt);
   if (!ok && old && !(flags & RST) && flags & ACK) {
     // Wholly a duplicate: trimmed to nothing below, but its ACK still
     // counts (BSD's trimming). Two sides retransmitting their FINs in
     // CLOSING learn this way that their own FIN arrived.
     s.duplicateSegments++;
     reportDuplicate(c, seq, dataLen);
-    c.ackNow = true;
+    c.rcv.ackNow = true;
   } else if (!ok) {
-    if (old || seqLt(seqAdd(seq, segLen), c.rcvNxt)) {
+    if (old || seqLt(seqAdd(seq, segLen), c.rcv.nxt)) {
       s.duplicateSegments++;
       reportDuplicate(c, seq, dataLen);
     } else s.dropped.outOfWindow++;
@@ -177,13 +177,13 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     return;
   }
   // RFC 7323 4.3 R3: remember the timestamp of a segment at the left edge.
-  if (c.tsOk && seqLe(seg0, c.lastAckSent) && seqGe(opt.tsVal, c.tsRecent)) {
-    c.tsRecent = opt.tsVal;
-    c.tsRecentAge = now;
+  if (c.tsOk && seqLe(seg0, c.rcv.lastAckSent) && seqGe(opt.tsVal, c.rcv.tsRecent)) {
+    c.rcv.tsRecent = opt.tsVal;
+    c.rcv.tsRecentAge = now;
   }
   // Trim what we already have at the front, and what does not fit at the back.
-  if (seqLt(seq, c.rcvNxt)) {
-    let trim = seqDiff(c.rcvNxt, seq);
+  if (seqLt(seq, c.rcv.nxt)) {
+    let trim = seqDiff(c.rcv.nxt, seq);
     if (dataLen > 0 && !(flags & SYN)) reportDuplicate(c, seq, Math.min(trim, dataLen));
     if (flags & SYN) {
       flags &= ~SYN;
@@ -199,7 +199,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     dataLen -= trim;
     seq = seqAdd(seq, trim);
   }
-  const room = wnd - seqDiff(seq, c.rcvNxt);
+  const room = wnd - seqDiff(seq, c.rcv.nxt);
   if (dataLen > room) {
     s.dropped.beyondWindow++;
     dataLen = Math.max(0, room);
@@ -208,7 +208,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 
   // Second: RST (RFC 5961 3.2).
   if (flags & RST) {
-    if (seg0 !== c.rcvNxt && !ctx.config.insecureRst) {
+    if (seg0 !== c.rcv.nxt && !ctx.config.insecureRst) {
       s.dropped.rstInWindow++;
       challengeAck(c);
       return;
@@ -250,36 +250,36 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
     return;
   }
   if (c.state === "SYN-RECEIVED") {
-    if (!(seqLt(c.sndUna, ack) && seqLe(ack, c.sndMax))) {
+    if (!(seqLt(c.snd.una, ack) && seqLe(ack, c.snd.max))) {
       s.dropped.badAckInSynReceived++;
       sendSegment(c, ack, 0, RST);
       s.resetsSent++;
       return;
     }
     // A FIN the application queued during the handshake goes out now.
-    c.state = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
-    c.sndWnd = seg.window << c.sndScale;
-    c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
-    c.sndWl1 = seq;
-    c.sndWl2 = ack;
+    c.state = c.snd.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+    c.snd.wnd = seg.window << c.snd.scale;
+    c.snd.maxWnd = Math.max(c.snd.maxWnd, c.snd.wnd);
+    c.snd.wl1 = seq;
+    c.snd.wl2 = ack;
     s.established++;
-    if (c.retries > 0) c.rtt.afterSynTimeout();
-    c.retries = 0;
+    if (c.snd.retries > 0) c.snd.rtt.afterSynTimeout();
+    c.snd.retries = 0;
     ctx.established(c);
     c.events?.onEstablished();
-    const early = c.synData;
+    const early = c.rcv.synData;
     if (early) {
-      c.synData = undefined;
-      deliver(c, c.rcvNxt, early, 0, early.length);
+      c.rcv.synData = undefined;
+      deliver(c, c.rcv.nxt, early, 0, early.length);
     }
   }
   // RFC 5961 5.2 / RFC 9293: an ACK for data not yet sent, or far in the past.
-  if (seqGt(ack, c.sndMax)) {
+  if (seqGt(ack, c.snd.max)) {
     s.dropped.ackTooNew++;
     challengeAck(c);
     return;
   }
-  if (seqLt(ack, seqAdd(c.sndUna, -c.maxSndWnd))) {
+  if (seqLt(ack, seqAdd(c.snd.una, -c.snd.maxWnd))) {
     s.dropped.ackTooOld++;
     challengeAck(c);
     return;
@@ -306,13 +306,13 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   // Eighth: FIN.
   if (flags & FIN) {
     const fin = seqAdd(seq, dataLen);
-    if (fin === c.rcvNxt) {
+    if (fin === c.rcv.nxt) {
       if (finArrives(c)) return;
-    } else if (seqGt(fin, c.rcvNxt)) {
-      c.oooFinSeq = fin;
-      c.ackNow = true;
+    } else if (seqGt(fin, c.rcv.nxt)) {
+      c.rcv.oooFinSeq = fin;
+      c.rcv.ackNow = true;
     }
-  } else if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) {
+  } else if (c.rcv.oooFinSeq >= 0 && c.rcv.oooFinSeq === c.rcv.nxt) {
     if (finArrives(c)) return;
   }
   tcpOutput(c);
@@ -326,47 +326,47 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
 function reportDuplicate(c: TcpConnection, seq: number, len: number): void {
   if (!c.sackOk || len <= 0) return;
   const end = seqAdd(seq, len);
-  c.dsackLeft = seq;
-  c.dsackRight = seqGt(end, c.rcvNxt) ? c.rcvNxt : end;
+  c.rcv.dsackLeft = seq;
+  c.rcv.dsackRight = seqGt(end, c.rcv.nxt) ? c.rcv.nxt : end;
 }
 
 /** Accepts text at `seq` (RFC 9293 3.10.7.4 seventh; ACK policy RFC 5681 4.2). */
 function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, len: number): void {
   const s = c.ctx.stats;
-  const at = seqDiff(seq, c.rcvNxt);
+  const at = seqDiff(seq, c.rcv.nxt);
   // Everything inside the offered window fits the buffer; count it if not.
-  if (at + len > c.rcvBuf.window) s.dropped.receiveBufferFull++;
+  if (at + len > c.rcv.buf.window) s.dropped.receiveBufferFull++;
   if (at > 0) {
     // A peer may not make us hold unbounded gaps: past the caps the segment
     // is dropped, and the duplicate ACK still says what we have.
     const cfg = c.ctx.config;
-    if (!c.rcvBuf.canHoldOutOfOrder(at, len, cfg.maxOutOfOrderBytes, cfg.maxOutOfOrderRanges)) {
+    if (!c.rcv.buf.canHoldOutOfOrder(at, len, cfg.maxOutOfOrderBytes, cfg.maxOutOfOrderRanges)) {
       s.dropped.outOfOrderLimit++;
-      c.ackNow = true;
+      c.rcv.ackNow = true;
       return;
     }
-    c.rcvBuf.write(at, buf, off, len);
+    c.rcv.buf.write(at, buf, off, len);
     s.outOfOrderSegments++;
-    c.ackNow = true; // RFC 5681 4.2: out-of-order data is ACKed at once
+    c.rcv.ackNow = true; // RFC 5681 4.2: out-of-order data is ACKed at once
     return;
   }
-  const hadGap = c.rcvBuf.rangeCount > 0;
-  const adv = c.rcvBuf.write(0, buf, off, len);
-  c.rcvNxt = seqAdd(c.rcvNxt, adv);
+  const hadGap = c.rcv.buf.rangeCount > 0;
+  const adv = c.rcv.buf.write(0, buf, off, len);
+  c.rcv.nxt = seqAdd(c.rcv.nxt, adv);
   s.bytesReceived += adv;
-  c.bytesReceived += adv;
-  if (hadGap) c.ackNow = true; // a segment that fills a gap is ACKed at once
+  c.rcv.bytesReceived += adv;
+  if (hadGap) c.rcv.ackNow = true; // a segment that fills a gap is ACKed at once
   else {
     // RFC 5681 4.2: ACK at least every second segment, else within the
     // delayed-ACK time. A coalesced (GRO/TSO) segment counts as two or more.
-    c.unackedSegments += len >= 2 * c.rcvMss ? 2 : 1;
-    if (c.unackedSegments >= 2) c.ackNow = true;
+    c.rcv.unackedSegments += len >= 2 * c.rcv.mss ? 2 : 1;
+    if (c.rcv.unackedSegments >= 2) c.rcv.ackNow = true;
     else armDelack(c);
   }
-  if (c.oooFinSeq >= 0 && c.oooFinSeq === c.rcvNxt) c.ackNow = true;
+  if (c.rcv.oooFinSeq >= 0 && c.rcv.oooFinSeq === c.rcv.nxt) c.rcv.ackNow = true;
   // Data past a FIN position means it was no FIN of this stream: forget it
   // before 2^32 bytes bring RCV.NXT back to it.
-  else if (c.oooFinSeq >= 0 && seqGt(c.rcvNxt, c.oooFinSeq)) c.oooFinSeq = -1;
+  else if (c.rcv.oooFinSeq >= 0 && seqGt(c.rcv.nxt, c.rcv.oooFinSeq)) c.rcv.oooFinSeq = -1;
   c.events?.onReadable();
 }
 
@@ -379,9 +379,9 @@ function armDelack(c: TcpConnection): void {
 
 /** The FIN is next in sequence (RFC 9293 3.10.7.4 eighth). Returns true when `c` is gone. */
 function finArrives(c: TcpConnection): boolean {
-  c.finReceived = true;
-  c.oooFinSeq = -1;
-  c.rcvNxt = seqAdd(c.rcvNxt, 1);
+  c.rcv.finReceived = true;
+  c.rcv.oooFinSeq = -1;
+  c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
   switch (c.state) {
     case "SYN-RECEIVED":
     case "ESTABLISHED":
@@ -389,12 +389,12 @@ function finArrives(c: TcpConnection): boolean {
       // An application that sees EOF usually closes at once: give it one
       // turn of the event loop, so that our FIN carries this ACK.
       if (c.events !== undefined && !c.appClosed) c.ctx.deferAck(c);
-      else c.ackNow = true;
+      else c.rcv.ackNow = true;
       c.events?.onReadable();
       return false;
     case "FIN-WAIT-1":
-      c.ackNow = true;
-      if (c.finAcked) {
+      c.rcv.ackNow = true;
+      if (c.snd.finAcked) {
         c.ctx.enterTimeWait(c);
         c.events?.onReadable();
         return true;
@@ -402,7 +402,7 @@ function finArrives(c: TcpConnection): boolean {
       c.state = "CLOSING";
       break;
     case "FIN-WAIT-2":
-      c.ackNow = true;
+      c.rcv.ackNow = true;
       c.ctx.enterTimeWait(c);
       c.events?.onReadable();
       return true;
@@ -427,109 +427,110 @@ function processAck(
   const s = ctx.stats;
   const now = ctx.now();
   const opt = seg.options;
-  const acked = seqDiff(ack, c.sndUna);
-  const window = seg.window << c.sndScale;
-  const windowChanged = window !== c.sndWnd;
-  const sackedBefore = c.sack.sackedBytes;
+  const acked = seqDiff(ack, c.snd.una);
+  const window = seg.window << c.snd.scale;
+  const windowChanged = window !== c.snd.wnd;
+  const sackedBefore = c.snd.sack.sackedBytes;
 
   if (acked > 0) {
     let a = acked;
     // Our SYN, once: after 2^32 bytes SND.UNA meets the ISS again.
-    if (!c.synAcked) {
-      c.synAcked = true;
-      if (c.sndUna === c.iss) a--;
+    if (!c.snd.synAcked) {
+      c.snd.synAcked = true;
+      if (c.snd.una === c.snd.iss) a--;
     }
-    const dataAcked = Math.min(a, c.sndBuf.length);
-    c.sndBuf.consume(dataAcked);
-    c.bytesAcked += dataAcked;
-    c.bufSeq = seqAdd(c.bufSeq, dataAcked);
-    c.sndUna = ack;
-    if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
-    c.sack.advance(acked);
-    if (c.sackOk) c.rack.acked(ack, now, c.rtt.srtt);
+    const dataAcked = Math.min(a, c.snd.buf.length);
+    c.snd.buf.consume(dataAcked);
+    c.snd.bytesAcked += dataAcked;
+    c.snd.bufSeq = seqAdd(c.snd.bufSeq, dataAcked);
+    c.snd.una = ack;
+    if (seqLt(c.snd.nxt, c.snd.una)) c.snd.nxt = c.snd.una;
+    c.snd.sack.advance(acked);
+    if (c.sackOk) c.snd.rack.acked(ack, now, c.snd.rtt.srtt);
     // RTT: timestamps when in use (RFC 7323 4.1), else the timed segment (Karn).
     let rtt = -1;
     if (c.tsOk && opt.tsEcr !== 0) rtt = seqDiff(c.tsNow(), opt.tsEcr);
-    else if (c.rttSeq >= 0 && seqGt(ack, c.rttSeq)) {
-      rtt = now - c.rttSentAt;
-      c.rttSeq = -1;
+    else if (c.snd.rttSeq >= 0 && seqGt(ack, c.snd.rttSeq)) {
+      rtt = now - c.snd.rttSentAt;
+      c.snd.rttSeq = -1;
     }
-    if (rtt >= 0) c.rtt.sample(rtt);
-    c.retries = 0;
-    c.blackholeSavedMss = 0; // a lowered MSS got through: the black hole was real
+    if (rtt >= 0) c.snd.rtt.sample(rtt);
+    c.snd.retries = 0;
+    c.snd.blackholeSavedMss = 0; // a lowered MSS got through: the black hole was real
     c.persistShift = 0;
-    c.progressAt = now;
+    c.snd.progressAt = now;
     // RFC 6298 5.2 / 5.3.
-    c.rtoAt = c.sndUna === c.sndMax ? 0 : now + c.rtt.rto;
-    if (c.inRecovery) {
-      if (seqGe(ack, c.recover)) {
-        c.inRecovery = false; // full ACK (RFC 6582 3.2 step 3)
-        c.dupAcks = 0;
-        c.cc.onRecoveryEnd();
-        if (c.sackOk) c.rack.recoveryEnded();
+    c.rtoAt = c.snd.una === c.snd.max ? 0 : now + c.snd.rtt.rto;
+    if (c.snd.inRecovery) {
+      if (seqGe(ack, c.snd.recover)) {
+        c.snd.inRecovery = false; // full ACK (RFC 6582 3.2 step 3)
+        c.snd.dupAcks = 0;
+        c.snd.cc.onRecoveryEnd();
+        if (c.sackOk) c.snd.rack.recoveryEnded();
       } else if (!c.sackOk) {
         // RFC 6582 3.2 step 5: partial ACK: resend the next hole, deflate.
-        const len = Math.min(c.sendRoom, seqDiff(c.dataEnd, c.sndUna));
-        if (len > 0) sendSegment(c, c.sndUna, len, ACK);
-        c.cc.cwnd = Math.max(c.cc.cwnd - dataAcked + c.effMss, c.effMss);
+        const len = Math.min(c.sendRoom, seqDiff(c.snd.dataEnd, c.snd.una));
+        if (len > 0) sendSegment(c, c.snd.una, len, ACK);
+        c.snd.cc.cwnd = Math.max(c.snd.cc.cwnd - dataAcked + c.effMss, c.effMss);
       }
     } else {
-      c.dupAcks = 0;
-      c.cc.onRound(rtt, ack, c.sndNxt);
+      c.snd.dupAcks = 0;
+      c.snd.cc.onRound(rtt, ack, c.snd.nxt);
       // RFC 7661 4.3: the window grows only while it is used, at least half
       // of it in flight when this ACK came; an application that sends less
       // would otherwise build a window the path never carried.
-      if (2 * (c.flightSize + acked) >= c.cc.cwnd) c.cc.onAck(dataAcked, now, c.rtt.srtt);
-      else s.cwndValidation.appLimitedAcks++;
+      if (2 * (c.snd.flightSize + acked) >= c.snd.cc.cwnd) {
+        c.snd.cc.onAck(dataAcked, now, c.snd.rtt.srtt);
+      } else s.cwndValidation.appLimitedAcks++;
       // RFC 6582's "recover" trails SND.UNA (FreeBSD moves snd_recover with
       // snd_una): left behind, it would compare as newer than every ACK
       // once 2^31 bytes have passed, and fast retransmit would never fire.
-      if (seqLt(c.recover, c.sndUna)) c.recover = seqAdd(c.sndUna, -1);
+      if (seqLt(c.snd.recover, c.snd.una)) c.snd.recover = seqAdd(c.snd.una, -1);
     }
     if (dataAcked > 0) c.events?.onWritable();
   }
   // A duplicate ACK (RFC 5681 2); one that shuts the window tells of no loss.
-  const dupAck = acked === 0 && c.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN)) &&
+  const dupAck = acked === 0 && c.snd.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN)) &&
     !windowChanged && window !== 0;
   if (c.sackOk) {
     // SACK blocks (RFC 2018) into the scoreboard and RACK's log.
     if (opt.sackCount > 0) takeSack(c, opt, ack, now);
-    else if (dupAck && c.sack.empty) {
+    else if (dupAck && c.snd.sack.empty) {
       // Duplicates without SACK blocks from a peer that agreed to send
       // them: count them as RFC 5681 does (DupThresh), as Linux does.
       s.dupAcksReceived++;
-      if (++c.dupAcks === 3 && seqGt(ack, c.recover)) c.rack.markFirstLost();
+      if (++c.snd.dupAcks === 3 && seqGt(ack, c.snd.recover)) c.snd.rack.markFirstLost();
     }
-    if (acked > 0 || c.sack.sackedBytes !== sackedBefore || c.rack.lostBytes > 0) {
-      onSackAck(c, now, Math.max(0, acked + c.sack.sackedBytes - sackedBefore));
+    if (acked > 0 || c.snd.sack.sackedBytes !== sackedBefore || c.snd.rack.lostBytes > 0) {
+      onSackAck(c, now, Math.max(0, acked + c.snd.sack.sackedBytes - sackedBefore));
     }
   } else if (dupAck) {
-    c.dupAcks++;
+    c.snd.dupAcks++;
     s.dupAcksReceived++;
     // RFC 6582 4.1: no new recovery for duplicates of data sent before the last one.
-    if (!c.inRecovery && c.dupAcks >= 3 && seqGt(ack, c.recover)) {
+    if (!c.snd.inRecovery && c.snd.dupAcks >= 3 && seqGt(ack, c.snd.recover)) {
       enterRecovery(c, now);
-    } else if (c.inRecovery) {
-      c.cc.cwnd += c.effMss; // RFC 5681 3.2 step 4: inflate
+    } else if (c.snd.inRecovery) {
+      c.snd.cc.cwnd += c.effMss; // RFC 5681 3.2 step 4: inflate
     }
   }
   // Window update (RFC 9293 3.10.7.4: SND.WL1/SND.WL2 rule).
-  if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
-    c.sndWnd = window;
-    c.sndWl1 = seq;
-    c.sndWl2 = ack;
-    if (window > c.maxSndWnd) c.maxSndWnd = window;
+  if (seqLt(c.snd.wl1, seq) || (c.snd.wl1 === seq && seqLe(c.snd.wl2, ack))) {
+    c.snd.wnd = window;
+    c.snd.wl1 = seq;
+    c.snd.wl2 = ack;
+    if (window > c.snd.maxWnd) c.snd.maxWnd = window;
     if (window > 0 && c.persistAt !== 0) {
       c.persistAt = 0;
       c.persistShift = 0;
       // Only a probe byte can be in flight, and a shut window dropped it:
       // send from SND.UNA now, under the normal timer.
-      c.sndNxt = c.sndUna;
-      if (c.sndMax !== c.sndUna && c.rtoAt === 0) c.rtoAt = now + c.rtt.rto;
+      c.snd.nxt = c.snd.una;
+      if (c.snd.max !== c.snd.una && c.rtoAt === 0) c.rtoAt = now + c.snd.rtt.rto;
     }
   }
   // Our FIN acknowledged.
-  if (acked > 0 && c.finAcked) {
+  if (acked > 0 && c.snd.finAcked) {
     switch (c.state) {
       case "FIN-WAIT-1":
         c.state = "FIN-WAIT-2";
@@ -551,12 +552,12 @@ function processAck(
 
 /** NewReno's fast retransmit (RFC 5681 3.2 step 2, RFC 6582): the first unacknowledged segment. */
 function enterRecovery(c: TcpConnection, now: number): void {
-  c.inRecovery = true;
-  c.recover = c.sndMax;
-  c.cc.onLoss(c.flightSize, now, false);
+  c.snd.inRecovery = true;
+  c.snd.recover = c.snd.max;
+  c.snd.cc.onLoss(c.snd.flightSize, now, false);
   c.ctx.stats.fastRetransmits++;
-  const len = Math.min(c.sendRoom, Math.max(0, seqDiff(c.dataEnd, c.sndUna)));
-  if (len > 0) sendSegment(c, c.sndUna, len, ACK);
+  const len = Math.min(c.sendRoom, Math.max(0, seqDiff(c.snd.dataEnd, c.snd.una)));
+  if (len > 0) sendSegment(c, c.snd.una, len, ACK);
 }
 
 /**
@@ -571,16 +572,16 @@ function takeSack(c: TcpConnection, opt: TcpOptions, ack: number, now: number): 
     (opt.sackCount > 1 && seqGe(sk[0], sk[2]) && seqLe(sk[1], sk[3]));
   if (dsack) {
     c.ctx.stats.dsacksReceived++;
-    c.rack.dsack(c.sndNxt);
-    if (c.tlpEnd !== -1) c.tlpDsack = true;
+    c.snd.rack.dsack(c.snd.nxt);
+    if (c.snd.tlpEnd !== -1) c.snd.tlpDsack = true;
     onDsack(c, sk[0], sk[1]);
   }
   for (let i = dsack ? 1 : 0; i < opt.sackCount; i++) {
     const l = sk[2 * i], r = sk[2 * i + 1];
-    if (seqLe(r, c.sndUna) || seqGt(r, c.sndMax) || seqGe(l, r)) continue;
-    const from = seqLt(l, c.sndUna) ? c.sndUna : l;
-    c.sack.add(seqDiff(from, c.sndUna), seqDiff(r, c.sndUna));
-    c.rack.sacked(from, r, now, c.rtt.srtt);
+    if (seqLe(r, c.snd.una) || seqGt(r, c.snd.max) || seqGe(l, r)) continue;
+    const from = seqLt(l, c.snd.una) ? c.snd.una : l;
+    c.snd.sack.add(seqDiff(from, c.snd.una), seqDiff(r, c.snd.una));
+    c.snd.rack.sacked(from, r, now, c.snd.rtt.srtt);
   }
 }
 
@@ -591,7 +592,7 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
   const flags = seg.flags;
   const ack = seg.ack;
   const hasAck = (flags & ACK) !== 0;
-  if (hasAck && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
+  if (hasAck && (seqLe(ack, c.snd.iss) || seqGt(ack, c.snd.max))) {
     s.dropped.synSentBadAck++;
     if (!(flags & RST)) {
       sendSegment(c, ack, 0, RST);
@@ -612,31 +613,31 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
     s.dropped.synSentNoSyn++;
     return;
   }
-  c.irs = seg.seq;
-  c.rcvNxt = seqAdd(seg.seq, 1);
-  c.rcvAdv = c.rcvNxt;
+  c.rcv.irs = seg.seq;
+  c.rcv.nxt = seqAdd(seg.seq, 1);
+  c.rcv.adv = c.rcv.nxt;
   negotiate(c, seg.options);
   if (hasAck) {
-    c.sndUna = ack;
-    c.synAcked = true;
-    if (c.tsOk && seg.options.tsEcr !== 0) c.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
-    else if (c.rttSeq >= 0) c.rtt.sample(ctx.now() - c.rttSentAt);
-    c.rttSeq = -1;
-    if (c.retries > 0) c.rtt.afterSynTimeout();
-    c.retries = 0;
+    c.snd.una = ack;
+    c.snd.synAcked = true;
+    if (c.tsOk && seg.options.tsEcr !== 0) c.snd.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
+    else if (c.snd.rttSeq >= 0) c.snd.rtt.sample(ctx.now() - c.snd.rttSentAt);
+    c.snd.rttSeq = -1;
+    if (c.snd.retries > 0) c.snd.rtt.afterSynTimeout();
+    c.snd.retries = 0;
     c.rtoAt = 0;
-    c.state = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+    c.state = c.snd.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
     // RFC 7323 2.2: the window of a SYN segment is never scaled.
-    c.sndWnd = seg.window;
-    c.maxSndWnd = c.sndWnd;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = ack;
-    c.ackNow = true;
+    c.snd.wnd = seg.window;
+    c.snd.maxWnd = c.snd.wnd;
+    c.snd.wl1 = seg.seq;
+    c.snd.wl2 = ack;
+    c.rcv.ackNow = true;
     s.established++;
     c.events?.onEstablished();
     // RFC 9293 3.10.7.3: continue at the sixth step (text, then FIN).
-    const len = Math.min(seg.dataLen, c.rcvBuf.window);
-    if (len > 0) deliver(c, c.rcvNxt, seg.buf, seg.dataOffset, len);
+    const len = Math.min(seg.dataLen, c.rcv.buf.window);
+    if (len > 0) deliver(c, c.rcv.nxt, seg.buf, seg.dataOffset, len);
     if (flags & FIN && len === seg.dataLen && finArrives(c)) return;
     tcpOutput(c);
     return;
@@ -644,8 +645,8 @@ function synSent(c: TcpConnection, seg: TcpSegment): void {
   // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN,ACK. Text
   // waits for ESTABLISHED (3.10.7.3); a FIN is left for the peer to resend.
   c.state = "SYN-RECEIVED";
-  c.sndNxt = c.iss;
-  const len = Math.min(seg.dataLen, c.rcvBuf.window);
-  if (len > 0) c.synData = seg.buf.slice(seg.dataOffset, seg.dataOffset + len);
+  c.snd.nxt = c.snd.iss;
+  const len = Math.min(seg.dataLen, c.rcv.buf.window);
+  if (len > 0) c.rcv.synData = seg.buf.slice(seg.dataOffset, seg.dataOffset + len);
   tcpOutput(c);
 }

@@ -56,12 +56,12 @@ export function connectionPseudo(c: TcpConnection): number {
  * ```
  */
 export function windowField(c: TcpConnection): number {
-  let win = c.rcvBuf.window;
-  if (win < Math.min(c.rcvBuf.capacity / 2, c.rcvMss)) win = 0;
-  const offered = seqDiff(c.rcvAdv, c.rcvNxt);
+  let win = c.rcv.buf.window;
+  if (win < Math.min(c.rcv.buf.capacity / 2, c.rcv.mss)) win = 0;
+  const offered = seqDiff(c.rcv.adv, c.rcv.nxt);
   if (offered > win) win = offered;
   // Round down: rounding up would offer bytes the buffer cannot hold.
-  return Math.min(0xffff, win >>> c.rcvScale);
+  return Math.min(0xffff, win >>> c.rcv.scale);
 }
 
 /**
@@ -71,7 +71,7 @@ export function windowField(c: TcpConnection): number {
  *
  * @example
  * ```ts ignore
- * sendSegment(conn, conn.sndNxt, 0, TcpFlags.ACK);
+ * sendSegment(conn, conn.snd.nxt, 0, TcpFlags.ACK);
  * ```
  */
 export function sendSegment(
@@ -88,38 +88,38 @@ export function sendSegment(
   f.srcPort = c.localPort;
   f.dstPort = c.remotePort;
   f.seq = seq;
-  f.ack = flags & ACK ? c.rcvNxt : 0;
+  f.ack = flags & ACK ? c.rcv.nxt : 0;
   f.flags = flags;
   f.sackCount = 0;
   if (flags & SYN) {
     const active = c.state === "SYN-SENT";
-    f.mss = c.rcvMss;
-    f.wscale = (active ? ctx.config.windowScale : c.offeredScale) ? c.rcvScale : -1;
+    f.mss = c.rcv.mss;
+    f.wscale = (active ? ctx.config.windowScale : c.offeredScale) ? c.rcv.scale : -1;
     f.sackPermitted = active ? ctx.config.sack : c.sackOk;
     f.timestamp = active ? ctx.config.timestamps : c.tsOk;
     f.tsVal = c.tsNow();
-    f.tsEcr = active ? 0 : c.tsRecent;
+    f.tsEcr = active ? 0 : c.rcv.tsRecent;
     // RFC 7323 2.2: the window in a SYN is never scaled.
-    f.window = Math.min(0xffff, c.rcvBuf.window);
+    f.window = Math.min(0xffff, c.rcv.buf.window);
   } else {
     f.mss = -1;
     f.wscale = -1;
     f.sackPermitted = false;
     f.timestamp = c.tsOk;
     f.tsVal = c.tsNow();
-    f.tsEcr = c.tsRecent;
+    f.tsEcr = c.rcv.tsRecent;
     f.window = flags & RST ? 0 : windowField(c);
-    if (c.sackOk && (c.rcvBuf.rangeCount > 0 || c.dsackLeft !== -1) && !(flags & RST)) {
+    if (c.sackOk && (c.rcv.buf.rangeCount > 0 || c.rcv.dsackLeft !== -1) && !(flags & RST)) {
       // RFC 2883: a duplicate just received is reported first.
-      const d = c.dsackLeft === -1 ? 0 : 1;
+      const d = c.rcv.dsackLeft === -1 ? 0 : 1;
       if (d) {
-        f.sack[0] = c.dsackLeft;
-        f.sack[1] = c.dsackRight;
+        f.sack[0] = c.rcv.dsackLeft;
+        f.sack[1] = c.rcv.dsackRight;
       }
-      const n = c.rcvBuf.sackBlocks(sackScratch, (c.tsOk ? 3 : 4) - d);
+      const n = c.rcv.buf.sackBlocks(sackScratch, (c.tsOk ? 3 : 4) - d);
       for (let i = 0; i < n; i++) {
-        f.sack[2 * (i + d)] = seqAdd(c.rcvNxt, sackScratch[2 * i]);
-        f.sack[2 * (i + d) + 1] = seqAdd(c.rcvNxt, sackScratch[2 * i + 1]);
+        f.sack[2 * (i + d)] = seqAdd(c.rcv.nxt, sackScratch[2 * i]);
+        f.sack[2 * (i + d) + 1] = seqAdd(c.rcv.nxt, sackScratch[2 * i + 1]);
       }
       f.sackCount = n + d;
     }
@@ -127,12 +127,12 @@ export function sendSegment(
   const off = ip.payloadOffset(c.local.length);
   const tx = ip.txBuffer;
   const hl = TCP_HEADER_LEN + f.optionsLen();
-  if (len > 0) c.sndBuf.copyOut(seqDiff(seq, c.bufSeq), tx, off + hl, len);
+  if (len > 0) c.snd.buf.copyOut(seqDiff(seq, c.snd.bufSeq), tx, off + hl, len);
   if (ip.csumOffload) {
     // The device computes the checksum and, past one segment's worth, cuts
     // the data into segments of `perSegment` bytes (the MSS less options).
     emitTcp(tx, off, f, len, connectionPseudo(c), true);
-    const perSegment = c.sndMss + TCP_HEADER_LEN - hl;
+    const perSegment = c.snd.mss + TCP_HEADER_LEN - hl;
     ip.sendPartial(c.local, c.remote, IpProtocol.TCP, hl + len, {
       headerLen: hl,
       checksumOffset: TCP_CHECKSUM_OFFSET,
@@ -152,49 +152,49 @@ export function sendSegment(
   else s.freebsd.tcps_sndacks++;
 
   if (flags & ACK) {
-    c.dsackLeft = -1; // reported once (RFC 2883 4)
-    c.lastAckSent = c.rcvNxt;
-    c.ackNow = false;
-    c.ackPending = false;
+    c.rcv.dsackLeft = -1; // reported once (RFC 2883 4)
+    c.rcv.lastAckSent = c.rcv.nxt;
+    c.rcv.ackNow = false;
+    c.rcv.ackPending = false;
     c.delackAt = 0;
-    c.unackedSegments = 0;
+    c.rcv.unackedSegments = 0;
   }
   if (!(flags & SYN)) {
-    c.lastWindowField = f.window;
-    const edge = seqAdd(c.rcvNxt, f.window << c.rcvScale);
-    if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
-  } else if (seqGt(seqAdd(c.rcvNxt, f.window), c.rcvAdv)) c.rcvAdv = seqAdd(c.rcvNxt, f.window);
+    c.rcv.lastWindowField = f.window;
+    const edge = seqAdd(c.rcv.nxt, f.window << c.rcv.scale);
+    if (seqGt(edge, c.rcv.adv)) c.rcv.adv = edge;
+  } else if (seqGt(seqAdd(c.rcv.nxt, f.window), c.rcv.adv)) c.rcv.adv = seqAdd(c.rcv.nxt, f.window);
 
   const end = seqAdd(seq, seqLen(flags, len));
   // `repeat`: an ACK that carries our outstanding FIN again; the timer
   // already covers the FIN, and it is no retransmission to count.
   if (end === seq || repeat) return;
-  c.lastSendAt = now;
-  const retransmission = seqLt(seq, c.sndMax);
-  if (retransmission) c.retransmits++;
+  c.snd.lastSendAt = now;
+  const retransmission = seqLt(seq, c.snd.max);
+  if (retransmission) c.snd.retransmits++;
   if (c.sackOk) {
-    c.rack.sent(seq, end, now);
-    if (c.inRecovery) {
-      c.prr.sent(len);
-      if (retransmission) c.undoRetrans++;
+    c.snd.rack.sent(seq, end, now);
+    if (c.snd.inRecovery) {
+      c.snd.prr.sent(len);
+      if (retransmission) c.snd.undoRetrans++;
     }
   }
-  if (seqGt(end, c.sndNxt)) c.sndNxt = end;
+  if (seqGt(end, c.snd.nxt)) c.snd.nxt = end;
   if (retransmission) {
     s.retransmittedSegments++;
     s.retransmittedBytes += len;
   }
-  if (seqGt(end, c.sndMax)) {
-    c.sndMax = end;
+  if (seqGt(end, c.snd.max)) {
+    c.snd.max = end;
     // Karn (RFC 6298 3): time only new data, and only without timestamps.
-    if (c.rttSeq < 0 && !c.tsOk) {
-      c.rttSeq = seq;
-      c.rttSentAt = now;
+    if (c.snd.rttSeq < 0 && !c.tsOk) {
+      c.snd.rttSeq = seq;
+      c.snd.rttSentAt = now;
     }
-  } else c.rttSeq = -1;
+  } else c.snd.rttSeq = -1;
   // RFC 6298 5.1: start the timer if it is not running.
   if (c.rtoAt === 0) {
-    c.rtoAt = now + c.rtt.rto;
+    c.rtoAt = now + c.snd.rtt.rto;
     ctx.watch(c);
   }
 }
@@ -213,10 +213,10 @@ export function sendSegment(
  * ```
  */
 export function sendAck(c: TcpConnection): void {
-  const fin = c.dataEnd;
-  if (c.finQueued && c.sndMax === seqAdd(fin, 1) && c.sndUna !== c.sndMax) {
+  const fin = c.snd.dataEnd;
+  if (c.snd.finQueued && c.snd.max === seqAdd(fin, 1) && c.snd.una !== c.snd.max) {
     sendSegment(c, fin, 0, ACK | FIN, true);
-  } else sendSegment(c, c.sndMax, 0, ACK);
+  } else sendSegment(c, c.snd.max, 0, ACK);
 }
 
 /**
@@ -236,11 +236,11 @@ function tsoLimit(c: TcpConnection): number {
  *
  * @example
  * ```ts ignore
- * pipe(conn) <= conn.cc.cwnd; // may send more
+ * pipe(conn) <= conn.snd.cc.cwnd; // may send more
  * ```
  */
 export function pipe(c: TcpConnection): number {
-  return c.flightSize - c.sack.sackedBytes - c.rack.lostBytes;
+  return c.snd.flightSize - c.snd.sack.sackedBytes - c.snd.rack.lostBytes;
 }
 
 /**
@@ -255,60 +255,61 @@ export function tcpOutput(c: TcpConnection): void {
   const st = c.state;
   if (st === "CLOSED" || st === "LISTEN" || st === "TIME-WAIT") return;
   if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
-    if (c.sndNxt === c.iss) sendSegment(c, c.iss, 0, st === "SYN-SENT" ? SYN : SYN | ACK);
-    else if (c.ackNow) sendAck(c);
+    if (c.snd.nxt === c.snd.iss) sendSegment(c, c.snd.iss, 0, st === "SYN-SENT" ? SYN : SYN | ACK);
+    else if (c.rcv.ackNow) sendAck(c);
     return;
   }
   // RFC 5681 4.1 (FreeBSD's cc_after_idle): nothing heard for an RTO with
   // nothing in flight, and the window may no longer fit the path.
   const now = c.ctx.now();
   if (
-    c.sndMax === c.sndUna && now - c.lastRecvAt > c.rtt.rto && c.ctx.config.slowStartAfterIdle &&
-    seqDiff(c.dataEnd, c.sndNxt) > 0
+    c.snd.max === c.snd.una && now - c.rcv.lastRecvAt > c.snd.rtt.rto &&
+    c.ctx.config.slowStartAfterIdle &&
+    seqDiff(c.snd.dataEnd, c.snd.nxt) > 0
   ) {
-    c.cc.afterIdle();
+    c.snd.cc.afterIdle();
     c.ctx.stats.cwndValidation.idleRestarts++;
   }
   // In SACK recovery, what RACK judged lost goes first; PRR sets the pace.
-  const prr = c.inRecovery && c.sackOk;
+  const prr = c.snd.inRecovery && c.sackOk;
   let sent = prr && retransmitLost(c);
   const maxSeg = tsoLimit(c);
   const full = c.sendRoom;
   let newData = false;
   for (;;) {
-    const avail = seqDiff(c.dataEnd, c.sndNxt);
-    const outstanding = seqDiff(c.sndNxt, c.sndUna);
+    const avail = seqDiff(c.snd.dataEnd, c.snd.nxt);
+    const outstanding = seqDiff(c.snd.nxt, c.snd.una);
     const room = Math.min(
-      c.sndWnd - outstanding,
-      prr ? c.prr.allowance(full) : c.cc.cwnd - outstanding,
+      c.snd.wnd - outstanding,
+      prr ? c.snd.prr.allowance(full) : c.snd.cc.cwnd - outstanding,
     );
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // With TSO, a burst that stops short of the data ends on a segment
     // boundary, so the device never makes a runt in the middle of a stream.
     if (len > full && len < avail) len -= len % full;
-    const fin = c.finQueued && avail >= 0 && len === avail && room >= len;
+    const fin = c.snd.finQueued && avail >= 0 && len === avail && room >= len;
     // Corked (TCP_CORK): only full segments leave; the rest, FIN included,
     // waits for uncork (or the persist timer, as Linux's 200 ms cap).
-    if (c.corked && len < full && !seqLt(c.sndNxt, c.sndMax)) break;
+    if (c.corked && len < full && !seqLt(c.snd.nxt, c.snd.max)) break;
     if (len === 0 && !fin) break;
     if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
-      const resend = seqLt(c.sndNxt, c.sndMax);
+      const resend = seqLt(c.snd.nxt, c.snd.max);
       // RFC 9293 3.7.4 Nagle, Minshall's variant: a short segment when no
       // earlier short one is unacknowledged, so the tail of a response is
       // not held behind the ACK of its full segments (a delayed ACK).
       const nagleOk = len === avail &&
-        (c.noDelay || outstanding === 0 || seqGe(c.sndUna, c.smallEnd));
+        (c.noDelay || outstanding === 0 || seqGe(c.snd.una, c.snd.smallEnd));
       // RFC 9293 3.8.6.2.1: or when it is at least half the largest window.
-      const swsOk = len >= c.maxSndWnd / 2;
+      const swsOk = len >= c.snd.maxWnd / 2;
       if (!resend && !nagleOk && !swsOk) break;
     }
     let flags = ACK;
     if (len > 0 && len === avail) flags |= PSH;
     if (fin) flags |= FIN;
-    const start = c.sndNxt;
+    const start = c.snd.nxt;
     sendSegment(c, start, len, flags);
-    if (len > 0 && len < full) c.smallEnd = seqAdd(start, len);
+    if (len > 0 && len < full) c.snd.smallEnd = seqAdd(start, len);
     sent = newData = true;
     if (fin) break;
   }
@@ -319,9 +320,9 @@ export function tcpOutput(c: TcpConnection): void {
   // A zero window met after a timeout rewound SND.NXT is probed the same
   // way, for as long as the peer answers (RFC 1122 4.2.2.17), instead of
   // retransmitting into it until the retries run out.
-  const waiting = seqDiff(c.dataEnd, c.sndNxt) > 0 && c.rtoAt === 0 && c.persistAt === 0;
-  if (waiting && (c.sndNxt === c.sndMax || c.sndWnd === 0)) armPersist(c);
-  if (!sent && c.ackNow) sendAck(c);
+  const waiting = seqDiff(c.snd.dataEnd, c.snd.nxt) > 0 && c.rtoAt === 0 && c.persistAt === 0;
+  if (waiting && (c.snd.nxt === c.snd.max || c.snd.wnd === 0)) armPersist(c);
+  if (!sent && c.rcv.ackNow) sendAck(c);
 }
 
 /**
@@ -333,7 +334,7 @@ export function tcpOutput(c: TcpConnection): void {
  * ```
  */
 export function armPersist(c: TcpConnection): void {
-  const base = Math.max(c.rtt.rto, 200);
+  const base = Math.max(c.snd.rtt.rto, 200);
   c.persistAt = c.ctx.now() + Math.min(60_000, base * (1 << Math.min(c.persistShift, 9)));
   c.ctx.watch(c);
 }
@@ -351,8 +352,8 @@ export function armPersist(c: TcpConnection): void {
  * ```
  */
 export function sendAbortReset(c: TcpConnection): void {
-  const edge = seqAdd(c.sndUna, c.sndWnd);
-  sendSegment(c, seqLt(edge, c.sndMax) ? edge : c.sndMax, 0, RST | ACK);
+  const edge = seqAdd(c.snd.una, c.snd.wnd);
+  sendSegment(c, seqLt(edge, c.snd.max) ? edge : c.snd.max, 0, RST | ACK);
   c.ctx.stats.resetsSent++;
 }
 

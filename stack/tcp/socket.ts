@@ -131,7 +131,7 @@ export class TcpConn implements ConnectionEvents {
       // busy reader starve the packet loop (no ACKs: the peer's loss
       // probes fire). Yield to the event loop every READ_YIELD_BYTES.
       if (
-        this.#readSinceYield >= READ_YIELD_BYTES && !this.#closed && this.#c.rcvBuf.readable > 0
+        this.#readSinceYield >= READ_YIELD_BYTES && !this.#closed && this.#c.rcv.buf.readable > 0
       ) {
         this.#readSinceYield = 0;
         await new Promise((r) => setImmediate(r));
@@ -161,9 +161,9 @@ export class TcpConn implements ConnectionEvents {
   tryRead(p: Uint8Array): number | null {
     if (this.#closed) throw new BrokenPipeError("Bad resource: the connection is closed");
     const c = this.#c;
-    if (p.length > 0 && c.rcvBuf.readable > 0) return receive(c, p);
+    if (p.length > 0 && c.rcv.buf.readable > 0) return receive(c, p);
     if (this.#error) throw this.#error;
-    if (c.finReceived || this.#ended) return null;
+    if (c.rcv.finReceived || this.#ended) return null;
     return 0;
   }
 
@@ -183,7 +183,7 @@ export class TcpConn implements ConnectionEvents {
 
   #checkWritable(): void {
     if (this.#error) throw this.#error;
-    if (this.#closed || this.#c.finQueued || this.#ended) {
+    if (this.#closed || this.#c.snd.finQueued || this.#ended) {
       throw new BrokenPipeError("Broken pipe: the connection is closed for writing");
     }
   }

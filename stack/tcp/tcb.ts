@@ -11,16 +11,8 @@ import type { IpLayer } from "../ip.ts";
 import type { ListenerCore } from "./open/accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
-import type { CongestionControl } from "./cc/congestion.ts";
-import { Cubic } from "./cc/cubic.ts";
-import { HyStart, type HyStartCounters } from "./cc/hystart.ts";
-import { ReceiveBuffer } from "./buffers/receive_buffer.ts";
-import { NewReno } from "./cc/reno.ts";
-import { RttEstimator } from "./rtt.ts";
-import { Prr } from "./loss/prr.ts";
-import { Rack } from "./loss/rack.ts";
-import { SackScoreboard } from "./loss/sack.ts";
-import { SendBuffer } from "./buffers/send_buffer.ts";
+import { Receiver } from "./receiver.ts";
+import { Sender } from "./sender.ts";
 import type { TcpState } from "./state.ts";
 import type { TcpStats } from "./stats.ts";
 
@@ -147,115 +139,20 @@ export class TcpConnection {
   /** Pseudo-header sum of the addresses and protocol, or -1 until computed. */
   pseudoBase = -1;
 
-  // Send sequence variables (RFC 9293 3.3.1).
-  /** Initial send sequence number. */
-  iss = 0;
-  /** Oldest unacknowledged sequence number. */
-  sndUna = 0;
-  /** Next sequence number to send. */
-  sndNxt = 0;
-  /** Highest sequence number sent (snd_max in BSD). */
-  sndMax = 0;
-  /** Peer's window, scaled. */
-  sndWnd = 0;
-  /** Largest window the peer offered (RFC 5961 5.2 MAX.SND.WND). */
-  maxSndWnd = 0;
-  /** Segment sequence number of the last window update. */
-  sndWl1 = 0;
-  /** Segment ack number of the last window update. */
-  sndWl2 = 0;
-  /** Shift applied to the peer's window field. */
-  sndScale = 0;
-  /** Our MSS for sending: min(peer MSS, our link). */
-  sndMss = 536;
-  /** The peer has acknowledged our SYN. */
-  synAcked = false;
-  /** Sequence number of the first byte in `sndBuf`. */
-  bufSeq = 0;
-  /** The application closed its write side: a FIN follows the data. */
-  finQueued = false;
-  /** Bytes waiting to be sent or acknowledged. */
-  readonly sndBuf: SendBuffer;
-
-  // Receive sequence variables.
-  /** Initial receive sequence number. */
-  irs = 0;
-  /** Next sequence number expected. */
-  rcvNxt = 0;
-  /** Right edge of the window we last advertised. */
-  rcvAdv = 0;
-  /** Shift applied to the window we advertise. */
-  rcvScale = 0;
-  /** Our MSS as advertised. */
-  rcvMss = 536;
-  /** The peer's FIN has been received (in order). */
-  finReceived = false;
-  /** Sequence number of an out-of-order FIN, or -1. */
-  oooFinSeq = -1;
-  /** Received, in-order bytes and out-of-order ranges. */
-  readonly rcvBuf: ReceiveBuffer;
-  /** A duplicate to report in the next ACK's first SACK block (RFC 2883), or -1. */
-  dsackLeft = -1;
-  /** Its right edge. */
-  dsackRight = 0;
-  /** Text that came with the peer's SYN in SYN-SENT, held until ESTABLISHED. */
-  synData: Uint8Array | undefined;
-  /** The window field last sent (unscaled), for TIME_WAIT's last_win. */
-  lastWindowField = 0;
+  /** The sending half: SND.*, the send buffer, RTT, congestion control, loss recovery. */
+  readonly snd: Sender;
+  /** The receiving half: RCV.*, the receive buffer, what the next ACK says. */
+  readonly rcv: Receiver;
 
   // Options.
   /** Timestamps in use on this connection. */
   tsOk = false;
-  /** TS.Recent (RFC 7323 4.3). */
-  tsRecent = 0;
-  /** When TS.Recent was recorded, ms. */
-  tsRecentAge = 0;
   /** Offset added to our timestamp clock, per address pair (RFC 7323 5.4). */
   tsOffset = 0;
-  /** Last.ACK.sent (RFC 7323 4.3). */
-  lastAckSent = 0;
   /** SACK in use. */
   sackOk = false;
   /** We sent window scale in our SYN. */
   offeredScale = false;
-
-  // Retransmission and congestion.
-  /** RTT estimator. */
-  readonly rtt: RttEstimator;
-  /** Sequence number being timed without timestamps, or -1 (Karn). */
-  rttSeq = -1;
-  /** When `rttSeq` was sent. */
-  rttSentAt = 0;
-  /** Congestion control. */
-  cc: CongestionControl;
-  /** Duplicate ACKs in a row. */
-  dupAcks = 0;
-  /** In fast recovery. */
-  inRecovery = false;
-  /** RFC 6582 "recover": SND.MAX when recovery began. */
-  recover = 0;
-  /** What the peer holds above SND.UNA. */
-  readonly sack: SackScoreboard = new SackScoreboard();
-  /** The transmission log and RACK's loss detection (SACK connections). */
-  readonly rack: Rack = new Rack();
-  /** The sending rate in fast recovery. */
-  readonly prr: Prr = new Prr();
-  /** End of the outstanding tail loss probe (RFC 8985 TLP.end_seq), or -1. */
-  tlpEnd = -1;
-  /** The probe was a retransmission (TLP.is_retrans). */
-  tlpRetransmitted = false;
-  /** A D-SACK arrived since the probe: it repaired nothing. */
-  tlpDsack = false;
-  /** SND.UNA when the last SACK recovery began (its D-SACKs count), or -1: nothing to undo. */
-  undoMarker = -1;
-  /** Retransmissions of that recovery not yet D-SACKed (Linux's undo_retrans). */
-  undoRetrans = 0;
-  /** cwnd and ssthresh before that recovery. */
-  undoCwnd = 0;
-  /** ssthresh before that recovery. */
-  undoSsthresh = 0;
-  /** Retransmissions of the current segment since the last progress. */
-  retries = 0;
 
   // Timers: absolute ms deadlines, 0 when off.
   /** Retransmission timer. */
@@ -276,34 +173,12 @@ export class TcpConnection {
   persistShift = 0;
   /** Keepalive probes sent without answer. */
   keepProbes = 0;
-  /** Last time a segment arrived. */
-  lastRecvAt = 0;
-  /** Last time data or a FIN was sent, ms. */
-  lastSendAt = 0;
-  /** Segments sent again (this connection's share of tcp.retransmittedSegments). */
-  retransmits = 0;
-  /** Bytes of ours the peer acknowledged. */
-  bytesAcked = 0;
-  /** In-order bytes received from the peer. */
-  bytesReceived = 0;
-  /** When sent data last made progress (acknowledged, or first queued), ms. */
-  progressAt = 0;
 
   // Flags.
-  /** Send an ACK at the next output. */
-  ackNow = false;
-  /** An ACK waits for the application's turn (`TcpContext.deferAck`). */
-  ackPending = false;
-  /** Full-size segments received since the last ACK. */
-  unackedSegments = 0;
   /** Nagle off (RFC 9293 3.7.4). */
   noDelay = false;
   /** The last soft ICMP error (RFC 1122 4.2.3.9), reported if the connection times out. */
   softError: string | undefined;
-  /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
-  blackholeSavedMss = 0;
-  /** End of the last short data segment sent (Minshall's Nagle). */
-  smallEnd = 0;
   /** Start of this connection's challenge-ACK window, ms, and the ACKs sent in it. */
   challengeWindowAt = -Infinity;
   /** Challenge ACKs sent in the current window. */
@@ -338,17 +213,15 @@ export class TcpConnection {
     this.remote = remote;
     this.remotePort = remotePort;
     this.state = state;
-    this.sndBuf = new SendBuffer(ctx.config.sndBuf);
-    this.rcvBuf = new ReceiveBuffer(ctx.config.rcvBuf);
     this.createdAt = ctx.now();
-    this.rtt = new RttEstimator(ctx.config);
     this.keepIdleMs = ctx.config.keepIdleMs;
     this.keepIntervalMs = ctx.config.keepIntervalMs;
     this.keepCount = ctx.config.keepCount;
-    this.rcvMss = linkMss(ctx.ip.mtu, local.length);
-    this.cc = congestionFor(ctx.config, this.rcvMss);
+    const mss = linkMss(ctx.ip.mtu, local.length);
+    this.snd = new Sender(ctx.config, mss);
+    this.rcv = new Receiver(ctx.config.rcvBuf, mss);
     this.tsOffset = ctx.timestampOffset(local, remote);
-    this.rcvScale = ctx.config.windowScale
+    this.rcv.scale = ctx.config.windowScale
       ? receiveScale(Math.max(ctx.config.rcvBuf, ctx.config.maxSockBuf))
       : 0;
   }
@@ -358,56 +231,23 @@ export class TcpConnection {
     return timestampClock(this.ctx.now(), this.tsOffset);
   }
 
-  /** Sequence number just past the last byte in the send buffer. */
-  get dataEnd(): number {
-    return (this.bufSeq + this.sndBuf.length) >>> 0;
-  }
-
-  /** Whether our FIN has been acknowledged. */
-  get finAcked(): boolean {
-    return this.finQueued && this.sndUna === ((this.dataEnd + 1) >>> 0);
-  }
-
-  /** Bytes in flight: sent and not acknowledged (RFC 5681 FlightSize). */
-  get flightSize(): number {
-    return (this.sndMax - this.sndUna) >>> 0;
-  }
-
   /**
    * Data that fits one segment with the options it carries now: the MSS
    * less timestamps and the SACK blocks we would send (RFC 6691, RFC 9293
    * 3.7.1), so no segment exceeds the path's MTU.
    */
   get sendRoom(): number {
+    const rcv = this.rcv;
     const blocks = this.sackOk
-      ? Math.min(this.rcvBuf.rangeCount + (this.dsackLeft === -1 ? 0 : 1), this.tsOk ? 3 : 4)
+      ? Math.min(rcv.buf.rangeCount + (rcv.dsackLeft === -1 ? 0 : 1), this.tsOk ? 3 : 4)
       : 0;
     return this.effMss - (blocks > 0 ? 4 + 8 * blocks : 0);
   }
 
   /** The effective send MSS after options (RFC 9293 3.7.1). */
   get effMss(): number {
-    return this.sndMss - (this.tsOk ? 12 : 0);
+    return this.snd.mss - (this.tsOk ? 12 : 0);
   }
-}
-
-/**
- * A fresh congestion controller counting in segments of `smss` bytes
- * (RFC 5681's SMSS: the data a segment carries, options excluded).
- *
- * @example
- * ```ts
- * import { congestionFor } from "./tcb.ts";
- * congestionFor({ congestion: "newreno", hystart: true }, 1448).cwnd; // 14480
- * ```
- */
-export function congestionFor(
-  config: Pick<TcpConfig, "congestion" | "hystart">,
-  smss: number,
-  counters?: HyStartCounters,
-): CongestionControl {
-  const hs = new HyStart(config.hystart, counters);
-  return config.congestion === "cubic" ? new Cubic(smss, hs) : new NewReno(smss, hs);
 }
 
 /**

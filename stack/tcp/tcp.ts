@@ -222,14 +222,14 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const w = this.tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
     // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
     // the old SND.NXT, so old duplicates fall below its window (Linux: +65537).
-    c.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
-    c.sndUna =
-      c.sndNxt =
-      c.sndMax =
-      c.smallEnd =
-        c.iss;
-    c.bufSeq = seqAdd(c.iss, 1);
-    c.recover = c.iss;
+    c.snd.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
+    c.snd.una =
+      c.snd.nxt =
+      c.snd.max =
+      c.snd.smallEnd =
+        c.snd.iss;
+    c.snd.bufSeq = seqAdd(c.snd.iss, 1);
+    c.snd.recover = c.snd.iss;
   }
 
   createPassive(
@@ -274,7 +274,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     // No record (nolocaltimewait, or nothing to recycle): FreeBSD 7 closed
     // without the final ACK, leaving the peer in LAST-ACK until it
     // retransmits; like FreeBSD since r331322 we still send it.
-    if (slot < 0 && c.ackNow) sendAck(c);
+    if (slot < 0 && c.rcv.ackNow) sendAck(c);
     this.#forget(c);
     stopTimers(c);
     c.events?.onClosed();
@@ -329,7 +329,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   deferAck(c: TcpConnection): void {
-    c.ackPending = true;
+    c.rcv.ackPending = true;
     this.#deferred.push(c);
     if (this.#deferred.length === 1) setImmediate(this.#flushDeferred);
   }
@@ -340,8 +340,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const list = this.#deferred;
     this.#deferred = [];
     for (const c of list) {
-      if (!c.ackPending) continue;
-      c.ackPending = false;
+      if (!c.rcv.ackPending) continue;
+      c.rcv.ackPending = false;
       if (c.state !== "CLOSED") sendAck(c);
     }
   };
@@ -398,7 +398,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const c = new TcpConnection(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
     this.#newIss(c);
-    c.rcvAdv = 0;
+    c.rcv.adv = 0;
     this.#insert(c);
     this.stats.activeOpens++;
     tcpOutput(c); // SYN

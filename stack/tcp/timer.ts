@@ -86,7 +86,9 @@ function gone(c: TcpConnection): boolean {
 // cannot pin its buffers for ever.
 function userTimedOut(c: TcpConnection, now: number): boolean {
   const limit = c.ctx.config.userTimeoutMs;
-  if (limit <= 0 || seqDiff(c.dataEnd, c.sndUna) <= 0 || now - c.progressAt < limit) return false;
+  if (limit <= 0 || seqDiff(c.snd.dataEnd, c.snd.una) <= 0 || now - c.snd.progressAt < limit) {
+    return false;
+  }
   c.ctx.stats.connectionsTimedOut++;
   c.ctx.stats.userTimeouts++;
   closeConnection(c, new TimedOutError(`Connection timed out: no progress for ${limit} ms`));
@@ -99,19 +101,19 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   c.rtoAt = 0;
   if (isSynchronized(c.state) && userTimedOut(c, now)) return;
   if (c.state === "SYN-SENT" || c.state === "SYN-RECEIVED") {
-    if (++c.retries > ctx.config.synRetries || now - c.createdAt >= ctx.config.keepInitMs) {
+    if (++c.snd.retries > ctx.config.synRetries || now - c.createdAt >= ctx.config.keepInitMs) {
       s.connectionsTimedOut++;
       closeConnection(c, new TimedOutError(`Connection timed out: no answer to SYN${soft(c)}`));
       return;
     }
     s.synRetransmits++;
-    c.rtt.backOff();
-    c.sndNxt = c.iss;
+    c.snd.rtt.backOff();
+    c.snd.nxt = c.snd.iss;
     tcpOutput(c);
     return;
   }
-  if (c.sndMax === c.sndUna) return;
-  if (++c.retries > ctx.config.dataRetries) {
+  if (c.snd.max === c.snd.una) return;
+  if (++c.snd.retries > ctx.config.dataRetries) {
     s.connectionsTimedOut++;
     closeConnection(
       c,
@@ -121,45 +123,45 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   }
   s.timeouts++;
   onTimeoutBlackhole(c);
-  c.cc.onTimeout(c.flightSize, now);
-  c.rtt.backOff();
+  c.snd.cc.onTimeout(c.snd.flightSize, now);
+  c.snd.rtt.backOff();
   if (c.sackOk) {
-    if (c.inRecovery) c.rack.recoveryEnded();
-    c.rack.timedOut();
-    c.tlpEnd = -1;
-    c.undoMarker = -1; // a timeout is not undone here (that would be F-RTO)
+    if (c.snd.inRecovery) c.snd.rack.recoveryEnded();
+    c.snd.rack.timedOut();
+    c.snd.tlpEnd = -1;
+    c.snd.undoMarker = -1; // a timeout is not undone here (that would be F-RTO)
     c.ptoAt = c.reoAt = 0;
   }
-  c.inRecovery = false;
-  c.dupAcks = 0;
-  c.recover = c.sndMax; // RFC 6582 4.1: no fast retransmit for data sent before
-  c.sack.clear(); // RFC 6675 5.1 / RFC 2018 8: the peer may have reneged
-  c.sndNxt = c.sndUna; // go back N
-  c.rttSeq = -1;
+  c.snd.inRecovery = false;
+  c.snd.dupAcks = 0;
+  c.snd.recover = c.snd.max; // RFC 6582 4.1: no fast retransmit for data sent before
+  c.snd.sack.clear(); // RFC 6675 5.1 / RFC 2018 8: the peer may have reneged
+  c.snd.nxt = c.snd.una; // go back N
+  c.snd.rttSeq = -1;
   tcpOutput(c);
-  if (c.rtoAt === 0 && c.sndMax !== c.sndUna && c.persistAt === 0) {
-    c.rtoAt = now + c.rtt.rto;
+  if (c.rtoAt === 0 && c.snd.max !== c.snd.una && c.persistAt === 0) {
+    c.rtoAt = now + c.snd.rtt.rto;
   }
 }
 
 function persistTimeout(c: TcpConnection, now: number): void {
   c.persistAt = 0;
-  if (seqDiff(c.dataEnd, c.sndUna) <= 0) return;
+  if (seqDiff(c.snd.dataEnd, c.snd.una) <= 0) return;
   if (userTimedOut(c, now)) return;
-  const usable = c.sndWnd - seqDiff(c.sndNxt, c.sndUna);
+  const usable = c.snd.wnd - seqDiff(c.snd.nxt, c.snd.una);
   if (usable > 0) {
     // SWS override (RFC 9293 3.8.6.2.1): send what the window takes.
-    const len = Math.min(usable, c.sendRoom, seqDiff(c.dataEnd, c.sndNxt));
+    const len = Math.min(usable, c.sendRoom, seqDiff(c.snd.dataEnd, c.snd.nxt));
     if (len > 0) {
       c.ctx.stats.windowProbes++;
-      sendSegment(c, c.sndNxt, len, PSH | ACK);
+      sendSegment(c, c.snd.nxt, len, PSH | ACK);
     }
     tcpOutput(c);
     return;
   }
   c.ctx.stats.windowProbes++;
   // One byte beyond the window; the peer's ACK tells us its window.
-  const at = c.sndNxt === c.sndUna ? c.sndNxt : c.sndUna;
+  const at = c.snd.nxt === c.snd.una ? c.snd.nxt : c.snd.una;
   sendSegment(c, at, 1, ACK);
   c.rtoAt = 0; // the persist timer owns the probe
   c.persistShift++;
@@ -174,12 +176,12 @@ function keepaliveTimeout(c: TcpConnection, now: number): void {
     closeConnection(c, new TimedOutError("Connection timed out: keepalive unanswered"));
     return;
   }
-  if (c.keepProbes === 0 && now - c.lastRecvAt < c.keepIdleMs) {
-    c.keepAt = c.lastRecvAt + c.keepIdleMs;
+  if (c.keepProbes === 0 && now - c.rcv.lastRecvAt < c.keepIdleMs) {
+    c.keepAt = c.rcv.lastRecvAt + c.keepIdleMs;
     return;
   }
   // RFC 9293 3.8.4: SEG.SEQ = SND.NXT-1 makes the peer answer with an ACK.
-  sendSegment(c, seqAdd(c.sndUna, -1), 0, ACK);
+  sendSegment(c, seqAdd(c.snd.una, -1), 0, ACK);
   c.keepProbes++;
   c.ctx.stats.keepaliveProbes++;
   c.keepAt = now + c.keepIntervalMs;

@@ -25,8 +25,8 @@ import { formatIp } from "../wire/ip_address.ts";
  */
 export function send(c: TcpConnection, p: Uint8Array, off: number, n: number): number {
   // The user timeout counts from when data waits, not from an idle past.
-  if (c.sndBuf.length === 0) c.progressAt = c.ctx.now();
-  const k = c.sndBuf.append(p, off, n);
+  if (c.snd.buf.length === 0) c.snd.progressAt = c.ctx.now();
+  const k = c.snd.buf.append(p, off, n);
   if (k > 0) tcpOutput(c);
   return k;
 }
@@ -41,7 +41,7 @@ export function send(c: TcpConnection, p: Uint8Array, off: number, n: number): n
  * ```
  */
 export function receive(c: TcpConnection, p: Uint8Array): number {
-  const n = c.rcvBuf.read(p);
+  const n = c.rcv.buf.read(p);
   if (n > 0) windowUpdate(c);
   return n;
 }
@@ -52,11 +52,11 @@ export function receive(c: TcpConnection, p: Uint8Array): number {
 // time, so that a reply about to be sent carries the update.
 function windowUpdate(c: TcpConnection): void {
   if (!receivesData(c.state)) return;
-  const offered = Math.max(0, (c.rcvAdv - c.rcvNxt) | 0);
-  const grown = c.rcvBuf.window - offered;
-  if (grown < Math.min(c.rcvBuf.capacity / 2, 2 * c.rcvMss)) return;
-  if (offered < 2 * c.rcvMss) {
-    c.ackNow = true;
+  const offered = Math.max(0, (c.rcv.adv - c.rcv.nxt) | 0);
+  const grown = c.rcv.buf.window - offered;
+  if (grown < Math.min(c.rcv.buf.capacity / 2, 2 * c.rcv.mss)) return;
+  if (offered < 2 * c.rcv.mss) {
+    c.rcv.ackNow = true;
     tcpOutput(c);
   } else if (c.delackAt === 0) {
     c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
@@ -74,8 +74,8 @@ function windowUpdate(c: TcpConnection): void {
  * ```
  */
 export function shutdown(c: TcpConnection): void {
-  if (c.finQueued || c.state === "CLOSED") return;
-  c.finQueued = true;
+  if (c.snd.finQueued || c.state === "CLOSED") return;
+  c.snd.finQueued = true;
   if (c.state === "ESTABLISHED") c.state = "FIN-WAIT-1";
   else if (c.state === "CLOSE-WAIT") c.state = "LAST-ACK";
   tcpOutput(c);
@@ -95,7 +95,7 @@ export function close(c: TcpConnection): void {
   c.appClosed = true;
   if (c.state === "CLOSED") return;
   if (c.state === "SYN-SENT") closeConnection(c);
-  else if (c.rcvBuf.readable > 0) abort(c);
+  else if (c.rcv.buf.readable > 0) abort(c);
   else {
     shutdown(c);
     if (c.state === "FIN-WAIT-2" && c.finWait2At === 0) {
@@ -196,23 +196,23 @@ export function info(c: TcpConnection, now: number): ConnectionInfo {
     localPort: c.localPort,
     peerAddress: formatIp(c.remote),
     peerPort: c.remotePort,
-    srttMs: c.rtt.srtt,
-    rttvarMs: c.rtt.rttvar,
-    rtoMs: c.rtt.rto,
-    cwnd: c.cc.cwnd,
-    ssthresh: c.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : c.cc.ssthresh,
-    mss: c.sndMss,
-    rcvWscale: scaled ? c.rcvScale : null,
-    sndWscale: scaled ? c.sndScale : null,
+    srttMs: c.snd.rtt.srtt,
+    rttvarMs: c.snd.rtt.rttvar,
+    rtoMs: c.snd.rtt.rto,
+    cwnd: c.snd.cc.cwnd,
+    ssthresh: c.snd.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : c.snd.cc.ssthresh,
+    mss: c.snd.mss,
+    rcvWscale: scaled ? c.rcv.scale : null,
+    sndWscale: scaled ? c.snd.scale : null,
     timestamps: c.tsOk,
     sack: c.sackOk,
-    sndWnd: c.sndWnd,
-    inRecovery: c.inRecovery,
-    retransmits: c.retransmits,
-    bytesAcked: c.bytesAcked,
-    bytesReceived: c.bytesReceived,
-    lastSendMsAgo: c.lastSendAt === 0 ? null : now - c.lastSendAt,
-    lastRecvMsAgo: c.lastRecvAt === 0 ? null : now - c.lastRecvAt,
+    sndWnd: c.snd.wnd,
+    inRecovery: c.snd.inRecovery,
+    retransmits: c.snd.retransmits,
+    bytesAcked: c.snd.bytesAcked,
+    bytesReceived: c.rcv.bytesReceived,
+    lastSendMsAgo: c.snd.lastSendAt === 0 ? null : now - c.snd.lastSendAt,
+    lastRecvMsAgo: c.rcv.lastRecvAt === 0 ? null : now - c.rcv.lastRecvAt,
   };
 }
 
@@ -225,5 +225,5 @@ export function info(c: TcpConnection, now: number): ConnectionInfo {
  * ```
  */
 export function status(c: TcpConnection): ConnectionStatus {
-  return { state: c.state, receiveQueue: c.rcvBuf.readable, sendQueue: c.sndBuf.length };
+  return { state: c.state, receiveQueue: c.rcv.buf.readable, sendQueue: c.snd.buf.length };
 }

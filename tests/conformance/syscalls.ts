@@ -295,9 +295,9 @@ export class Sockets {
         return { value: 0, out: ERRNO[errnoOf(e)] };
       }
       case "SO_RCVBUF":
-        return { value: 0, out: c ? c.block.rcvBuf.capacity : d.options.get(opt)! };
+        return { value: 0, out: c ? c.block.rcv.buf.capacity : d.options.get(opt)! };
       case "SO_SNDBUF":
-        return { value: 0, out: c ? c.block.sndBuf.capacity : d.options.get(opt)! };
+        return { value: 0, out: c ? c.block.snd.buf.capacity : d.options.get(opt)! };
     }
     const v = d.options.get(opt);
     if (v === undefined) throw new Unsupported(`getsockopt ${opt}`);

@@ -37,7 +37,7 @@ Deno.test("congestion: cwnd counts in the peer's MSS, initial window per RFC 692
     peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: synack.seq + 1, flags: "A" });
     await settle();
     assert.ok(conn);
-    assert.equal(conn.block.cc.cwnd, want, `peer MSS ${mss}`);
+    assert.equal(conn.block.snd.cc.cwnd, want, `peer MSS ${mss}`);
     l.close();
   }
 });
@@ -112,7 +112,7 @@ Deno.test("hystart++: over a path whose delay grows, a transfer leaves slow star
   // Each packet sent once cwnd passes 40 segments waits 4 ms longer: a queue.
   const conn = [...n.a.tcp.connections()][0];
   n.ab.filter = () => {
-    n.ab.delayMs = conn.cc.cwnd > 40 * 1448 ? 9 : 5;
+    n.ab.delayMs = conn.snd.cc.cwnd > 40 * 1448 ? 9 : 5;
     return false;
   };
   await n.run(() => got !== undefined, 60_000);
@@ -120,7 +120,7 @@ Deno.test("hystart++: over a path whose delay grows, a transfer leaves slow star
   assert.equal(s.hystart.cssEntered, 1);
   assert.equal(s.hystart.exits, 1);
   assert.equal(s.retransmittedSegments, 0);
-  assert.ok(conn.cc.ssthresh < Number.MAX_SAFE_INTEGER, "slow start ended without a loss");
+  assert.ok(conn.snd.cc.ssthresh < Number.MAX_SAFE_INTEGER, "slow start ended without a loss");
   client.close();
   server.close();
 });
@@ -128,14 +128,14 @@ Deno.test("hystart++: over a path whose delay grows, a transfer leaves slow star
 Deno.test("cwnd validation: an application that sends little grows no window (RFC 7661 4.3)", async () => {
   const n = net();
   const { client, server } = await pair(n);
-  const iw = client.block.cc.cwnd;
+  const iw = client.block.snd.cc.cwnd;
   server.readable.pipeTo(new WritableStream()).catch(() => {});
   for (let i = 0; i < 50; i++) {
     await client.write(new Uint8Array(500));
     const until = n.now + 20;
     await n.run(() => n.now >= until);
   }
-  assert.equal(client.block.cc.cwnd, iw, "still the initial window");
+  assert.equal(client.block.snd.cc.cwnd, iw, "still the initial window");
   assert.ok(n.a.tcp.stats.cwndValidation.appLimitedAcks >= 20);
   client.close();
   server.close();
@@ -147,15 +147,15 @@ Deno.test("cwnd validation: after an RTO's idleness the window restarts from IW 
     n.tracing = false;
     const { client, server } = await pair(n);
     server.readable.pipeTo(new WritableStream()).catch(() => {});
-    const iw = client.block.cc.cwnd;
+    const iw = client.block.snd.cc.cwnd;
     await client.write(new Uint8Array(500_000));
-    await n.run(() => client.block.flightSize === 0 && client.block.sndBuf.length === 0);
-    const grown = client.block.cc.cwnd;
+    await n.run(() => client.block.snd.flightSize === 0 && client.block.snd.buf.length === 0);
+    const grown = client.block.snd.cc.cwnd;
     assert.ok(grown > 4 * iw, `grew to ${grown}`);
     const until = n.now + 2000;
     await n.run(() => n.now >= until);
     client.write(new Uint8Array(100));
-    assert.equal(client.block.cc.cwnd, on ? iw : grown);
+    assert.equal(client.block.snd.cc.cwnd, on ? iw : grown);
     assert.equal(n.a.tcp.stats.cwndValidation.idleRestarts, on ? 1 : 0);
     client.close();
     server.close();

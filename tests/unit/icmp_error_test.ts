@@ -70,7 +70,7 @@ Deno.test("icmp: a too-big message never lowers the MTU below 576 (IPv4 minimum)
   const [s] = peer.take();
   deliver(peer, icmpError(peer, s, 3, 4, 68));
   assert.equal(peer.stack.ip.pmtu.get(ip(peer.me), peer.now), 576);
-  assert.equal(conn.block.sndMss, 536);
+  assert.equal(conn.block.snd.mss, 536);
 });
 
 Deno.test("icmp: an error quoting a sequence number not in flight is ignored (RFC 5927)", async () => {
@@ -81,7 +81,7 @@ Deno.test("icmp: an error quoting a sequence number not in flight is ignored (RF
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: s.seq + s.data.length, flags: "A" });
   deliver(peer, icmpError(peer, s, 3, 4, 1280)); // that segment was ACKed
   assert.equal(peer.stack.tcp.stats.icmp.outOfWindow, 1);
-  assert.equal(conn.block.sndMss, 1460);
+  assert.equal(conn.block.snd.mss, 1460);
 });
 
 Deno.test("icmp: port unreachable refuses a connect in SYN-SENT; icmp_may_rst=0 makes it soft", async () => {

@@ -25,7 +25,7 @@ Deno.test("limits: out-of-order ranges past the cap are dropped and counted; the
     });
   }
   const c = peer.stack.tcp.connections().next().value!;
-  assert.equal(c.rcvBuf.rangeCount, 4);
+  assert.equal(c.rcv.buf.rangeCount, 4);
   assert.equal(peer.stack.tcp.stats.dropped.outOfOrderLimit, 6);
   assert.equal(peer.take().filter((s) => s.flags === "A").length, 10, "every segment is ACKed");
   // A segment that extends a range it touches is still taken.
@@ -60,7 +60,7 @@ Deno.test("limits: out-of-order bytes past the cap are dropped", async () => {
     data: new Uint8Array(100),
   });
   const c = peer.stack.tcp.connections().next().value!;
-  assert.equal(c.rcvNxt, ISN + 701);
+  assert.equal(c.rcv.nxt, ISN + 701);
   await settle();
 });
 

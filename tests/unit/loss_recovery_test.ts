@@ -198,7 +198,7 @@ Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window bac
   await conn.write(new Uint8Array(10 * MSS));
   peer.take();
   await peer.advance(5);
-  const cwnd = conn.block.cc.cwnd;
+  const cwnd = conn.block.snd.cc.cwnd;
   // Segment 0 is late, not lost: 1-9 are SACKed first.
   peer.send({
     sport: P,
@@ -210,7 +210,7 @@ Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window bac
     sack: [[base + MSS, base + 10 * MSS]],
   });
   assert.equal(peer.take().filter((s) => s.seq === base && s.data.length > 0).length, 1);
-  assert.ok(conn.block.cc.cwnd < cwnd, "the window was cut");
+  assert.ok(conn.block.snd.cc.cwnd < cwnd, "the window was cut");
   // The original arrives, then the retransmission: the peer D-SACKs it.
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 10 * MSS, flags: "A", ts: ts(521) });
   peer.send({
@@ -225,5 +225,5 @@ Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window bac
   const st = peer.stack.tcp.stats;
   assert.equal(st.dsacksReceived, 1);
   assert.equal(st.recoveriesUndone, 1);
-  assert.ok(conn.block.cc.cwnd >= cwnd, `cwnd ${conn.block.cc.cwnd} back to ${cwnd}`);
+  assert.ok(conn.block.snd.cc.cwnd >= cwnd, `cwnd ${conn.block.snd.cc.cwnd} back to ${cwnd}`);
 });

@@ -91,7 +91,7 @@ Deno.test("offload: TSO segments, partial checksums and virtio fields", async ()
   bad[16] ^= 0xff;
   const p = ipv4("192.0.2.1", "192.0.2.2", 6, bad);
   stack.receive(p, p.length, true);
-  assert.equal(conn.block.rcvBuf.readable, 1);
+  assert.equal(conn.block.rcv.buf.readable, 1);
   // ...one it does not vouch for is.
   stack.receive(p, p.length, false);
   assert.equal(stack.tcp.stats.dropped.badChecksum, 1);

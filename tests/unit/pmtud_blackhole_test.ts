@@ -45,8 +45,8 @@ for (const v6 of [false, true]) {
     assert.equal(s.pmtudBlackhole.activatedMinMss, 0, "1200 / 1220 got through");
     assert.equal(s.timeouts, 2, "two RTOs, then no more");
     const c = [...r.n.b.tcp.connections()][0];
-    assert.equal(c.sndMss, v6 ? 1220 : 1200);
-    assert.equal(c.blackholeSavedMss, 0, "confirmed by an ACK");
+    assert.equal(c.snd.mss, v6 ? 1220 : 1200);
+    assert.equal(c.snd.blackholeSavedMss, 0, "confirmed by an ACK");
   });
 }
 
@@ -57,10 +57,10 @@ Deno.test("pmtud black hole: a path dead for another reason gets its old MSS bac
   n.ba.filter = () => true; // everything from b is lost now
   server.write(new Uint8Array(50_000));
   const c = [...n.b.tcp.connections()][0];
-  const mss = c.sndMss;
+  const mss = c.snd.mss;
   const seen: number[] = [];
   await n.run(() => {
-    if (seen.at(-1) !== c.sndMss) seen.push(c.sndMss);
+    if (seen.at(-1) !== c.snd.mss) seen.push(c.snd.mss);
     return n.b.tcp.stats.timeouts >= 6;
   }, 120_000);
   assert.deepEqual(seen, [mss, 1200, 536, mss]);

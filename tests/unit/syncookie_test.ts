@@ -58,9 +58,9 @@ Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the co
   assert.equal(accepted.length, 1);
   const c = accepted[0].block;
   assert.equal(c.state, "ESTABLISHED");
-  assert.equal(c.sndMss, 1460);
-  assert.equal(c.sndScale, 7);
-  assert.equal(c.sndWnd, 1000 << 7);
+  assert.equal(c.snd.mss, 1460);
+  assert.equal(c.snd.scale, 7);
+  assert.equal(c.snd.wnd, 1000 << 7);
   assert.equal(c.sackOk, true);
   assert.equal(c.tsOk, true);
   assert.equal(peer.stack.tcp.stats.synCookies.accepted, 1);
@@ -95,9 +95,9 @@ Deno.test("syncookie: without timestamps the MSS is rounded down; window scale a
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: synack.seq + 1, flags: "A", window: 1000 });
   await settle();
   const c = accepted[0].block;
-  assert.equal(c.sndMss, 1220);
-  assert.equal(c.sndScale, 0);
-  assert.equal(c.rcvScale, 0);
+  assert.equal(c.snd.mss, 1220);
+  assert.equal(c.snd.scale, 0);
+  assert.equal(c.rcv.scale, 0);
   assert.equal(c.sackOk, false);
 });
 

@@ -57,8 +57,8 @@ Deno.test("tcp: active open sends SYN with options and completes on SYN,ACK", as
   assert.equal(ack.ts?.[1], 77);
   await settle();
   assert.equal(conn?.state, "ESTABLISHED");
-  assert.equal(conn!.block.sndMss, 1400);
-  assert.equal(conn!.block.sndScale, 2);
+  assert.equal(conn!.block.snd.mss, 1400);
+  assert.equal(conn!.block.snd.scale, 2);
 });
 
 Deno.test("tcp: a SYN to a closed port gets RST,ACK; an ACK gets RST with SEQ=SEG.ACK (RFC 9293 3.10.7.1)", () => {
@@ -348,10 +348,10 @@ Deno.test("tcp: RFC 5961 5.2: data with an ACK from the future or far past is re
   });
   assert.equal(peer.stack.tcp.stats.dropped.ackTooNew, 1);
   assert.equal(peer.stack.tcp.stats.dropped.ackTooOld, 1);
-  assert.equal(conn.block.rcvBuf.readable, 0, "no blind data accepted");
+  assert.equal(conn.block.rcv.buf.readable, 0, "no blind data accepted");
   // A good segment is accepted.
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data, ts: ts(502) });
-  assert.equal(conn.block.rcvBuf.readable, 5);
+  assert.equal(conn.block.rcv.buf.readable, 5);
 });
 
 Deno.test("tcp: RFC 5961 7: challenge ACKs are limited per connection (5 a second)", async () => {
@@ -386,7 +386,7 @@ Deno.test("tcp: PAWS drops an old timestamp; a segment without timestamps is dro
   assert.equal(peer.stack.tcp.stats.dropped.paws, 1);
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: iss + 1, flags: "PA", data });
   assert.equal(peer.stack.tcp.stats.dropped.missingTimestamp, 1);
-  assert.equal(conn.block.rcvBuf.readable, 0);
+  assert.equal(conn.block.rcv.buf.readable, 0);
 });
 
 Deno.test("tcp: out-of-order data is held, SACKed, and merged when the gap fills", async () => {
@@ -446,8 +446,8 @@ Deno.test("tcp: a slow reader closes the window; the sender probes it and resume
   await n.advance(3000);
   assert.equal(written, false, "write waits while the peer does not read");
   const sb = server!.block;
-  assert.ok(sb.rcvBuf.window < sb.rcvMss, "receive buffer full (no room for a segment)");
-  assert.equal(sb.lastWindowField, 0, "zero window advertised");
+  assert.ok(sb.rcv.buf.window < sb.rcv.mss, "receive buffer full (no room for a segment)");
+  assert.equal(sb.rcv.lastWindowField, 0, "zero window advertised");
   assert.ok(n.a.tcp.stats.windowProbes >= 1, "zero-window probes sent");
   let got = 0;
   const buf = new Uint8Array(65536);
@@ -780,7 +780,7 @@ Deno.test("tcp: fast retransmit still fires after 2^31 bytes (recover trails SND
   const c = conn.block;
   // As if just under 2 GiB had been ACKed since the last recovery: two
   // more segments, and a recover left behind would compare as newer.
-  c.recover = (c.sndUna - 2 ** 31 + 2000) >>> 0;
+  c.snd.recover = (c.snd.una - 2 ** 31 + 2000) >>> 0;
   await conn.write(new Uint8Array(1460 * 6));
   const first = peer.take().filter((s) => s.data.length > 0);
   assert.equal(first.length, 6);
@@ -788,7 +788,7 @@ Deno.test("tcp: fast retransmit still fires after 2^31 bytes (recover trails SND
   ack(first[1].seq);
   ack(first[2].seq);
   peer.take();
-  assert.equal(c.recover, (c.sndUna - 1) >>> 0, "recover trails SND.UNA");
+  assert.equal(c.snd.recover, (c.snd.una - 1) >>> 0, "recover trails SND.UNA");
   // Three duplicates: the third segment was lost.
   for (let i = 0; i < 3; i++) ack(first[2].seq);
   const rtx = peer.take().filter((s) => s.data.length > 0);
@@ -833,7 +833,7 @@ Deno.test("tcp: after a SYN timeout with no RTT sample, data starts with RTO = 3
   peer.send({ sport: 8080, dport: syn.sport, seq: ISN, ack: syn.seq + 1, flags: "SA", mss: 1460 });
   await settle();
   assert.ok(conn);
-  assert.equal(conn!.block.rtt.rto, 3000);
+  assert.equal(conn!.block.snd.rtt.rto, 3000);
 });
 
 Deno.test("tcp: an abort behind a zero window is an RST the peer accepts (at its window's edge)", async () => {
@@ -877,11 +877,11 @@ Deno.test("tcp: after 2^32 bytes SND.UNA meets the ISS again; an ACK there is no
   const peer = new Peer();
   const { conn } = await passiveOpen(peer, { ts: false });
   const c = conn.block;
-  c.iss = c.sndUna; // as if 2^32 bytes had been sent since the handshake
+  c.snd.iss = c.snd.una; // as if 2^32 bytes had been sent since the handshake
   await conn.write(new Uint8Array(100));
   const [seg] = peer.take().filter((s) => s.data.length > 0);
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: seg.seq + 100, flags: "A" });
-  assert.equal(c.sndBuf.length, 0, "all 100 bytes acknowledged, none kept for a SYN");
+  assert.equal(c.snd.buf.length, 0, "all 100 bytes acknowledged, none kept for a SYN");
   await conn.write(new Uint8Array([9]));
   const [next] = peer.take().filter((s) => s.data.length > 0);
   assert.equal(next.seq, seg.seq + 100);
@@ -894,7 +894,7 @@ Deno.test("tcp: an out-of-order FIN position that data later passes is forgotten
   const c = conn.block;
   // A FIN beyond a gap (not this stream's end, as the data after it shows).
   peer.send({ sport: P, dport: 80, seq: ISN + 101, ack: iss + 1, flags: "FA" });
-  assert.equal(c.oooFinSeq, (ISN + 101) >>> 0);
+  assert.equal(c.rcv.oooFinSeq, (ISN + 101) >>> 0);
   peer.send({
     sport: P,
     dport: 80,
@@ -903,7 +903,7 @@ Deno.test("tcp: an out-of-order FIN position that data later passes is forgotten
     flags: "PA",
     data: new Uint8Array(200),
   });
-  assert.equal(c.rcvNxt, (ISN + 201) >>> 0);
-  assert.equal(c.oooFinSeq, -1);
+  assert.equal(c.rcv.nxt, (ISN + 201) >>> 0);
+  assert.equal(c.rcv.oooFinSeq, -1);
   assert.equal(conn.state, "ESTABLISHED");
 });

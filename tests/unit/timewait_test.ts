@@ -64,8 +64,8 @@ Deno.test("timewait: entry holds a compressed record and the block is freed; the
   assert.equal(tw.size, 1);
   const [e] = tw.list(peer.now);
   // tcp_twstart: the receive buffer's free space, scaled, rounded up.
-  const scale = t.c.rcvScale;
-  const lastWin = Math.min(0xffff, (t.c.rcvBuf.window + (1 << scale) - 1) >>> scale);
+  const scale = t.c.rcv.scale;
+  const lastWin = Math.min(0xffff, (t.c.rcv.buf.window + (1 << scale) - 1) >>> scale);
   assert.deepEqual(
     {
       local: `${e.localAddress}:${e.localPort}`,
@@ -353,20 +353,13 @@ Deno.test("timewait: the index survives heavy churn (tombstones never fill it)",
     remote: new Uint8Array([10, 0, 0, 1]),
     localPort: 80,
     remotePort: 0,
-    sndMax: 1,
-    rcvNxt: 2,
-    iss: 3,
-    irs: 4,
-    rcvAdv: 100,
-    rcvBuf: { window: 98 },
-    rcvScale: 0,
+    snd: { max: 1, iss: 3 },
+    rcv: { nxt: 2, irs: 4, adv: 100, buf: { window: 98 }, scale: 0, tsRecent: 0, ackNow: false },
     tsOk: false,
-    tsRecent: 0,
     tsOffset: 0,
     createdAt: 0,
     noDelay: false,
     keepAlive: false,
-    ackNow: false,
   };
   for (let round = 0; round < 200; round++) {
     for (let i = 0; i < 60; i++) {

@@ -37,15 +37,15 @@ const PTO_SLACK_MS = 2;
  * ```
  */
 export function onSackAck(c: TcpConnection, now: number, delivered: number): void {
-  if (c.tlpEnd !== -1 && seqGe(c.sndUna, c.tlpEnd)) {
+  if (c.snd.tlpEnd !== -1 && seqGe(c.snd.una, c.snd.tlpEnd)) {
     // 7.4: the probe's episode is over. Unless a D-SACK said it repaired
     // nothing, the probe was what repaired a loss: respond as to one.
-    if (c.tlpRetransmitted && !c.tlpDsack) {
-      c.cc.onLoss(c.flightSize, now, true);
-      c.cc.onRecoveryEnd();
+    if (c.snd.tlpRetransmitted && !c.snd.tlpDsack) {
+      c.snd.cc.onLoss(c.snd.flightSize, now, true);
+      c.snd.cc.onRecoveryEnd();
       c.ctx.stats.tlpRecoveries++;
     }
-    c.tlpEnd = -1;
+    c.snd.tlpEnd = -1;
   }
   detectLoss(c, now, delivered);
   armProbe(c, now);
@@ -56,37 +56,37 @@ export function onSackAck(c: TcpConnection, now: number, delivered: number): voi
  * finds a loss; the reordering timer covers what is not yet due.
  */
 function detectLoss(c: TcpConnection, now: number, delivered: number): void {
-  if (c.sack.empty && !c.inRecovery && c.rack.lostBytes === 0) {
+  if (c.snd.sack.empty && !c.snd.inRecovery && c.snd.rack.lostBytes === 0) {
     // Nothing above SND.UNA was delivered: nothing was sent before it.
     c.reoAt = 0;
     return;
   }
-  const before = c.rack.lostBytes;
-  const timeout = c.rack.detectLoss(now, c.rack.reoWnd(c.inRecovery, c.rtt.srtt));
+  const before = c.snd.rack.lostBytes;
+  const timeout = c.snd.rack.detectLoss(now, c.snd.rack.reoWnd(c.snd.inRecovery, c.snd.rtt.srtt));
   c.reoAt = timeout > 0 ? now + timeout : 0;
   if (c.reoAt !== 0) c.ctx.wakeAt(c, c.reoAt);
-  if (c.rack.lostBytes > before) c.ctx.stats.rackLosses++;
-  if (!c.inRecovery) {
-    if (c.rack.lostBytes > 0) enterSackRecovery(c, now, delivered);
-  } else c.prr.onAck(delivered, pipe(c), c.cc.ssthresh, c.effMss);
+  if (c.snd.rack.lostBytes > before) c.ctx.stats.rackLosses++;
+  if (!c.snd.inRecovery) {
+    if (c.snd.rack.lostBytes > 0) enterSackRecovery(c, now, delivered);
+  } else c.snd.prr.onAck(delivered, pipe(c), c.snd.cc.ssthresh, c.effMss);
 }
 
 /** Fast recovery begins (RFC 6675 5, RFC 6937): cwnd falls, PRR paces. */
 function enterSackRecovery(c: TcpConnection, now: number, delivered: number): void {
   const s = c.ctx.stats;
-  c.inRecovery = true;
-  c.recover = c.sndMax;
-  c.undoMarker = c.sndUna;
-  c.undoRetrans = 0;
-  c.undoCwnd = c.cc.cwnd;
-  c.undoSsthresh = c.cc.ssthresh;
-  c.cc.onLoss(c.flightSize, now, true);
+  c.snd.inRecovery = true;
+  c.snd.recover = c.snd.max;
+  c.snd.undoMarker = c.snd.una;
+  c.snd.undoRetrans = 0;
+  c.snd.undoCwnd = c.snd.cc.cwnd;
+  c.snd.undoSsthresh = c.snd.cc.ssthresh;
+  c.snd.cc.onLoss(c.snd.flightSize, now, true);
   s.fastRetransmits++;
   s.sackRecoveries++;
-  c.prr.start(c.flightSize);
-  c.prr.onAck(delivered, pipe(c), c.cc.ssthresh, c.effMss);
+  c.snd.prr.start(c.snd.flightSize);
+  c.snd.prr.onAck(delivered, pipe(c), c.snd.cc.ssthresh, c.effMss);
   // The first retransmission goes whatever PRR says (RFC 6937 3).
-  if (c.prr.quota < c.sendRoom) c.prr.quota = c.sendRoom;
+  if (c.snd.prr.quota < c.sendRoom) c.snd.prr.quota = c.sendRoom;
   c.ptoAt = 0;
 }
 
@@ -102,15 +102,15 @@ function enterSackRecovery(c: TcpConnection, now: number, delivered: number): vo
  * ```
  */
 export function onDsack(c: TcpConnection, left: number, right: number): void {
-  if (c.undoMarker === -1 || seqLt(left, c.undoMarker)) return;
-  c.undoRetrans -= Math.max(1, Math.ceil(seqDiff(right, left) / c.effMss));
-  if (c.undoRetrans > 0) return;
-  c.cc.undo(c.undoCwnd, c.undoSsthresh);
-  c.undoMarker = -1;
+  if (c.snd.undoMarker === -1 || seqLt(left, c.snd.undoMarker)) return;
+  c.snd.undoRetrans -= Math.max(1, Math.ceil(seqDiff(right, left) / c.effMss));
+  if (c.snd.undoRetrans > 0) return;
+  c.snd.cc.undo(c.snd.undoCwnd, c.snd.undoSsthresh);
+  c.snd.undoMarker = -1;
   c.ctx.stats.recoveriesUndone++;
-  if (c.inRecovery) {
-    c.inRecovery = false;
-    c.rack.recoveryEnded();
+  if (c.snd.inRecovery) {
+    c.snd.inRecovery = false;
+    c.snd.rack.recoveryEnded();
   }
 }
 
@@ -141,12 +141,12 @@ export function reorderTimeout(c: TcpConnection, now: number): void {
 export function armProbe(c: TcpConnection, now: number): void {
   c.ptoAt = 0;
   if (
-    !c.ctx.config.tlp || !c.sackOk || c.inRecovery || c.tlpEnd !== -1 ||
-    c.sndUna === c.sndMax || c.sndNxt !== c.sndMax || c.persistAt !== 0
+    !c.ctx.config.tlp || !c.sackOk || c.snd.inRecovery || c.snd.tlpEnd !== -1 ||
+    c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.persistAt !== 0
   ) return;
-  const srtt = c.rtt.srtt;
+  const srtt = c.snd.rtt.srtt;
   let pto = srtt > 0 ? 2 * srtt : INITIAL_PTO_MS;
-  if (c.flightSize <= c.effMss) pto += WORST_DELAYED_ACK_MS;
+  if (c.snd.flightSize <= c.effMss) pto += WORST_DELAYED_ACK_MS;
   const at = now + pto + PTO_SLACK_MS;
   if (c.rtoAt !== 0 && at >= c.rtoAt) return;
   c.ptoAt = at;
@@ -166,26 +166,28 @@ export function armProbe(c: TcpConnection, now: number): void {
 export function probeTimeout(c: TcpConnection, now: number): void {
   c.ptoAt = 0;
   // A shut window is the persist timer's to probe.
-  if (c.inRecovery || c.sndUna === c.sndMax || c.sndNxt !== c.sndMax || c.sndWnd === 0) return;
+  if (c.snd.inRecovery || c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.snd.wnd === 0) {
+    return;
+  }
   if (c.persistAt !== 0) return;
-  const avail = seqDiff(c.dataEnd, c.sndNxt);
-  const room = c.sndWnd - seqDiff(c.sndNxt, c.sndUna);
+  const avail = seqDiff(c.snd.dataEnd, c.snd.nxt);
+  const room = c.snd.wnd - seqDiff(c.snd.nxt, c.snd.una);
   const len = Math.min(avail, c.sendRoom);
   if (avail > 0 && room >= len) {
-    sendSegment(c, c.sndNxt, len, len === avail ? ACK | PSH : ACK);
-    c.tlpRetransmitted = false;
+    sendSegment(c, c.snd.nxt, len, len === avail ? ACK | PSH : ACK);
+    c.snd.tlpRetransmitted = false;
   } else {
     // The highest segment sent: up to one MSS ending at SND.MAX, FIN included.
-    const fin = c.finQueued && c.sndMax === seqAdd(c.dataEnd, 1);
-    const top = fin ? c.dataEnd : c.sndMax;
-    const n = Math.min(c.sendRoom, seqDiff(top, c.sndUna));
+    const fin = c.snd.finQueued && c.snd.max === seqAdd(c.snd.dataEnd, 1);
+    const top = fin ? c.snd.dataEnd : c.snd.max;
+    const n = Math.min(c.sendRoom, seqDiff(top, c.snd.una));
     sendSegment(c, seqAdd(top, -n), n, fin ? ACK | FIN : ACK);
-    c.tlpRetransmitted = true;
+    c.snd.tlpRetransmitted = true;
   }
   c.ctx.stats.tailLossProbes++;
-  c.tlpEnd = c.sndNxt;
-  c.tlpDsack = false;
-  c.rtoAt = now + c.rtt.rto;
+  c.snd.tlpEnd = c.snd.nxt;
+  c.snd.tlpDsack = false;
+  c.rtoAt = now + c.snd.rtt.rto;
   c.ctx.watch(c);
 }
 
@@ -195,17 +197,17 @@ export function probeTimeout(c: TcpConnection, now: number): void {
  *
  * @example
  * ```ts ignore
- * if (conn.inRecovery && conn.sackOk) retransmitLost(conn);
+ * if (conn.snd.inRecovery && conn.sackOk) retransmitLost(conn);
  * ```
  */
 export function retransmitLost(c: TcpConnection): boolean {
   let sent = false;
-  for (let r = c.rack.nextLost(); r !== undefined; r = c.rack.nextLost()) {
+  for (let r = c.snd.rack.nextLost(); r !== undefined; r = c.snd.rack.nextLost()) {
     const [seq, end] = r;
-    const finEnd = c.finQueued && end === seqAdd(c.dataEnd, 1);
-    const data = Math.min(seqDiff(finEnd ? c.dataEnd : end, seq), c.sendRoom);
-    const fin = finEnd && seqAdd(seq, data) === c.dataEnd;
-    if ((data <= 0 && !fin) || data > c.prr.allowance(c.sendRoom)) break;
+    const finEnd = c.snd.finQueued && end === seqAdd(c.snd.dataEnd, 1);
+    const data = Math.min(seqDiff(finEnd ? c.snd.dataEnd : end, seq), c.sendRoom);
+    const fin = finEnd && seqAdd(seq, data) === c.snd.dataEnd;
+    if ((data <= 0 && !fin) || data > c.snd.prr.allowance(c.sendRoom)) break;
     sendSegment(c, seq, data, fin ? ACK | FIN : ACK);
     sent = true;
   }

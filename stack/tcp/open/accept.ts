@@ -128,15 +128,15 @@ export function listenInput(
   }
   const c = host.createPassive(l, d, seg, issFloor);
   if (!c) return;
-  c.irs = seg.seq;
-  c.rcvNxt = seqAdd(seg.seq, 1);
-  c.rcvAdv = c.rcvNxt;
+  c.rcv.irs = seg.seq;
+  c.rcv.nxt = seqAdd(seg.seq, 1);
+  c.rcv.adv = c.rcv.nxt;
   negotiate(c, seg.options);
   // RFC 7323 2.2: the SYN's window is not scaled.
-  c.sndWnd = seg.window;
-  c.maxSndWnd = c.sndWnd;
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = c.iss;
+  c.snd.wnd = seg.window;
+  c.snd.maxWnd = c.snd.wnd;
+  c.snd.wl1 = seg.seq;
+  c.snd.wl2 = c.snd.iss;
   c.synQueued = true;
   l.synPending++;
   s.passiveOpens++;

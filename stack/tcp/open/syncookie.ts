@@ -242,15 +242,15 @@ export class CookieResponder {
     if (!c) return true;
     // The SYN,ACK we sent without a block: ISS is the cookie, and the options
     // come from the cookie, the ACK's timestamp, and our TSval's low bits.
-    c.iss =
-      c.sndUna =
-      c.recover =
-      c.smallEnd =
+    c.snd.iss =
+      c.snd.una =
+      c.snd.recover =
+      c.snd.smallEnd =
         iss;
-    c.sndNxt = c.sndMax = c.bufSeq = seqAdd(iss, 1);
-    c.irs = irs;
-    c.rcvNxt = seg.seq;
-    c.rcvAdv = seqAdd(seg.seq, this.#window());
+    c.snd.nxt = c.snd.max = c.snd.bufSeq = seqAdd(iss, 1);
+    c.rcv.irs = irs;
+    c.rcv.nxt = seg.seq;
+    c.rcv.adv = seqAdd(seg.seq, this.#window());
     const ack = seg.options;
     const o = this.#opts;
     o.reset();
@@ -263,9 +263,9 @@ export class CookieResponder {
       o.tsVal = ack.tsVal;
     }
     negotiate(c, o);
-    c.sndWnd = c.maxSndWnd = seg.window << c.sndScale;
-    c.sndWl1 = irs;
-    c.sndWl2 = iss;
+    c.snd.wnd = c.snd.maxWnd = seg.window << c.snd.scale;
+    c.snd.wl1 = irs;
+    c.snd.wl2 = iss;
     // Counted as a half-open connection for the moment the ACK completes it.
     c.synQueued = true;
     l.synPending++;

@@ -28,7 +28,7 @@ export function icmpError(c: TcpConnection, e: IcmpErrorReport): void {
   const s = c.ctx.stats.icmp;
   // RFC 5927 4.1: a blind attacker must guess a sequence number in flight.
   const seq = readU32(e.buf, e.transportOff + 4);
-  if (!(seqGe(seq, c.sndUna) && seqLt(seq, c.sndMax))) {
+  if (!(seqGe(seq, c.snd.una) && seqLt(seq, c.snd.max))) {
     s.outOfWindow++;
     return;
   }
@@ -58,17 +58,17 @@ function packetTooBig(c: TcpConnection, mtu: number): void {
   ip.pmtu.lower(c.remote, mtu, ip.mtu, now);
   const pathMtu = ip.pmtu.get(c.remote, now) ?? ip.mtu;
   const mss = linkMss(pathMtu, c.remote.length);
-  if (mss >= c.sndMss) {
+  if (mss >= c.snd.mss) {
     s.pmtuUnchanged++;
     return;
   }
   s.pmtuLowered++;
-  c.sndMss = mss;
+  c.snd.mss = mss;
   // What is in flight was cut to the old size and is lost: resend it now
   // in smaller segments instead of waiting for the RTO (RFC 1191 6.5).
-  if (c.sndMax !== c.sndUna) {
-    c.sndNxt = c.sndUna;
-    c.rttSeq = -1;
+  if (c.snd.max !== c.snd.una) {
+    c.snd.nxt = c.snd.una;
+    c.snd.rttSeq = -1;
     tcpOutput(c);
   }
 }
@@ -79,7 +79,7 @@ function packetTooBig(c: TcpConnection, mtu: number): void {
  *
  * @example
  * ```ts ignore
- * conn.sndMss = pathMss(conn, conn.sndMss);
+ * conn.snd.mss = pathMss(conn, conn.snd.mss);
  * ```
  */
 export function pathMss(c: TcpConnection, mss: number): number {

@@ -22,7 +22,7 @@ export function minimumMss(addrLen: number): number {
 }
 
 /**
- * Called at each retransmission timeout of `c`, after `c.retries` counted
+ * Called at each retransmission timeout of `c`, after `c.snd.retries` counted
  * it: lowers or restores the MSS as the stage requires.
  *
  * @example
@@ -31,12 +31,13 @@ export function minimumMss(addrLen: number): number {
  * import { newTcpStats } from "../stats.ts";
  * import { DEFAULT_TCP_CONFIG } from "../config.ts";
  * const c = {
- *   state: "ESTABLISHED", retries: 2, sndMss: 1460, flightSize: 30_000, blackholeSavedMss: 0,
+ *   state: "ESTABLISHED",
+ *   snd: { retries: 2, mss: 1460, flightSize: 30_000, blackholeSavedMss: 0 },
  *   remote: new Uint8Array(4),
  *   ctx: { config: { ...DEFAULT_TCP_CONFIG, pmtudBlackholeDetection: true }, stats: newTcpStats() },
  * };
  * onTimeoutBlackhole(c as never);
- * c.sndMss; // 1200
+ * c.snd.mss; // 1200
  * ```
  */
 export function onTimeoutBlackhole(c: TcpConnection): void {
@@ -44,21 +45,23 @@ export function onTimeoutBlackhole(c: TcpConnection): void {
   if (!cfg.pmtudBlackholeDetection) return;
   if (c.state !== "ESTABLISHED" && c.state !== "FIN-WAIT-1") return;
   const s = c.ctx.stats.pmtudBlackhole;
-  const shift = c.retries;
+  const shift = c.snd.retries;
   const min = minimumMss(c.remote.length);
-  if (shift >= 2 && shift < 6 && shift % 2 === 0 && c.flightSize >= c.sndMss && c.sndMss > min) {
-    if (c.blackholeSavedMss === 0) c.blackholeSavedMss = c.sndMss;
+  if (
+    shift >= 2 && shift < 6 && shift % 2 === 0 && c.snd.flightSize >= c.snd.mss && c.snd.mss > min
+  ) {
+    if (c.snd.blackholeSavedMss === 0) c.snd.blackholeSavedMss = c.snd.mss;
     const first = c.remote.length === 4 ? cfg.pmtudBlackholeMss : cfg.v6PmtudBlackholeMss;
-    if (c.sndMss > first) {
-      c.sndMss = first;
+    if (c.snd.mss > first) {
+      c.snd.mss = first;
       s.activated++;
     } else {
-      c.sndMss = min;
+      c.snd.mss = min;
       s.activatedMinMss++;
     }
-  } else if (shift >= 6 && c.blackholeSavedMss !== 0) {
-    c.sndMss = c.blackholeSavedMss;
-    c.blackholeSavedMss = 0;
+  } else if (shift >= 6 && c.snd.blackholeSavedMss !== 0) {
+    c.snd.mss = c.snd.blackholeSavedMss;
+    c.snd.blackholeSavedMss = 0;
     s.failed++;
   }
 }

@@ -280,14 +280,14 @@ export class TimeWaitTable {
       this.#addr[slot] = 0;
     } else this.#addr[slot] = readU32(c.remote, 0);
     this.#ports[slot] = ((c.localPort << 16) | c.remotePort) >>> 0;
-    this.#sndNxt[slot] = c.sndMax;
-    this.#rcvNxt[slot] = c.rcvNxt;
-    this.#iss[slot] = c.iss;
-    this.#irs[slot] = c.irs;
+    this.#sndNxt[slot] = c.snd.max;
+    this.#rcvNxt[slot] = c.rcv.nxt;
+    this.#iss[slot] = c.snd.iss;
+    this.#irs[slot] = c.rcv.irs;
     // tcp_twstart: the receive buffer's space, scaled and rounded up.
-    const scale = c.rcvScale;
-    this.#lastWin[slot] = Math.min(0xffff, (c.rcvBuf.window + (1 << scale) - 1) >>> scale);
-    this.#tsRecent[slot] = c.tsOk ? c.tsRecent : 0;
+    const scale = c.rcv.scale;
+    this.#lastWin[slot] = Math.min(0xffff, (c.rcv.buf.window + (1 << scale) - 1) >>> scale);
+    this.#tsRecent[slot] = c.tsOk ? c.rcv.tsRecent : 0;
     this.#tsOffset[slot] = c.tsOk ? c.tsOffset : 0;
     this.#start[slot] = c.createdAt >>> 0;
     this.#rearms[slot] = 0;
@@ -295,7 +295,7 @@ export class TimeWaitTable {
     this.#count++;
     s.started++;
     s.current = this.#count;
-    if (c.ackNow) this.respond(slot);
+    if (c.rcv.ackNow) this.respond(slot);
     this.#append(slot, now);
     return slot;
   }

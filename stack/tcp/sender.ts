@@ -1,0 +1,155 @@
+/**
+ * The sending half of a connection (gVisor's `sender`): the send sequence
+ * variables of RFC 9293 3.3.1, the send buffer, and what decides when a
+ * byte goes out again: the RTT estimator, congestion control and loss
+ * recovery's state. Only output, the ACK processing of input, the timers
+ * and the user's SEND and CLOSE change it.
+ *
+ * @module
+ */
+
+import type { TcpConfig } from "./config.ts";
+import type { CongestionControl } from "./cc/congestion.ts";
+import { Cubic } from "./cc/cubic.ts";
+import { HyStart, type HyStartCounters } from "./cc/hystart.ts";
+import { NewReno } from "./cc/reno.ts";
+import { SendBuffer } from "./buffers/send_buffer.ts";
+import { Prr } from "./loss/prr.ts";
+import { Rack } from "./loss/rack.ts";
+import { SackScoreboard } from "./loss/sack.ts";
+import { RttEstimator } from "./rtt.ts";
+
+/**
+ * What the sender owns.
+ *
+ * @example
+ * ```ts
+ * import { Sender } from "./sender.ts";
+ * import { DEFAULT_TCP_CONFIG } from "./config.ts";
+ * const snd = new Sender(DEFAULT_TCP_CONFIG, 1460);
+ * snd.iss = snd.una = snd.nxt = snd.max = snd.bufSeq = 1000;
+ * snd.dataEnd; // 1000: nothing queued
+ * snd.cc.cwnd; // 14600: RFC 6928's initial window
+ * ```
+ */
+export class Sender {
+  /** Initial send sequence number. */
+  iss = 0;
+  /** SND.UNA: oldest unacknowledged sequence number. */
+  una = 0;
+  /** SND.NXT: next sequence number to send. */
+  nxt = 0;
+  /** Highest sequence number sent (snd_max in BSD). */
+  max = 0;
+  /** SND.WND: the peer's window, scaled. */
+  wnd = 0;
+  /** Largest window the peer offered (RFC 5961 5.2 MAX.SND.WND). */
+  maxWnd = 0;
+  /** SND.WL1: segment sequence number of the last window update. */
+  wl1 = 0;
+  /** SND.WL2: segment ack number of the last window update. */
+  wl2 = 0;
+  /** Shift applied to the peer's window field. */
+  scale = 0;
+  /** Our MSS for sending: min(peer MSS, our link, the path). */
+  mss = 536;
+  /** The peer has acknowledged our SYN. */
+  synAcked = false;
+  /** Sequence number of the first byte in `buf`. */
+  bufSeq = 0;
+  /** The application closed its write side: a FIN follows the data. */
+  finQueued = false;
+  /** Bytes waiting to be sent or acknowledged. */
+  readonly buf: SendBuffer;
+  /** End of the last short data segment sent (Minshall's Nagle). */
+  smallEnd = 0;
+
+  /** RTT estimator. */
+  readonly rtt: RttEstimator;
+  /** Sequence number being timed without timestamps, or -1 (Karn). */
+  rttSeq = -1;
+  /** When `rttSeq` was sent. */
+  rttSentAt = 0;
+  /** Congestion control. */
+  cc: CongestionControl;
+  /** Duplicate ACKs in a row. */
+  dupAcks = 0;
+  /** In fast recovery. */
+  inRecovery = false;
+  /** RFC 6582 "recover": SND.MAX when recovery began. */
+  recover = 0;
+  /** What the peer holds above SND.UNA. */
+  readonly sack: SackScoreboard = new SackScoreboard();
+  /** The transmission log and RACK's loss detection (SACK connections). */
+  readonly rack: Rack = new Rack();
+  /** The sending rate in fast recovery. */
+  readonly prr: Prr = new Prr();
+  /** End of the outstanding tail loss probe (RFC 8985 TLP.end_seq), or -1. */
+  tlpEnd = -1;
+  /** The probe was a retransmission (TLP.is_retrans). */
+  tlpRetransmitted = false;
+  /** A D-SACK arrived since the probe: it repaired nothing. */
+  tlpDsack = false;
+  /** SND.UNA when the last SACK recovery began (its D-SACKs count), or -1: nothing to undo. */
+  undoMarker = -1;
+  /** Retransmissions of that recovery not yet D-SACKed (Linux's undo_retrans). */
+  undoRetrans = 0;
+  /** cwnd before that recovery. */
+  undoCwnd = 0;
+  /** ssthresh before that recovery. */
+  undoSsthresh = 0;
+  /** Retransmissions of the current segment since the last progress. */
+  retries = 0;
+  /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
+  blackholeSavedMss = 0;
+
+  /** Last time data or a FIN was sent, ms. */
+  lastSendAt = 0;
+  /** When sent data last made progress (acknowledged, or first queued), ms. */
+  progressAt = 0;
+  /** Segments sent again (this connection's share of tcp.retransmittedSegments). */
+  retransmits = 0;
+  /** Bytes of ours the peer acknowledged. */
+  bytesAcked = 0;
+
+  /** A sender with `config`'s buffer, timers and congestion control, counting in `mss`. */
+  constructor(config: TcpConfig, mss: number) {
+    this.buf = new SendBuffer(config.sndBuf);
+    this.rtt = new RttEstimator(config);
+    this.cc = congestionFor(config, mss);
+  }
+
+  /** Sequence number just past the last byte in the send buffer. */
+  get dataEnd(): number {
+    return (this.bufSeq + this.buf.length) >>> 0;
+  }
+
+  /** Whether our FIN has been acknowledged. */
+  get finAcked(): boolean {
+    return this.finQueued && this.una === ((this.dataEnd + 1) >>> 0);
+  }
+
+  /** Bytes in flight: sent and not acknowledged (RFC 5681 FlightSize). */
+  get flightSize(): number {
+    return (this.max - this.una) >>> 0;
+  }
+}
+
+/**
+ * A fresh congestion controller counting in segments of `smss` bytes
+ * (RFC 5681's SMSS: the data a segment carries, options excluded).
+ *
+ * @example
+ * ```ts
+ * import { congestionFor } from "./sender.ts";
+ * congestionFor({ congestion: "newreno", hystart: true }, 1448).cwnd; // 14480
+ * ```
+ */
+export function congestionFor(
+  config: Pick<TcpConfig, "congestion" | "hystart">,
+  smss: number,
+  counters?: HyStartCounters,
+): CongestionControl {
+  const hs = new HyStart(config.hystart, counters);
+  return config.congestion === "cubic" ? new Cubic(smss, hs) : new NewReno(smss, hs);
+}
