@@ -28,6 +28,7 @@ import {
   Icmpv6Type,
   Icmpv6Unreachable,
 } from "./wire/icmp.ts";
+import { addressPseudoSum } from "./wire/checksum.ts";
 import { IpProtocol } from "./wire/ipv4.ts";
 
 /**
@@ -279,7 +280,12 @@ export class Icmp {
       ? buf.slice(dstOff, dstOff + addrLen)
       : (v6 ? ip.ipv6 : ip.ipv4);
     if (src === undefined) return;
-    fillIcmpChecksum(tx, off, msgLen, v6 ? pseudoSumOf(src, dst, msgLen) : 0);
+    fillIcmpChecksum(
+      tx,
+      off,
+      msgLen,
+      v6 ? addressPseudoSum(src, dst, IpProtocol.ICMPV6, msgLen) : 0,
+    );
     if (v6 && p.type === Icmpv6Type.PARAMETER_PROBLEM) this.stats.sent.parameterProblem++;
     else this.stats.sent.protocolUnreachable++;
     ip.send(src, dst, v6 ? IpProtocol.ICMPV6 : IpProtocol.ICMP, msgLen);
@@ -354,13 +360,6 @@ function unicastSource(buf: Uint8Array, off: number, addrLen: number): boolean {
 
 function multicastDestination(buf: Uint8Array, off: number, addrLen: number): boolean {
   return addrLen === 4 ? buf[off] >= 224 : buf[off] === 0xff; // 255.255.255.255 included
-}
-
-function pseudoSumOf(src: Uint8Array, dst: Uint8Array, len: number): number {
-  const a = new Uint8Array(32);
-  a.set(src);
-  a.set(dst, 16);
-  return icmpv6PseudoSum(a, 0, 16, len);
 }
 
 // ICMPv4 errors about our packets, by type and code (RFC 792, RFC 1122 4.2.3.9).

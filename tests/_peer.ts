@@ -47,7 +47,7 @@ export function decode(p: Uint8Array): Seen {
     mss: o.mss,
     wscale: o.wscale,
     sackOk: o.sackPermitted,
-    ts: o.hasTimestamp ? [o.tsVal, o.tsEcr] : undefined,
+    ts: o.timestamp ? [o.tsVal, o.tsEcr] : undefined,
     sack,
     data: p.slice(seg.dataOffset, seg.dataOffset + seg.dataLen),
     raw: p,

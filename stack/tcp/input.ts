@@ -6,7 +6,7 @@
  * @module
  */
 
-import { seqLen, TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
+import { MAX_WSCALE, seqLen, TcpFlags, type TcpOptions, type TcpSegment } from "../wire/tcp.ts";
 import { sendAbortReset, sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
@@ -44,14 +44,14 @@ export function negotiate(c: TcpConnection, opt: TcpOptions): void {
   c.rcv.buf.capacity = roundToSegments(c.rcv.buf.capacity, c.snd.mss, cfg.maxSockBuf);
   // RFC 7323 2.2: scaling only when both sides sent the option.
   if (opt.wscale >= 0 && cfg.windowScale) {
-    c.snd.scale = Math.min(opt.wscale, 14); // RFC 7323 2.3: larger values are 14
+    c.snd.scale = Math.min(opt.wscale, MAX_WSCALE);
     c.offeredScale = true;
   } else {
     c.snd.scale = 0;
     c.rcv.scale = 0;
     c.offeredScale = false;
   }
-  if (opt.hasTimestamp && cfg.timestamps) {
+  if (opt.timestamp && cfg.timestamps) {
     c.tsOk = true;
     c.rcv.tsRecent = opt.tsVal;
     c.rcv.tsRecentAge = c.ctx.now();
@@ -124,7 +124,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
   let dataLen = seg.dataLen;
 
   // RFC 7323 3.2: after negotiation, a non-RST segment without TSopt is dropped.
-  if (c.tsOk && !opt.hasTimestamp && !(flags & RST)) {
+  if (c.tsOk && !opt.timestamp && !(flags & RST)) {
     s.dropped.missingTimestamp++;
     return;
   }

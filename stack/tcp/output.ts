@@ -9,15 +9,15 @@
 
 import type { IpDatagram, IpLayer } from "../ip.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
-import { pseudoSum, sum16 } from "../wire/checksum.ts";
+import { addressPseudoSum } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import {
   emitTcp,
   seqLen,
-  TCP_CHECKSUM_OFFSET,
   TCP_HEADER_LEN,
+  TcpField,
   TcpFlags,
-  TcpHeaderFields,
+  TcpRepr,
   type TcpSegment,
 } from "../wire/tcp.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
@@ -25,7 +25,7 @@ import type { TcpConnection, TcpContext } from "./tcb.ts";
 import { armProbe, retransmitLost } from "./loss/recovery.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
-const hdr = new TcpHeaderFields();
+const hdr = new TcpRepr();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
 /**
@@ -39,8 +39,7 @@ const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
  */
 export function connectionPseudo(c: TcpConnection): number {
   if (c.pseudoBase < 0) {
-    c.pseudoBase = sum16(sum16(0, c.local, 0, c.local.length), c.remote, 0, c.remote.length) +
-      IpProtocol.TCP;
+    c.pseudoBase = addressPseudoSum(c.local, c.remote, IpProtocol.TCP, 0);
   }
   return c.pseudoBase;
 }
@@ -90,7 +89,7 @@ export function sendSegment(
   f.seq = seq;
   f.ack = flags & ACK ? c.rcv.nxt : 0;
   f.flags = flags;
-  f.sackCount = 0;
+  f.clearOptions();
   if (flags & SYN) {
     const active = c.state === "SYN-SENT";
     f.mss = c.rcv.mss;
@@ -102,9 +101,6 @@ export function sendSegment(
     // RFC 7323 2.2: the window in a SYN is never scaled.
     f.window = Math.min(0xffff, c.rcv.buf.window);
   } else {
-    f.mss = -1;
-    f.wscale = -1;
-    f.sackPermitted = false;
     f.timestamp = c.tsOk;
     f.tsVal = c.tsNow();
     f.tsEcr = c.rcv.tsRecent;
@@ -135,7 +131,7 @@ export function sendSegment(
     const perSegment = c.snd.mss + TCP_HEADER_LEN - hl;
     ip.sendPartial(c.local, c.remote, IpProtocol.TCP, hl + len, {
       headerLen: hl,
-      checksumOffset: TCP_CHECKSUM_OFFSET,
+      checksumOffset: TcpField.CHECKSUM,
       segmentSize: len > perSegment ? perSegment : 0,
     });
   } else {
@@ -359,7 +355,6 @@ export function sendAbortReset(c: TcpConnection): void {
 
 const rstLocal = new Uint8Array(16);
 const rstRemote = new Uint8Array(16);
-const headerPseudo = new Uint8Array(32);
 
 /**
  * Sends the header `f` with no data from `local` to `remote`, outside any
@@ -374,13 +369,10 @@ export function sendHeaderOnly(
   ip: IpLayer,
   local: IpAddress,
   remote: IpAddress,
-  f: TcpHeaderFields,
+  f: TcpRepr,
 ): void {
-  const n = local.length;
-  headerPseudo.set(local, 0);
-  headerPseudo.set(remote, n);
-  const pseudo = pseudoSum(headerPseudo, 0, n, n, IpProtocol.TCP, 0);
-  emitTcp(ip.txBuffer, ip.payloadOffset(n), f, 0, pseudo);
+  const pseudo = addressPseudoSum(local, remote, IpProtocol.TCP, 0);
+  emitTcp(ip.txBuffer, ip.payloadOffset(local.length), f, 0, pseudo);
   ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen());
 }
 
@@ -400,11 +392,7 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
   const f = hdr;
   f.srcPort = seg.dstPort;
   f.dstPort = seg.srcPort;
-  f.mss = -1;
-  f.wscale = -1;
-  f.sackPermitted = false;
-  f.timestamp = false;
-  f.sackCount = 0;
+  f.clearOptions();
   f.window = 0;
   if (flags & ACK) {
     f.seq = seg.ack;
@@ -428,7 +416,7 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
  * sendReply(layer, datagram, fields);
  * ```
  */
-export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpHeaderFields): void {
+export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpRepr): void {
   const n = d.addrLen;
   const local = n === 4 ? rstLocal.subarray(0, 4) : rstLocal;
   const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;

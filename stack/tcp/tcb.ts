@@ -11,6 +11,7 @@ import type { IpLayer } from "../ip.ts";
 import type { ListenerCore } from "./open/accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
+import { MAX_WSCALE } from "../wire/tcp.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
 import type { TcpState } from "./state.ts";
@@ -262,7 +263,7 @@ export class TcpConnection {
  */
 export function receiveScale(rcvBuf: number): number {
   let s = 0;
-  while (s < 14 && rcvBuf > 0xffff << s) s++;
+  while (s < MAX_WSCALE && rcvBuf > 0xffff << s) s++;
   return s;
 }
 

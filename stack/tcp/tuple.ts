@@ -8,17 +8,17 @@
 import { readU32 } from "../wire/tcp.ts";
 
 /**
- * Mixes a remote address (four words; IPv4 uses the first) and the ports
+ * The hash of a 4-tuple as words: a remote address (four words; IPv4 uses the first) and the ports
  * word with a random `seed`, so peers cannot aim collisions at the tables.
  * Murmur3-style multiply-xorshift rounds.
  *
  * @example
  * ```ts
- * import { tupleHash } from "./tuple.ts";
- * tupleHash(7, 0xc0000201, 0, 0, 0, (80 << 16) | 40000); // a 32-bit number
+ * import { hashTupleWords } from "./tuple.ts";
+ * hashTupleWords(7, 0xc0000201, 0, 0, 0, (80 << 16) | 40000); // a 32-bit number
  * ```
  */
-export function tupleHash(
+export function hashTupleWords(
   seed: number,
   a: number,
   b: number,
@@ -53,8 +53,8 @@ export function hashTuple(
 ): number {
   const ports = ((localPort << 16) | remotePort) >>> 0;
   const a = readU32(remote, off);
-  if (len === 4) return tupleHash(seed, a, 0, 0, 0, ports);
-  return tupleHash(
+  if (len === 4) return hashTupleWords(seed, a, 0, 0, 0, ports);
+  return hashTupleWords(
     seed,
     a,
     readU32(remote, off + 4),

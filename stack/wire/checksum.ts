@@ -80,7 +80,30 @@ export function pseudoSum(
   protocol: number,
   length: number,
 ): number {
-  let sum = sum16(0, buf, srcOff, srcOff + addrLen);
-  sum = sum16(sum, buf, dstOff, dstOff + addrLen);
+  const sum = sum16(sum16(0, buf, srcOff, srcOff + addrLen), buf, dstOff, dstOff + addrLen);
+  return sum + protocol + (length >>> 16) + (length & 0xffff);
+}
+
+/**
+ * {@linkcode pseudoSum} for two addresses held on their own (a reply's,
+ * a connection's), without copying them into a header first.
+ *
+ * @example
+ * ```ts
+ * import { addressPseudoSum, pseudoSum } from "./checksum.ts";
+ * const src = new Uint8Array([192, 0, 2, 2]), dst = new Uint8Array([192, 0, 2, 1]);
+ * const ip = new Uint8Array(8);
+ * ip.set(src);
+ * ip.set(dst, 4);
+ * addressPseudoSum(src, dst, 6, 20) === pseudoSum(ip, 0, 4, 4, 6, 20); // true
+ * ```
+ */
+export function addressPseudoSum(
+  src: Uint8Array,
+  dst: Uint8Array,
+  protocol: number,
+  length: number,
+): number {
+  const sum = sum16(sum16(0, src, 0, src.length), dst, 0, dst.length);
   return sum + protocol + (length >>> 16) + (length & 0xffff);
 }

@@ -1,8 +1,11 @@
 /**
  * TCP header (RFC 9293 3.1) and options: MSS (RFC 9293 3.2), window scale
  * and timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018).
- * A reusable view over the bytes, a reusable parsed-options value, and an
- * emitter that writes header and options straight into the send buffer.
+ * As smoltcp's `wire`: a reusable zero-copy view over the bytes
+ * ({@linkcode TcpSegment}), one record of header fields and options used
+ * both to parse and to emit ({@linkcode TcpRepr}, whose option half
+ * {@linkcode TcpOptions} a parsed segment carries), and an emitter that
+ * writes the record straight into the send buffer.
  *
  * @module
  */
@@ -37,8 +40,23 @@ export function seqLen(flags: number, dataLen: number): number {
 
 /** Length of a TCP header without options. */
 export const TCP_HEADER_LEN = 20;
-/** Offset of the checksum field in the TCP header. */
-export const TCP_CHECKSUM_OFFSET = 16;
+
+/** Offsets of the header's fields (RFC 9293 3.1). */
+export const TcpField = {
+  SRC_PORT: 0,
+  DST_PORT: 2,
+  SEQ: 4,
+  ACK: 8,
+  /** Data offset (high nibble, in 32-bit words). */
+  DATA_OFFSET: 12,
+  FLAGS: 13,
+  WINDOW: 14,
+  CHECKSUM: 16,
+  URGENT: 18,
+} as const;
+
+/** Largest window scale shift (RFC 7323 2.3): a larger one is taken as 14. */
+export const MAX_WSCALE = 14;
 
 const OPT_END = 0;
 const OPT_NOP = 1;
@@ -52,7 +70,8 @@ const OPT_TIMESTAMP = 8;
 export type TcpWireError = "truncated" | "badDataOffset" | "badChecksum" | "badOption";
 
 /**
- * Options of one segment, parsed into typed fields. One instance is reused;
+ * The options of one segment (RFC 9293 3.2, RFC 7323, RFC 2018), as a
+ * parsed segment carries them and as {@linkcode TcpRepr} emits them:
  * absent options are `-1` (numbers) or `false`.
  *
  * @example
@@ -67,10 +86,10 @@ export class TcpOptions {
   mss = -1;
   /** Window scale shift, or -1. */
   wscale = -1;
-  /** SACK-permitted seen. */
+  /** SACK-permitted. */
   sackPermitted = false;
-  /** Timestamp option seen. */
-  hasTimestamp = false;
+  /** The timestamp option (TSval, TSecr). */
+  timestamp = false;
   /** TSval. */
   tsVal = 0;
   /** TSecr. */
@@ -81,11 +100,11 @@ export class TcpOptions {
   readonly sack: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
   /** Clears to "no options". */
-  reset(): void {
+  clearOptions(): void {
     this.mss = -1;
     this.wscale = -1;
     this.sackPermitted = false;
-    this.hasTimestamp = false;
+    this.timestamp = false;
     this.sackCount = 0;
   }
 }
@@ -128,31 +147,31 @@ export class TcpSegment {
 
   /** Source port. */
   get srcPort(): number {
-    return (this.buf[this.off] << 8) | this.buf[this.off + 1];
+    return readU16(this.buf, this.off + F.SRC_PORT);
   }
   /** Destination port. */
   get dstPort(): number {
-    return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3];
+    return readU16(this.buf, this.off + F.DST_PORT);
   }
   /** Sequence number. */
   get seq(): number {
-    return readU32(this.buf, this.off + 4);
+    return readU32(this.buf, this.off + F.SEQ);
   }
   /** Acknowledgment number. */
   get ack(): number {
-    return readU32(this.buf, this.off + 8);
+    return readU32(this.buf, this.off + F.ACK);
   }
   /** Header length in bytes. */
   get headerLen(): number {
-    return (this.buf[this.off + 12] >> 4) * 4;
+    return (this.buf[this.off + F.DATA_OFFSET] >> 4) * 4;
   }
   /** Flag bits. */
   get flags(): number {
-    return this.buf[this.off + 13];
+    return this.buf[this.off + F.FLAGS];
   }
   /** Window field (unscaled). */
   get window(): number {
-    return (this.buf[this.off + 14] << 8) | this.buf[this.off + 15];
+    return readU16(this.buf, this.off + F.WINDOW);
   }
   /** Offset of the data in `buf`. */
   get dataOffset(): number {
@@ -162,6 +181,17 @@ export class TcpSegment {
   get dataLen(): number {
     return this.len - this.headerLen;
   }
+}
+
+const F = TcpField;
+
+function readU16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+
+function writeU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >> 8;
+  b[o + 1] = v & 0xff;
 }
 
 /**
@@ -211,7 +241,7 @@ export function parseOptions(
   end: number,
   out: TcpOptions,
 ): TcpWireError | undefined {
-  out.reset();
+  out.clearOptions();
   let i = start;
   while (i < end) {
     const kind = buf[i];
@@ -238,7 +268,7 @@ export function parseOptions(
         break;
       case OPT_TIMESTAMP:
         if (len !== 10) return "badOption";
-        out.hasTimestamp = true;
+        out.timestamp = true;
         out.tsVal = readU32(buf, i + 2);
         out.tsEcr = readU32(buf, i + 6);
         break;
@@ -259,17 +289,19 @@ export function parseOptions(
 }
 
 /**
- * What {@linkcode emitTcp} writes. One instance is reused by the sender.
+ * A TCP header as values: the fields and the options. {@linkcode emitTcp}
+ * writes one; a parsed segment's options are its {@linkcode TcpOptions}
+ * half, under the same names. One instance is reused by each sender.
  *
  * @example
  * ```ts
- * import { TcpHeaderFields } from "./tcp.ts";
- * const f = new TcpHeaderFields();
+ * import { TcpRepr } from "./tcp.ts";
+ * const f = new TcpRepr();
  * f.timestamp = true;
  * f.optionsLen(); // 12
  * ```
  */
-export class TcpHeaderFields {
+export class TcpRepr extends TcpOptions {
   /** Source port. */
   srcPort = 0;
   /** Destination port. */
@@ -282,22 +314,6 @@ export class TcpHeaderFields {
   flags = 0;
   /** Window field (already scaled down). */
   window = 0;
-  /** MSS option value, or -1. */
-  mss = -1;
-  /** Window scale option, or -1. */
-  wscale = -1;
-  /** Send SACK-permitted. */
-  sackPermitted = false;
-  /** Send the timestamp option. */
-  timestamp = false;
-  /** TSval. */
-  tsVal = 0;
-  /** TSecr. */
-  tsEcr = 0;
-  /** SACK blocks to send (pairs), count in `sackCount`. */
-  readonly sack: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
-  /** Number of SACK blocks. */
-  sackCount = 0;
 
   /** Length of the options these fields produce. */
   optionsLen(): number {
@@ -319,8 +335,8 @@ export class TcpHeaderFields {
  *
  * @example
  * ```ts
- * import { emitTcp, TcpHeaderFields, TcpFlags } from "./tcp.ts";
- * const f = new TcpHeaderFields();
+ * import { emitTcp, TcpFlags, TcpRepr } from "./tcp.ts";
+ * const f = new TcpRepr();
  * f.flags = TcpFlags.SYN;
  * const buf = new Uint8Array(60);
  * emitTcp(buf, 0, f, 0, 0); // 20
@@ -329,26 +345,21 @@ export class TcpHeaderFields {
 export function emitTcp(
   buf: Uint8Array,
   off: number,
-  f: TcpHeaderFields,
+  f: TcpRepr,
   dataLen: number,
   pseudo: number,
   partial = false,
 ): number {
   const hl = TCP_HEADER_LEN + f.optionsLen();
-  buf[off] = f.srcPort >> 8;
-  buf[off + 1] = f.srcPort & 0xff;
-  buf[off + 2] = f.dstPort >> 8;
-  buf[off + 3] = f.dstPort & 0xff;
-  writeU32(buf, off + 4, f.seq);
-  writeU32(buf, off + 8, f.ack);
-  buf[off + 12] = (hl / 4) << 4;
-  buf[off + 13] = f.flags;
-  buf[off + 14] = f.window >> 8;
-  buf[off + 15] = f.window & 0xff;
-  buf[off + 16] = 0;
-  buf[off + 17] = 0;
-  buf[off + 18] = 0;
-  buf[off + 19] = 0;
+  writeU16(buf, off + F.SRC_PORT, f.srcPort);
+  writeU16(buf, off + F.DST_PORT, f.dstPort);
+  writeU32(buf, off + F.SEQ, f.seq);
+  writeU32(buf, off + F.ACK, f.ack);
+  buf[off + F.DATA_OFFSET] = (hl / 4) << 4;
+  buf[off + F.FLAGS] = f.flags;
+  writeU16(buf, off + F.WINDOW, f.window);
+  writeU16(buf, off + F.CHECKSUM, 0);
+  writeU16(buf, off + F.URGENT, 0);
   let i = off + TCP_HEADER_LEN;
   if (f.mss >= 0) {
     buf[i++] = OPT_MSS;
@@ -397,7 +408,6 @@ export function emitTcp(
   // Partial: the device finishes it; the field holds the folded pseudo-header
   // sum, not complemented (virtio NEEDS_CSUM, Linux CHECKSUM_PARTIAL).
   const c = partial ? fold(ps) : checksum(sum16(ps, buf, off, off + total));
-  buf[off + 16] = c >> 8;
-  buf[off + 17] = c & 0xff;
+  writeU16(buf, off + F.CHECKSUM, c);
   return hl;
 }

@@ -18,7 +18,7 @@
  */
 
 import type { IpDatagram } from "../../ip.ts";
-import { TcpFlags, TcpHeaderFields, TcpOptions, type TcpSegment } from "../../wire/tcp.ts";
+import { MAX_WSCALE, TcpFlags, TcpOptions, TcpRepr, type TcpSegment } from "../../wire/tcp.ts";
 import type { ListenerCore } from "./accept.ts";
 import { negotiate, segmentArrives } from "../input.ts";
 import { halfSipHash } from "./isn.ts";
@@ -119,7 +119,7 @@ export class SynCookies {
  * ```
  */
 export function cookieTimestamp(tsNow: number, wscale: number, sackPermitted: boolean): number {
-  const bits = (wscale < 0 ? 15 : Math.min(wscale, 14)) | (sackPermitted ? 16 : 0);
+  const bits = (wscale < 0 ? 15 : Math.min(wscale, MAX_WSCALE)) | (sackPermitted ? 16 : 0);
   let ts = ((tsNow & ~63) | bits) >>> 0;
   if (((tsNow - ts) | 0) < 0) ts = (ts - 64) >>> 0;
   return ts;
@@ -170,7 +170,7 @@ export interface CookieHost extends TcpContext {
 export class CookieResponder {
   #host: CookieHost;
   #cookies = new SynCookies();
-  #hdr = new TcpHeaderFields();
+  #hdr = new TcpRepr();
   #opts = new TcpOptions();
 
   /** Cookies answered on behalf of `host`. */
@@ -193,10 +193,10 @@ export class CookieResponder {
     f.ack = seqAdd(seg.seq, 1);
     f.flags = TcpFlags.SYN | TcpFlags.ACK;
     f.window = this.#window();
+    f.clearOptions();
     f.mss = linkMss(host.ip.mtu, d.addrLen);
-    f.sackCount = 0;
     // Without timestamps there is nowhere to keep window scale and SACK.
-    const ts = o.hasTimestamp && cfg.timestamps;
+    const ts = o.timestamp && cfg.timestamps;
     const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
     const sack = ts && o.sackPermitted && cfg.sack;
     f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
@@ -253,13 +253,13 @@ export class CookieResponder {
     c.rcv.adv = seqAdd(seg.seq, this.#window());
     const ack = seg.options;
     const o = this.#opts;
-    o.reset();
+    o.clearOptions();
     o.mss = mss;
-    if (ack.hasTimestamp && host.config.timestamps) {
+    if (ack.timestamp && host.config.timestamps) {
       const carried = timestampOptions(ack.tsEcr);
       o.wscale = carried.wscale;
       o.sackPermitted = carried.sackPermitted;
-      o.hasTimestamp = true;
+      o.timestamp = true;
       o.tsVal = ack.tsVal;
     }
     negotiate(c, o);

@@ -10,7 +10,7 @@
  */
 
 import type { IcmpErrorReport } from "../../ip.ts";
-import { readU32 } from "../../wire/tcp.ts";
+import { readU32, TcpField } from "../../wire/tcp.ts";
 import { closeConnection } from "../input.ts";
 import { tcpOutput } from "../output.ts";
 import { seqGe, seqLt } from "../seq.ts";
@@ -27,7 +27,7 @@ import { ConnectionRefusedError, linkMss, type TcpConnection } from "../tcb.ts";
 export function icmpError(c: TcpConnection, e: IcmpErrorReport): void {
   const s = c.ctx.stats.icmp;
   // RFC 5927 4.1: a blind attacker must guess a sequence number in flight.
-  const seq = readU32(e.buf, e.transportOff + 4);
+  const seq = readU32(e.buf, e.transportOff + TcpField.SEQ);
   if (!(seqGe(seq, c.snd.una) && seqLt(seq, c.snd.max))) {
     s.outOfWindow++;
     return;

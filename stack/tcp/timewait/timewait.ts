@@ -20,17 +20,10 @@
  */
 
 import { formatIp } from "../../wire/ip_address.ts";
-import {
-  readU32,
-  seqLen,
-  TcpFlags,
-  TcpHeaderFields,
-  type TcpSegment,
-  writeU32,
-} from "../../wire/tcp.ts";
+import { readU32, seqLen, TcpFlags, TcpRepr, type TcpSegment, writeU32 } from "../../wire/tcp.ts";
 import type { IpLayer } from "../../ip.ts";
 import { seqAdd, seqGt, seqLt } from "../seq.ts";
-import { hashTuple, tupleHash } from "../tuple.ts";
+import { hashTuple, hashTupleWords } from "../tuple.ts";
 import { type TcpConnection, timestampClock } from "../tcb.ts";
 import { sendHeaderOnly } from "../output.ts";
 import type { TcpStats } from "../stats.ts";
@@ -156,7 +149,7 @@ export interface TimeWaitHost {
   now(): number;
 }
 
-const hdr = new TcpHeaderFields();
+const hdr = new TcpRepr();
 
 /**
  * The table of TIME_WAIT records.
@@ -369,7 +362,7 @@ export class TimeWaitTable {
       return "handled";
     }
     // RFC 7323 5.3 PAWS (off by default, as in FreeBSD 7's #if 0 block).
-    if (this.settings.paws && hasTs && opt.hasTimestamp && seqLt(opt.tsVal, this.#tsRecent[slot])) {
+    if (this.settings.paws && hasTs && opt.timestamp && seqLt(opt.tsVal, this.#tsRecent[slot])) {
       s.pawsDropped++;
       if (flags & ACK) this.respond(slot);
       return "handled";
@@ -379,7 +372,7 @@ export class TimeWaitTable {
     // speaks of a new SYN; a stray SYN,ACK gets the ACK below.
     if ((flags & (SYN | ACK)) === SYN) {
       const newerSeq = seqGt(seg.seq, this.#rcvNxt[slot]);
-      if (this.settings.rfc6191 && hasTs && opt.hasTimestamp) {
+      if (this.settings.rfc6191 && hasTs && opt.timestamp) {
         // RFC 6191 2 (off by default): the timestamp decides before the
         // sequence number, which only breaks a tie; an older one is dropped.
         const d = (opt.tsVal - this.#tsRecent[slot]) | 0;
@@ -440,10 +433,7 @@ export class TimeWaitTable {
     f.ack = this.#rcvNxt[slot];
     f.flags = ACK;
     f.window = this.#lastWin[slot];
-    f.mss = -1;
-    f.wscale = -1;
-    f.sackPermitted = false;
-    f.sackCount = 0;
+    f.clearOptions();
     f.timestamp = (this.#flags[slot] & F_TS) !== 0;
     f.tsVal = timestampClock(host.now(), this.#tsOffset[slot]);
     f.tsEcr = this.#tsRecent[slot];
@@ -666,7 +656,7 @@ export class TimeWaitTable {
     const ports = this.#ports[slot];
     if (this.#flags[slot] & F_V6) {
       const a = this.#addr6!;
-      return tupleHash(
+      return hashTupleWords(
         this.#seed,
         a[slot * 4],
         a[slot * 4 + 1],
@@ -675,7 +665,7 @@ export class TimeWaitTable {
         ports,
       );
     }
-    return tupleHash(this.#seed, this.#addr[slot], 0, 0, 0, ports);
+    return hashTupleWords(this.#seed, this.#addr[slot], 0, 0, 0, ports);
   }
 
   #hashInsert(slot: number): void {
