@@ -4,7 +4,7 @@
 
 import { IpLayer } from "../stack/ip.ts";
 import { newTcpStats } from "../stack/tcp/stats.ts";
-import type { TcpConnection } from "../stack/tcp/tcb.ts";
+import type { Tcb } from "../stack/tcp/tcb.ts";
 import { TimeWaitTable } from "../stack/tcp/timewait/timewait.ts";
 import { parseIp } from "../stack/wire/ip_address.ts";
 
@@ -72,7 +72,7 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
     keepAlive: false,
     ackNow: false,
   };
-  const c = block as unknown as TcpConnection;
+  const c = block as unknown as Tcb;
   const set = (i: number) => {
     // Distinct 4-tuples: peer address from i / 60000, port from i % 60000.
     const hi = Math.floor(i / 60000);

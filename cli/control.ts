@@ -35,8 +35,11 @@ export function controlPath(device: string, dir = CONTROL_DIR): string {
  * Answers one request against a stack (also used by the HTTP routes).
  *
  * @example
- * ```ts ignore
- * answer(stack, { cmd: "sysctl" }, () => ({})); // every setting
+ * ```ts
+ * import { Stack } from "../mod.ts";
+ * import { answer } from "./control.ts";
+ * const stack = new Stack({});
+ * answer(stack, { cmd: "sysctl", name: "net.inet.tcp.msl" }, () => ({})); // { "net.inet.tcp.msl": 30000 }
  * ```
  */
 export function answer(
@@ -83,9 +86,15 @@ export interface ControlServer {
  * Serves the control channel for `stack` at `path`.
  *
  * @example
- * ```ts ignore
- * const srv = await startControl(stack, controlPath("tunstack0"), () => ({}));
+ * ```ts
+ * import { Stack } from "../mod.ts";
+ * import { controlPath, controlRequest, startControl } from "./control.ts";
+ * const dir = await Deno.makeTempDir();
+ * const stack = new Stack({});
+ * const srv = await startControl(stack, controlPath("tunstack0", dir), () => ({}));
+ * await controlRequest(controlPath("tunstack0", dir), { cmd: "tw" }); // { count: 0, ... }
  * await srv.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function startControl(
@@ -162,8 +171,11 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
  * the stack's error message, or a clear one when no stack is running.
  *
  * @example
- * ```ts ignore
- * const tw = await controlRequest(controlPath("tunstack0"), { cmd: "tw" });
+ * ```ts
+ * import { controlPath, controlRequest } from "./control.ts";
+ * const dir = await Deno.makeTempDir();
+ * await controlRequest(controlPath("tunstack0", dir), { cmd: "tw" }).catch((e) => e.message); // "No running stack: nothing listens on ..."
+ * await Deno.remove(dir);
  * ```
  */
 export async function controlRequest(path: string, req: ControlRequest): Promise<unknown> {

@@ -246,8 +246,9 @@ export function formatConnections(rows: ConnectionInfo[], details: boolean, head
  * Formats TIME_WAIT entries as a table like `ss -tan state time-wait -o`.
  *
  * @example
- * ```ts ignore
- * console.log(formatTimeWait(entries));
+ * ```ts
+ * import { formatTimeWait } from "./inspect.ts";
+ * formatTimeWait([]); // "State  Local Address:Port  Peer Address:Port  Timer": the header only
  * ```
  */
 export function formatTimeWait(entries: TimeWaitEntry[], header = true): string {
@@ -268,8 +269,9 @@ function hostPort(a: string, p: number): string {
  * Runs one inspection command; resolves to the exit code.
  *
  * @example
- * ```ts ignore
- * Deno.exit(await runInspect("tw", ["--json"]));
+ * ```ts
+ * import { runInspect } from "./inspect.ts";
+ * await runInspect("tw", ["--limit", "many"]); // 2: a usage error, told on stderr
  * ```
  */
 export async function runInspect(

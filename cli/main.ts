@@ -35,8 +35,9 @@ ${INSPECT_HELP}
  * Runs the CLI; resolves to the exit status (2 for a usage error).
  *
  * @example
- * ```ts ignore
- * Deno.exit(await main(["--version"]));
+ * ```ts
+ * import { main } from "./main.ts";
+ * await main(["--version"]); // 0, after printing "tunstack 0.3.0"
  * ```
  */
 export async function main(args: string[]): Promise<number> {

@@ -132,7 +132,8 @@ function intFlag(name: string, v: string, min: number, max: number): number {
  * Parses `up` flags into stack options; throws a clear error on bad input.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { parseUpArgs } from "./up.ts";
  * parseUpArgs(["--dev", "tun1", "--mtu", "9000"]).mtu; // 9000
  * ```
  */
@@ -278,8 +279,9 @@ function describeImpairment(p: ImpairmentPlan): string {
  * Runs `tunstack up`; resolves to the exit code.
  *
  * @example
- * ```ts ignore
- * Deno.exit(await runUp(["--no-http"]));
+ * ```ts
+ * import { runUp } from "./up.ts";
+ * await runUp(["--mtu", "huge"]); // 2: a usage error, told on stderr before anything is opened
  * ```
  */
 export async function runUp(args: string[]): Promise<number> {

@@ -21,8 +21,20 @@ import { checksum, sum16 } from "./wire/checksum.ts";
  * The parts of a received datagram an upper layer needs; reused per packet.
  *
  * @example
- * ```ts ignore
- * ip.register(6, (d: IpDatagram) => console.log(d.payloadLen));
+ * ```ts
+ * import { type IpDatagram, IpLayer } from "./ip.ts";
+ * import { parseIp } from "./wire/ip_address.ts";
+ * const ip = new IpLayer({ ipv4: parseIp("192.0.2.2") });
+ * let len = -1;
+ * ip.register(253, (d: IpDatagram) => len = d.payloadLen); // RFC 3692's experimental protocol
+ * const p = new Uint8Array(24);
+ * p.set([0x45, 0, 0, 24, 0, 0, 0, 0, 64, 253, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+ * const sum = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18].reduce((s, i) => s + (p[i] << 8 | p[i + 1]), 0);
+ * const c = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+ * p[10] = c >> 8;
+ * p[11] = c & 0xff;
+ * ip.receive(p, p.length);
+ * len; // 4
  * ```
  */
 export class IpDatagram {

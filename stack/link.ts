@@ -26,10 +26,11 @@ export const GsoType = { NONE: 0, TCPV4: 1, TCPV6: 4 } as const;
  * headers. One instance is reused by the sender.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { GsoType, TxOffload } from "./link.ts";
  * const o = new TxOffload();
  * o.gsoType = GsoType.TCPV4;
- * o.gsoSize = 1448;
+ * o.gsoSize = 1448; // the device cuts the payload into 1448-byte segments
  * ```
  */
 export class TxOffload {

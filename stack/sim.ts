@@ -59,9 +59,16 @@ export function rng(seed: number): () => number {
  * Two stacks on one simulated wire.
  *
  * @example
- * ```ts ignore
- * const net = new SimNetwork({ ipv4: a4 }, { ipv4: b4 });
+ * ```ts
+ * import { SimNetwork } from "./sim.ts";
+ * import { parseIp } from "./wire/ip_address.ts";
+ * const net = new SimNetwork({ ipv4: parseIp("192.0.2.1") }, { ipv4: parseIp("192.0.2.2") });
+ * net.ab.loss = 0.01; // 1% of a's packets lost
+ * net.b.listen({ port: 80 });
+ * let done = false;
+ * net.a.connect({ hostname: "192.0.2.2", port: 80 }).then(() => done = true);
  * await net.run(() => done, 60_000);
+ * net.now < 60_000; // true: virtual milliseconds
  * ```
  */
 export class SimNetwork {

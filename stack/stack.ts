@@ -147,8 +147,14 @@ export class Stack implements PacketHandler {
    * Opens a TCP connection; resolves once established.
    *
    * @example
-   * ```ts ignore
-   * const conn = await stack.connect({ hostname: "192.0.2.1", port: 8080 });
+   * ```ts
+   * import { exampleConnection } from "./_examples.ts";
+   * const { net } = await exampleConnection(); // two stacks: a is 192.0.2.1, b is 192.0.2.2
+   * net.b.listen({ port: 8080 });
+   * let state = "";
+   * net.a.connect({ hostname: "192.0.2.2", port: 8080 }).then((c) => state = c.status().state);
+   * await net.run(() => state !== "");
+   * state; // "ESTABLISHED"
    * ```
    */
   async connect(options: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {

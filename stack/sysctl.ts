@@ -335,7 +335,10 @@ export const SYSCTL_NAMES: readonly string[] = Object.keys(KNOBS);
  * Reads one setting, or all when `name` is omitted.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "./stack.ts";
+ * import { sysctlGet } from "./sysctl.ts";
+ * const stack = new Stack({});
  * sysctlGet(stack, "net.inet.tcp.msl"); // { "net.inet.tcp.msl": 30000 }
  * ```
  */
@@ -353,8 +356,11 @@ export function sysctlGet(stack: Stack, name?: string): Record<string, number> {
  * nothing) on an unknown name or a refused value.
  *
  * @example
- * ```ts ignore
- * sysctlSet(stack, "net.inet.tcp.maxtcptw", "32");
+ * ```ts
+ * import { Stack } from "./stack.ts";
+ * import { sysctlSet } from "./sysctl.ts";
+ * const stack = new Stack({});
+ * sysctlSet(stack, "net.inet.tcp.maxtcptw", "32"); // { "net.inet.tcp.maxtcptw": 32 }
  * ```
  */
 export function sysctlSet(stack: Stack, name: string, value: string): Record<string, number> {

@@ -44,8 +44,9 @@ export interface TunOptions {
  * Raised when the device cannot be created, with a one-line reason.
  *
  * @example
- * ```ts ignore
- * throw new TunError("Device name in use: tunstack0");
+ * ```ts
+ * import { TunError } from "./device.ts";
+ * new TunError("Device name in use: tunstack0") instanceof Error; // true
  * ```
  */
 export class TunError extends Error {

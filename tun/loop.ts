@@ -1,8 +1,8 @@
 /**
  * The packet loop: drain the non-blocking TUN fd in batches with synchronous
  * reads, wake on `poll` (run on the FFI thread pool), write synchronously.
- * One receive buffer is reused for every packet. The design follows
- * `../shared/notes/deno-tun-io.md`.
+ * One receive buffer is reused for every packet. Drained this way, a TUN fd
+ * gives ~400k packets/s from Deno, as much as C (README, Packet I/O).
  *
  * @module
  */

@@ -50,7 +50,8 @@ export interface ConfiguredAddress extends InterfaceAddress {
  * The name of interface `index`, or `#index` if it has gone.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ifName } from "./netlink.ts";
  * ifName(1); // "lo"
  * ```
  */
@@ -65,7 +66,8 @@ export function ifName(index: number): string {
  * Looks up an interface index; 0 when there is none.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ifIndex } from "./netlink.ts";
  * ifIndex("lo"); // 1 on most systems
  * ```
  */

@@ -18,8 +18,12 @@ async function serve(listener: TcpListener, handle: (c: TcpConn) => Promise<void
  * is answered with ours.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "../../mod.ts";
+ * import { startEcho } from "./echo.ts";
+ * const stack = new Stack({});
  * const l = startEcho(stack, 7);
+ * l.addr; // { transport: "tcp", hostname: "0.0.0.0", port: 7 }
  * l.close();
  * ```
  */
@@ -41,7 +45,10 @@ export function startEcho(stack: Stack, port = 7): TcpListener {
  * Starts a discard server: everything read is thrown away.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "../../mod.ts";
+ * import { startDiscard } from "./echo.ts";
+ * const stack = new Stack({});
  * const l = startDiscard(stack, 9);
  * l.close();
  * ```
@@ -61,7 +68,10 @@ export function startDiscard(stack: Stack, port = 9): TcpListener {
  * connections use it; echo is the client-closes-first counterpart.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "../../mod.ts";
+ * import { startOnce } from "./echo.ts";
+ * const stack = new Stack({});
  * const l = startOnce(stack, 8);
  * l.close();
  * ```
@@ -81,7 +91,10 @@ export function startOnce(stack: Stack, port = 8): TcpListener {
  * closes. The benchmark reads 1 GiB from it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "../../mod.ts";
+ * import { startChargen } from "./echo.ts";
+ * const stack = new Stack({});
  * const l = startChargen(stack, 19);
  * l.close();
  * ```

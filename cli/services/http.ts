@@ -198,7 +198,10 @@ async function readBody(
  * Starts the HTTP server on the stack.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Stack } from "../../mod.ts";
+ * import { startHttp } from "./http.ts";
+ * const stack = new Stack({});
  * const l = startHttp(stack, { port: 80, closeFirst: "server" });
  * l.close();
  * ```

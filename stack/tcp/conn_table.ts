@@ -7,7 +7,7 @@
  */
 
 import { ipEquals } from "../wire/ip_address.ts";
-import type { TcpConnection } from "./tcb.ts";
+import type { Tcb } from "./tcb.ts";
 import { hashTuple } from "./tuple.ts";
 
 /**
@@ -45,7 +45,7 @@ export class AddressInUseError extends Deno.errors.AddrInUse {
  * ```
  */
 export class ConnectionTable {
-  #buckets = new Map<number, TcpConnection | TcpConnection[]>();
+  #buckets = new Map<number, Tcb | Tcb[]>();
   #count = 0;
   #seed = crypto.getRandomValues(new Uint32Array(1))[0];
 
@@ -55,7 +55,7 @@ export class ConnectionTable {
   }
 
   /** Every connection. */
-  *[Symbol.iterator](): IterableIterator<TcpConnection> {
+  *[Symbol.iterator](): IterableIterator<Tcb> {
     for (const v of this.#buckets.values()) {
       if (Array.isArray(v)) yield* v;
       else yield v;
@@ -69,7 +69,7 @@ export class ConnectionTable {
     len: number,
     rport: number,
     lport: number,
-  ): TcpConnection | undefined {
+  ): Tcb | undefined {
     const v = this.#buckets.get(hashTuple(this.#seed, buf, off, len, rport, lport));
     if (v === undefined) return undefined;
     if (!Array.isArray(v)) return matches(v, buf, off, len, rport, lport) ? v : undefined;
@@ -78,7 +78,7 @@ export class ConnectionTable {
   }
 
   /** Adds `c` (its tuple must be free). */
-  insert(c: TcpConnection): void {
+  insert(c: Tcb): void {
     c.hash = hashTuple(this.#seed, c.remote, 0, c.remote.length, c.remotePort, c.localPort);
     const v = this.#buckets.get(c.hash);
     if (v === undefined) this.#buckets.set(c.hash, c);
@@ -88,7 +88,7 @@ export class ConnectionTable {
   }
 
   /** Removes `c`; false if it was not held. */
-  remove(c: TcpConnection): boolean {
+  remove(c: Tcb): boolean {
     const v = this.#buckets.get(c.hash);
     if (v === c) this.#buckets.delete(c.hash);
     else if (Array.isArray(v)) {
@@ -139,7 +139,7 @@ export class EphemeralPorts {
 }
 
 function matches(
-  c: TcpConnection,
+  c: Tcb,
   buf: Uint8Array,
   off: number,
   len: number,

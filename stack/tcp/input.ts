@@ -14,12 +14,7 @@ import { stopTimers } from "./timer.ts";
 import { pathMss } from "./path/icmp_error.ts";
 import { onDsack, onSackAck } from "./loss/recovery.ts";
 import { congestionFor } from "./sender.ts";
-import {
-  ConnectionRefusedError,
-  ConnectionResetError,
-  defaultPeerMss,
-  type TcpConnection,
-} from "./tcb.ts";
+import { ConnectionRefusedError, ConnectionResetError, defaultPeerMss, type Tcb } from "./tcb.ts";
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
 /** RFC 7323 5.5: TS.Recent older than 24 days is invalid. */
@@ -30,11 +25,18 @@ const PAWS_IDLE_MS = 24 * 24 * 3600_000;
  * and timestamps, RFC 2018 SACK-permitted) to a new connection.
  *
  * @example
- * ```ts ignore
- * negotiate(conn, segment.options); // on a SYN
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { TcpOptions } from "../wire/tcp.ts";
+ * import { negotiate } from "./input.ts";
+ * const { conn } = await exampleConnection();
+ * const syn = new TcpOptions(); // a SYN that offered MSS 1000 only
+ * syn.mss = 1000;
+ * negotiate(conn, syn);
+ * conn.snd.mss; // 1000: the peer's MSS, below our link's 1460
  * ```
  */
-export function negotiate(c: TcpConnection, opt: TcpOptions): void {
+export function negotiate(c: Tcb, opt: TcpOptions): void {
   const cfg = c.ctx.config;
   const peerMss = opt.mss > 0 ? opt.mss : defaultPeerMss(c.local.length);
   c.snd.mss = Math.max(64, pathMss(c, Math.min(peerMss, c.rcv.mss)));
@@ -70,11 +72,17 @@ function roundToSegments(size: number, mss: number, max: number): number {
  * Moves a connection to CLOSED and tells its socket.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { closeConnection } from "./input.ts";
+ * import { ConnectionResetError } from "./tcb.ts";
+ * const { conn, client } = await exampleConnection();
  * closeConnection(conn, new ConnectionResetError());
+ * conn.state; // "CLOSED"
+ * await client.read(new Uint8Array(1)).catch((e) => e.name); // "ConnectionReset"
  * ```
  */
-export function closeConnection(c: TcpConnection, error?: Error): void {
+export function closeConnection(c: Tcb, error?: Error): void {
   if (c.state === "CLOSED") return;
   c.state = "CLOSED";
   stopTimers(c);
@@ -87,7 +95,7 @@ function inWindow(x: number, nxt: number, wnd: number): boolean {
   return seqGe(x, nxt) && seqLt(x, seqAdd(nxt, wnd));
 }
 
-function challengeAck(c: TcpConnection): void {
+function challengeAck(c: Tcb): void {
   const s = c.ctx.stats;
   if (c.ctx.allowChallengeAck(c)) {
     s.challengeAcks++;
@@ -100,11 +108,15 @@ function challengeAck(c: TcpConnection): void {
  * Handles a segment for a connection that is not in LISTEN.
  *
  * @example
- * ```ts ignore
- * segmentArrives(conn, segment); // after demultiplexing
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * const { conn, net, server } = await exampleConnection();
+ * await server.write(new TextEncoder().encode("hi")); // its segment arrives at conn
+ * await net.run(() => conn.rcv.buf.readable === 2);
+ * conn.rcv.bytesReceived; // 2
  * ```
  */
-export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
+export function segmentArrives(c: Tcb, seg: TcpSegment): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   const now = ctx.now();
@@ -323,7 +335,7 @@ export function segmentArrives(c: TcpConnection, seg: TcpSegment): void {
  * a D-SACK block (RFC 2883), so the sender learns its retransmission was
  * needless and may undo its congestion response.
  */
-function reportDuplicate(c: TcpConnection, seq: number, len: number): void {
+function reportDuplicate(c: Tcb, seq: number, len: number): void {
   if (!c.sackOk || len <= 0) return;
   const end = seqAdd(seq, len);
   c.rcv.dsackLeft = seq;
@@ -331,7 +343,7 @@ function reportDuplicate(c: TcpConnection, seq: number, len: number): void {
 }
 
 /** Accepts text at `seq` (RFC 9293 3.10.7.4 seventh; ACK policy RFC 5681 4.2). */
-function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, len: number): void {
+function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number): void {
   const s = c.ctx.stats;
   const at = seqDiff(seq, c.rcv.nxt);
   // Everything inside the offered window fits the buffer; count it if not.
@@ -370,7 +382,7 @@ function deliver(c: TcpConnection, seq: number, buf: Uint8Array, off: number, le
   c.events?.onReadable();
 }
 
-function armDelack(c: TcpConnection): void {
+function armDelack(c: Tcb): void {
   if (c.delackAt === 0) {
     c.delackAt = c.ctx.now() + c.ctx.config.delayedAckMs;
     c.ctx.watch(c);
@@ -378,7 +390,7 @@ function armDelack(c: TcpConnection): void {
 }
 
 /** The FIN is next in sequence (RFC 9293 3.10.7.4 eighth). Returns true when `c` is gone. */
-function finArrives(c: TcpConnection): boolean {
+function finArrives(c: Tcb): boolean {
   c.rcv.finReceived = true;
   c.rcv.oooFinSeq = -1;
   c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
@@ -416,7 +428,7 @@ function finArrives(c: TcpConnection): boolean {
  * detection, RFC 6582/6675 recovery). Returns true when `c` is gone.
  */
 function processAck(
-  c: TcpConnection,
+  c: Tcb,
   seg: TcpSegment,
   seq: number,
   ack: number,
@@ -551,7 +563,7 @@ function processAck(
 }
 
 /** NewReno's fast retransmit (RFC 5681 3.2 step 2, RFC 6582): the first unacknowledged segment. */
-function enterRecovery(c: TcpConnection, now: number): void {
+function enterRecovery(c: Tcb, now: number): void {
   c.snd.inRecovery = true;
   c.snd.recover = c.snd.max;
   c.snd.cc.onLoss(c.snd.flightSize, now, false);
@@ -566,7 +578,7 @@ function enterRecovery(c: TcpConnection, now: number): void {
  * cumulative ACK, or inside the second, is a D-SACK (RFC 2883 4): it
  * reports a duplicate, so a retransmission was needless.
  */
-function takeSack(c: TcpConnection, opt: TcpOptions, ack: number, now: number): void {
+function takeSack(c: Tcb, opt: TcpOptions, ack: number, now: number): void {
   const sk = opt.sack;
   const dsack = seqLe(sk[1], ack) ||
     (opt.sackCount > 1 && seqGe(sk[0], sk[2]) && seqLe(sk[1], sk[3]));
@@ -586,7 +598,7 @@ function takeSack(c: TcpConnection, opt: TcpOptions, ack: number, now: number): 
 }
 
 /** SYN-SENT (RFC 9293 3.10.7.3). */
-function synSent(c: TcpConnection, seg: TcpSegment): void {
+function synSent(c: Tcb, seg: TcpSegment): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   const flags = seg.flags;

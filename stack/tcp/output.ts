@@ -21,7 +21,7 @@ import {
   type TcpSegment,
 } from "../wire/tcp.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
-import type { TcpConnection, TcpContext } from "./tcb.ts";
+import type { Tcb, TcpContext } from "./tcb.ts";
 import { armProbe, retransmitLost } from "./loss/recovery.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
@@ -33,11 +33,14 @@ const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
  * length; computed once, since a connection's addresses never change.
  *
  * @example
- * ```ts ignore
- * connectionPseudo(conn); // addresses + protocol, length added per segment
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { connectionPseudo } from "./output.ts";
+ * const { conn } = await exampleConnection();
+ * connectionPseudo(conn); // 99337: 0xc000 + 0x0201 + 0xc000 + 0x0202 + 6 (TCP)
  * ```
  */
-export function connectionPseudo(c: TcpConnection): number {
+export function connectionPseudo(c: Tcb): number {
   if (c.pseudoBase < 0) {
     c.pseudoBase = addressPseudoSum(c.local, c.remote, IpProtocol.TCP, 0);
   }
@@ -50,11 +53,14 @@ export function connectionPseudo(c: TcpConnection): number {
  * already offered (RFC 9293 3.8.6.2.2, RFC 7323 2.4).
  *
  * @example
- * ```ts ignore
- * windowField(conn); // e.g. 32768 with a 1 MiB buffer and scale 5
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { windowField } from "./output.ts";
+ * const { conn } = await exampleConnection();
+ * windowField(conn); // 32768: a free 1 MiB buffer, scale 5
  * ```
  */
-export function windowField(c: TcpConnection): number {
+export function windowField(c: Tcb): number {
   let win = c.rcv.buf.window;
   if (win < Math.min(c.rcv.buf.capacity / 2, c.rcv.mss)) win = 0;
   const offered = seqDiff(c.rcv.adv, c.rcv.nxt);
@@ -69,12 +75,18 @@ export function windowField(c: TcpConnection): number {
  * that carries the already-sent FIN again (see {@linkcode sendAck}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { TcpFlags } from "../wire/tcp.ts";
+ * import { sendSegment } from "./output.ts";
+ * const { conn, net } = await exampleConnection();
+ * const before = net.trace.length;
  * sendSegment(conn, conn.snd.nxt, 0, TcpFlags.ACK);
+ * net.trace.length - before; // 1: a bare ACK
  * ```
  */
 export function sendSegment(
-  c: TcpConnection,
+  c: Tcb,
   seq: number,
   len: number,
   flags: number,
@@ -204,11 +216,15 @@ export function sendSegment(
  * retransmission the peer may need, at no cost.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { sendAck } from "./output.ts";
+ * const { conn, net } = await exampleConnection();
  * sendAck(conn);
+ * net.trace.at(-1)!.packet.length; // 52: IPv4, TCP and timestamps
  * ```
  */
-export function sendAck(c: TcpConnection): void {
+export function sendAck(c: Tcb): void {
   const fin = c.snd.dataEnd;
   if (c.snd.finQueued && c.snd.max === seqAdd(fin, 1) && c.snd.una !== c.snd.max) {
     sendSegment(c, fin, 0, ACK | FIN, true);
@@ -219,7 +235,7 @@ export function sendAck(c: TcpConnection): void {
  * Most data in one segment: one MSS, or with TSO as many whole segments as
  * fit a 64 KB packet (the device cuts them up).
  */
-function tsoLimit(c: TcpConnection): number {
+function tsoLimit(c: Tcb): number {
   const ip = c.ctx.ip;
   if (ip.gsoMax <= ip.mtu) return c.sendRoom;
   const room = ip.gsoMax - (c.local.length === 4 ? 20 : 40) - 60;
@@ -231,11 +247,14 @@ function tsoLimit(c: TcpConnection): number {
  * (what RACK judged lost and was not sent again since is not).
  *
  * @example
- * ```ts ignore
- * pipe(conn) <= conn.snd.cc.cwnd; // may send more
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { pipe } from "./output.ts";
+ * const { conn } = await exampleConnection();
+ * pipe(conn); // 0: nothing in flight, so a whole cwnd may go
  * ```
  */
-export function pipe(c: TcpConnection): number {
+export function pipe(c: Tcb): number {
   return c.snd.flightSize - c.snd.sack.sackedBytes - c.snd.rack.lostBytes;
 }
 
@@ -243,11 +262,20 @@ export function pipe(c: TcpConnection): number {
  * Sends whatever the windows, Nagle and the state allow; then a pending ACK.
  *
  * @example
- * ```ts ignore
- * tcpOutput(conn); // after a write, an ACK or a timer
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { tcpOutput } from "./output.ts";
+ * import { send } from "./user.ts";
+ * const { conn, net } = await exampleConnection();
+ * conn.corked = true;
+ * send(conn, new Uint8Array(100), 0, 100); // held: a partial segment while corked
+ * const before = net.trace.length;
+ * conn.corked = false;
+ * tcpOutput(conn);
+ * net.trace.length - before; // 1: the 100 bytes
  * ```
  */
-export function tcpOutput(c: TcpConnection): void {
+export function tcpOutput(c: Tcb): void {
   const st = c.state;
   if (st === "CLOSED" || st === "LISTEN" || st === "TIME-WAIT") return;
   if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
@@ -325,11 +353,15 @@ export function tcpOutput(c: TcpConnection): void {
  * Arms the persist timer with back-off (5 s .. 60 s after the first).
  *
  * @example
- * ```ts ignore
- * armPersist(conn); // zero window, data waiting
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { armPersist } from "./output.ts";
+ * const { conn, net } = await exampleConnection();
+ * armPersist(conn);
+ * conn.persistAt - net.now; // 200: the RTO, at least 200 ms, doubling each probe
  * ```
  */
-export function armPersist(c: TcpConnection): void {
+export function armPersist(c: Tcb): void {
   const base = Math.max(c.snd.rtt.rto, 200);
   c.persistAt = c.ctx.now() + Math.min(60_000, base * (1 << Math.min(c.persistShift, 9)));
   c.ctx.watch(c);
@@ -343,11 +375,15 @@ export function armPersist(c: TcpConnection): void {
  * take, and an RST there would only earn a challenge ACK (RFC 5961 3.2).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { sendAbortReset } from "./output.ts";
+ * const { conn } = await exampleConnection();
  * sendAbortReset(conn);
+ * conn.ctx.stats.resetsSent; // 1
  * ```
  */
-export function sendAbortReset(c: TcpConnection): void {
+export function sendAbortReset(c: Tcb): void {
   const edge = seqAdd(c.snd.una, c.snd.wnd);
   sendSegment(c, seqLt(edge, c.snd.max) ? edge : c.snd.max, 0, RST | ACK);
   c.ctx.stats.resetsSent++;
@@ -361,8 +397,18 @@ const rstRemote = new Uint8Array(16);
  * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs.
  *
  * @example
- * ```ts ignore
- * sendHeaderOnly(ip, ourAddress, peerAddress, fields);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { parseIp } from "../wire/ip_address.ts";
+ * import { TcpFlags, TcpRepr } from "../wire/tcp.ts";
+ * import { sendHeaderOnly } from "./output.ts";
+ * const { net } = await exampleConnection();
+ * const f = new TcpRepr();
+ * f.srcPort = 80;
+ * f.dstPort = 40000;
+ * f.flags = TcpFlags.RST;
+ * sendHeaderOnly(net.b.ip, parseIp("192.0.2.2")!, parseIp("192.0.2.1")!, f);
+ * net.trace.at(-1)!.packet.length; // 40: IPv4 and TCP headers
  * ```
  */
 export function sendHeaderOnly(
@@ -382,8 +428,14 @@ export function sendHeaderOnly(
  * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST.
  *
  * @example
- * ```ts ignore
- * sendResetFor(layer, datagram, segment); // closed port
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * const { net } = await exampleConnection();
+ * let refused = "";
+ * net.a.connect({ hostname: "192.0.2.2", port: 81 }).catch((e) => refused = e.name);
+ * await net.run(() => refused !== "");
+ * refused; // "ConnectionRefused": port 81's SYN got sendResetFor's RST,ACK
+ * net.b.tcp.stats.resetsSent; // 1
  * ```
  */
 export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): void {
@@ -412,8 +464,21 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
  * connection: resets, and SYN,ACKs carrying a cookie.
  *
  * @example
- * ```ts ignore
- * sendReply(layer, datagram, fields);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { IpDatagram } from "../ip.ts";
+ * import { TcpFlags, TcpRepr } from "../wire/tcp.ts";
+ * import { sendReply } from "./output.ts";
+ * const { net } = await exampleConnection();
+ * const d = new IpDatagram(); // a packet from 192.0.2.1 to us
+ * d.buf = Uint8Array.from([...new Array(12).fill(0), 192, 0, 2, 1, 192, 0, 2, 2]);
+ * d.srcOff = 12;
+ * d.dstOff = 16;
+ * d.addrLen = 4;
+ * const f = new TcpRepr();
+ * f.flags = TcpFlags.RST;
+ * sendReply(net.b.tcp, d, f);
+ * net.trace.at(-1)!.from; // "b": 192.0.2.2 answered 192.0.2.1
  * ```
  */
 export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpRepr): void {

@@ -12,7 +12,7 @@ import { setImmediate } from "node:timers";
 import { formatIp } from "../wire/ip_address.ts";
 import type { ListenerCore } from "./open/accept.ts";
 import { tcpOutput } from "./output.ts";
-import type { ConnectionEvents, TcpConnection } from "./tcb.ts";
+import type { ConnectionEvents, Tcb } from "./tcb.ts";
 import type { TcpLayer } from "./tcp.ts";
 import { close, type ConnectionStatus, receive, send, shutdown, status } from "./user.ts";
 
@@ -49,12 +49,16 @@ function wake(list: Waiter[]): void {
  * A TCP connection of the stack, shaped like `Deno.Conn`.
  *
  * @example
- * ```ts ignore
- * const conn = await stack.connect({ hostname: "192.0.2.1", port: 7 });
- * await conn.write(new TextEncoder().encode("hello"));
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * const { client, server, net } = await exampleConnection();
+ * await client.write(new TextEncoder().encode("hello"));
  * const buf = new Uint8Array(5);
- * await conn.read(buf);
- * conn.close();
+ * let n: number | null = 0;
+ * server.read(buf).then((r) => n = r);
+ * await net.run(() => n === 5);
+ * new TextDecoder().decode(buf); // "hello"
+ * client.close();
  * ```
  */
 export class TcpConn implements ConnectionEvents {
@@ -62,7 +66,7 @@ export class TcpConn implements ConnectionEvents {
   readonly localAddr: Deno.NetAddr;
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
-  #c: TcpConnection;
+  #c: Tcb;
   #readers: Waiter[] = [];
   #writers: Waiter[] = [];
   #openers: Waiter[] = [];
@@ -74,7 +78,7 @@ export class TcpConn implements ConnectionEvents {
   #writable: WritableStream<Uint8Array> | undefined;
 
   /** Wraps a connection block; the block reports to this socket. */
-  constructor(c: TcpConnection) {
+  constructor(c: Tcb) {
     this.#c = c;
     c.events = this;
     this.localAddr = { transport: "tcp", hostname: formatIp(c.local), port: c.localPort };
@@ -91,8 +95,10 @@ export class TcpConn implements ConnectionEvents {
    * STATUS (RFC 9293 3.10.6): state, and bytes waiting in each direction.
    *
    * @example
-   * ```ts ignore
-   * conn.status(); // { state: "ESTABLISHED", receiveQueue: 0, sendQueue: 0 }
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client } = await exampleConnection();
+   * client.status(); // { state: "ESTABLISHED", receiveQueue: 0, sendQueue: 0 }
    * ```
    */
   status(): ConnectionStatus {
@@ -105,7 +111,7 @@ export class TcpConn implements ConnectionEvents {
   }
 
   /** The connection block, for diagnostics and tests. */
-  get block(): TcpConnection {
+  get block(): Tcb {
     return this.#c;
   }
 
@@ -154,8 +160,10 @@ export class TcpConn implements ConnectionEvents {
    * stream. Throws after an RST, like {@linkcode TcpConn.read}.
    *
    * @example
-   * ```ts ignore
-   * const n = conn.tryRead(buf); // 0: would block
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client } = await exampleConnection();
+   * client.tryRead(new Uint8Array(10)); // 0: would block
    * ```
    */
   tryRead(p: Uint8Array): number | null {
@@ -172,8 +180,10 @@ export class TcpConn implements ConnectionEvents {
    * non-blocking `write(2)`) and returns how many bytes that was.
    *
    * @example
-   * ```ts ignore
-   * const n = conn.tryWrite(data); // 0: the send buffer is full
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client } = await exampleConnection();
+   * client.tryWrite(new Uint8Array(100)); // 100: queued at once
    * ```
    */
   tryWrite(p: Uint8Array): number {
@@ -228,12 +238,16 @@ export class TcpConn implements ConnectionEvents {
    * cork left in place is released by the persist timer.
    *
    * @example
-   * ```ts ignore
-   * conn.cork();
-   * await conn.write(head);
-   * await conn.write(body);
-   * conn.closeWrite(); // the FIN rides on the last data segment
-   * conn.uncork();
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client, net } = await exampleConnection();
+   * const sent = net.trace.length;
+   * client.cork();
+   * await client.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\n"));
+   * await client.write(new TextEncoder().encode("body"));
+   * client.closeWrite(); // the FIN rides on the last data segment
+   * client.uncork();
+   * net.trace.length - sent; // 1: head, body and FIN in one segment
    * ```
    */
   cork(): void {
@@ -261,8 +275,11 @@ export class TcpConn implements ConnectionEvents {
    * has ended (closed, or handed to TIME_WAIT).
    *
    * @example
-   * ```ts ignore
-   * conn.setKeepAlive(true, { idleMs: 60_000, intervalMs: 10_000, count: 3 });
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client, conn, net } = await exampleConnection();
+   * client.setKeepAlive(true, { idleMs: 60_000, intervalMs: 10_000, count: 3 });
+   * conn.keepAt - net.now; // 60000: the first probe after a minute of silence
    * ```
    */
   setKeepAlive(
@@ -342,9 +359,14 @@ export class TcpConn implements ConnectionEvents {
  * A listening TCP port: an async iterable of accepted connections.
  *
  * @example
- * ```ts ignore
- * const listener = stack.listen({ port: 7 });
- * for await (const conn of listener) conn.readable.pipeTo(conn.writable);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * const { net } = await exampleConnection();
+ * const listener = net.b.listen({ port: 7 });
+ * (async () => {
+ *   for await (const conn of listener) conn.readable.pipeTo(conn.writable); // echo
+ * })();
+ * listener.close();
  * ```
  */
 export class TcpListener implements AsyncIterable<TcpConn> {
@@ -377,8 +399,12 @@ export class TcpListener implements AsyncIterable<TcpConn> {
    * `accept(2)`), else undefined.
    *
    * @example
-   * ```ts ignore
-   * const conn = listener.tryAccept();
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { net } = await exampleConnection();
+   * const listener = net.b.listen({ port: 7 });
+   * listener.tryAccept(); // undefined: nobody has connected
+   * listener.close();
    * ```
    */
   tryAccept(): TcpConn | undefined {

@@ -40,24 +40,24 @@ export interface TcpContext {
   /** Milliseconds on the stack's clock. */
   now(): number;
   /** Forget a connection that reached CLOSED. */
-  remove(c: TcpConnection): void;
+  remove(c: Tcb): void;
   /** Hand a connection entering TIME-WAIT to the TIME_WAIT manager. */
-  enterTimeWait(c: TcpConnection): void;
+  enterTimeWait(c: Tcb): void;
   /** A passive connection reached ESTABLISHED: queue it for accept. */
-  established(c: TcpConnection): void;
+  established(c: Tcb): void;
   /** May `c` send a challenge ACK now (RFC 5961 7)? */
-  allowChallengeAck(c: TcpConnection): boolean;
+  allowChallengeAck(c: Tcb): boolean;
   /** The TSval offset for connections between these addresses (RFC 7323 5.4). */
   timestampOffset(local: IpAddress, remote: IpAddress): number;
   /** The connection armed a timer; make sure it is scanned. */
-  watch(c: TcpConnection): void;
+  watch(c: Tcb): void;
   /**
    * The connection armed a timer finer than the layer's tick (a probe or
    * reordering timeout of a few ms): run the timers at `at` too.
    */
-  wakeAt(c: TcpConnection, at: number): void;
+  wakeAt(c: Tcb, at: number): void;
   /** Send `c`'s ACK after the application has had one turn, unless it went out. */
-  deferAck(c: TcpConnection): void;
+  deferAck(c: Tcb): void;
 }
 
 /**
@@ -109,14 +109,20 @@ export class TimedOutError extends Deno.errors.TimedOut {
 }
 
 /**
- * One connection.
+ * One connection's transmission control block (RFC 9293 3.3.1): identity,
+ * state, negotiated options, timers, and its two halves `snd` and `rcv`.
+ * The application holds a {@linkcode TcpConn} (`socket.ts`), which wraps one.
  *
  * @example
- * ```ts ignore
- * const c = new TcpConnection(ctx, local, 80, remote, 40000, "SYN-RECEIVED");
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { Tcb } from "./tcb.ts";
+ * const { conn } = await exampleConnection(); // its layer is the context
+ * const c = new Tcb(conn.ctx, conn.local, 8080, conn.remote, 40000, "SYN-RECEIVED");
+ * c.snd.cc.cwnd; // 14600: RFC 6928's initial window for our 1460-byte MSS
  * ```
  */
-export class TcpConnection {
+export class Tcb {
   /** The layer around it. */
   readonly ctx: TcpContext;
   /** Current state. */

@@ -22,7 +22,7 @@ import { sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import { CookieResponder } from "./open/syncookie.ts";
-import { TcpConnection, type TcpContext } from "./tcb.ts";
+import { Tcb, type TcpContext } from "./tcb.ts";
 import { runTimers, stopTimers } from "./timer.ts";
 import { abort } from "./user.ts";
 import {
@@ -38,9 +38,14 @@ const SYN_FIN = TcpFlags.SYN | TcpFlags.FIN;
  * TCP for one stack.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { IpLayer } from "../ip.ts";
+ * import { parseIp } from "../wire/ip_address.ts";
+ * import { TcpLayer } from "./tcp.ts";
+ * const ip = new IpLayer({ ipv4: parseIp("192.0.2.2") });
  * const tcp = new TcpLayer(ip, () => performance.now());
  * const l = tcp.listen(80);
+ * tcp.unlisten(l);
  * ```
  */
 export class TcpLayer implements TcpContext, AcceptHost {
@@ -52,8 +57,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #clock: () => number;
   #table = new ConnectionTable();
   #listeners = new Map<number, ListenerCore>();
-  #timed = new Set<TcpConnection>();
-  #deferred: TcpConnection[] = [];
+  #timed = new Set<Tcb>();
+  #deferred: Tcb[] = [];
   #seg = new TcpSegment();
   #isn: IsnGenerator;
   #challengeSecond = -1;
@@ -100,7 +105,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   /** Every connection in the table. */
-  connections(): IterableIterator<TcpConnection> {
+  connections(): IterableIterator<Tcb> {
     return this.#table[Symbol.iterator]();
   }
 
@@ -165,12 +170,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
     sendResetFor(this, d, seg);
   }
 
-  #insert(c: TcpConnection): void {
+  #insert(c: Tcb): void {
     this.#table.insert(c);
     this.stats.currentConnections = this.#table.size;
   }
 
-  #forget(c: TcpConnection): void {
+  #forget(c: Tcb): void {
     if (!this.#table.remove(c)) return;
     this.stats.currentConnections = this.#table.size;
     this.#timed.delete(c);
@@ -217,7 +222,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     return w.subarray(0, 2 * k + 1);
   }
 
-  #newIss(c: TcpConnection, floor?: number): void {
+  #newIss(c: Tcb, floor?: number): void {
     const n = c.local.length;
     const w = this.tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
     // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
@@ -237,14 +242,14 @@ export class TcpLayer implements TcpContext, AcceptHost {
     d: IpDatagram,
     seg: TcpSegment,
     issFloor?: number,
-  ): TcpConnection | undefined {
+  ): Tcb | undefined {
     if (this.#table.size >= this.config.maxConnections) {
       this.stats.dropped.tooManyConnections++;
       return undefined;
     }
     const local = d.buf.slice(d.dstOff, d.dstOff + d.addrLen);
     const remote = d.buf.slice(d.srcOff, d.srcOff + d.addrLen);
-    const c = new TcpConnection(this, local, seg.dstPort, remote, seg.srcPort, "SYN-RECEIVED");
+    const c = new Tcb(this, local, seg.dstPort, remote, seg.srcPort, "SYN-RECEIVED");
     c.listener = l;
     this.#newIss(c, issFloor);
     this.#insert(c);
@@ -261,12 +266,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   // ---- TcpContext ----------------------------------------------------------
 
-  remove(c: TcpConnection): void {
+  remove(c: Tcb): void {
     this.stats.freebsd.tcps_closed++;
     this.#forget(c);
   }
 
-  enterTimeWait(c: TcpConnection): void {
+  enterTimeWait(c: Tcb): void {
     c.state = "TIME-WAIT";
     // tcp_twstart: the record takes over (and sends the pending ACK); the
     // connection block is freed.
@@ -281,7 +286,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     c.events = undefined;
   }
 
-  established(c: TcpConnection): void {
+  established(c: Tcb): void {
     if (!c.synQueued) return;
     c.synQueued = false;
     const l = c.listener!;
@@ -295,7 +300,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   // second's budget is now random in [limit/2, 3·limit/2) (Linux since
   // 4.7), and each connection has its own small budget (FreeBSD's
   // ack_war_cnt per ack_war_timewindow).
-  allowChallengeAck(c: TcpConnection): boolean {
+  allowChallengeAck(c: Tcb): boolean {
     const now = this.#clock();
     const cfg = this.config;
     if (now - c.challengeWindowAt >= 1000) {
@@ -313,7 +318,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     return ++this.#challengeCount <= this.#challengeBudget;
   }
 
-  watch(c: TcpConnection): void {
+  watch(c: Tcb): void {
     this.#timed.add(c);
   }
 
@@ -323,12 +328,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
    */
   onWake: ((at: number) => void) | undefined;
 
-  wakeAt(c: TcpConnection, at: number): void {
+  wakeAt(c: Tcb, at: number): void {
     this.#timed.add(c);
     this.onWake?.(at);
   }
 
-  deferAck(c: TcpConnection): void {
+  deferAck(c: Tcb): void {
     c.rcv.ackPending = true;
     this.#deferred.push(c);
     if (this.#deferred.length === 1) setImmediate(this.#flushDeferred);
@@ -379,7 +384,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   /** Active open towards `remote`:`port` (RFC 9293 3.10.1). */
-  connect(remote: Uint8Array, port: number, options: { localPort?: number } = {}): TcpConnection {
+  connect(remote: Uint8Array, port: number, options: { localPort?: number } = {}): Tcb {
     checkPort(port, true);
     const local = remote.length === 4 ? this.ip.ipv4 : this.ip.ipv6;
     if (!local) {
@@ -396,7 +401,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
         throw new AddressInUseError(`Address in use: local port ${lport} to that peer is taken`);
       }
     }
-    const c = new TcpConnection(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
+    const c = new Tcb(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
     this.#newIss(c);
     c.rcv.adv = 0;
     this.#insert(c);

@@ -14,7 +14,7 @@ import { onTimeoutBlackhole } from "./path/pmtud_blackhole.ts";
 import { probeTimeout, reorderTimeout } from "./loss/recovery.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import { isSynchronized } from "./state.ts";
-import { type TcpConnection, TimedOutError } from "./tcb.ts";
+import { type Tcb, TimedOutError } from "./tcb.ts";
 
 const { PSH, ACK } = TcpFlags;
 
@@ -22,11 +22,17 @@ const { PSH, ACK } = TcpFlags;
  * Stops every timer of `c` (on CLOSED, or when TIME_WAIT takes over).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { armPersist } from "./output.ts";
+ * import { stopTimers } from "./timer.ts";
+ * const { conn } = await exampleConnection();
+ * armPersist(conn);
  * stopTimers(conn);
+ * conn.persistAt; // 0
  * ```
  */
-export function stopTimers(c: TcpConnection): void {
+export function stopTimers(c: Tcb): void {
   c.rtoAt =
     c.ptoAt =
     c.reoAt =
@@ -41,11 +47,14 @@ export function stopTimers(c: TcpConnection): void {
  * Runs the timers of `c` that are due. Returns true while any is armed.
  *
  * @example
- * ```ts ignore
- * if (!runTimers(conn, now)) timed.delete(conn);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { runTimers } from "./timer.ts";
+ * const { conn, net } = await exampleConnection();
+ * runTimers(conn, net.now); // false: nothing armed on an idle connection
  * ```
  */
-export function runTimers(c: TcpConnection, now: number): boolean {
+export function runTimers(c: Tcb, now: number): boolean {
   if (c.rtoAt !== 0 && now >= c.rtoAt) retransmitTimeout(c, now);
   if (gone(c)) return false;
   if (c.ptoAt !== 0 && now >= c.ptoAt) probeTimeout(c, now);
@@ -72,19 +81,19 @@ export function runTimers(c: TcpConnection, now: number): boolean {
 }
 
 // RFC 1122 4.2.3.9: a soft ICMP error is reported when the connection fails.
-function soft(c: TcpConnection): string {
+function soft(c: Tcb): string {
   return c.softError === undefined ? "" : ` (last ICMP error: ${c.softError})`;
 }
 
 // A timer may close the connection; TypeScript's narrowing cannot see that.
-function gone(c: TcpConnection): boolean {
+function gone(c: Tcb): boolean {
   return c.state === "CLOSED";
 }
 
 // RFC 5482 / Linux TCP_USER_TIMEOUT: sent data stuck this long (unACKed, or
 // behind a window that never opens) ends the connection, so a stalled peer
 // cannot pin its buffers for ever.
-function userTimedOut(c: TcpConnection, now: number): boolean {
+function userTimedOut(c: Tcb, now: number): boolean {
   const limit = c.ctx.config.userTimeoutMs;
   if (limit <= 0 || seqDiff(c.snd.dataEnd, c.snd.una) <= 0 || now - c.snd.progressAt < limit) {
     return false;
@@ -95,7 +104,7 @@ function userTimedOut(c: TcpConnection, now: number): boolean {
   return true;
 }
 
-function retransmitTimeout(c: TcpConnection, now: number): void {
+function retransmitTimeout(c: Tcb, now: number): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   c.rtoAt = 0;
@@ -144,7 +153,7 @@ function retransmitTimeout(c: TcpConnection, now: number): void {
   }
 }
 
-function persistTimeout(c: TcpConnection, now: number): void {
+function persistTimeout(c: Tcb, now: number): void {
   c.persistAt = 0;
   if (seqDiff(c.snd.dataEnd, c.snd.una) <= 0) return;
   if (userTimedOut(c, now)) return;
@@ -168,7 +177,7 @@ function persistTimeout(c: TcpConnection, now: number): void {
   armPersist(c);
 }
 
-function keepaliveTimeout(c: TcpConnection, now: number): void {
+function keepaliveTimeout(c: Tcb, now: number): void {
   c.keepAt = 0;
   if (!c.keepAlive || !isSynchronized(c.state)) return;
   if (c.keepProbes >= c.keepCount) {

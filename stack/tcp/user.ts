@@ -11,7 +11,7 @@
 import { closeConnection } from "./input.ts";
 import { sendAbortReset, tcpOutput } from "./output.ts";
 import { isSynchronized, receivesData, type TcpState } from "./state.ts";
-import { ConnectionResetError, type TcpConnection } from "./tcb.ts";
+import { ConnectionResetError, type Tcb } from "./tcb.ts";
 import { formatIp } from "../wire/ip_address.ts";
 
 /**
@@ -19,11 +19,15 @@ import { formatIp } from "../wire/ip_address.ts";
  * allow; returns how many bytes were queued.
  *
  * @example
- * ```ts ignore
- * send(conn, data, 0, data.length);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { send } from "./user.ts";
+ * const { conn } = await exampleConnection();
+ * send(conn, new Uint8Array(5000), 0, 5000); // 5000: queued, and the first segments sent
+ * conn.snd.flightSize; // 5000: all of it fits the initial window
  * ```
  */
-export function send(c: TcpConnection, p: Uint8Array, off: number, n: number): number {
+export function send(c: Tcb, p: Uint8Array, off: number, n: number): number {
   // The user timeout counts from when data waits, not from an idle past.
   if (c.snd.buf.length === 0) c.snd.progressAt = c.ctx.now();
   const k = c.snd.buf.append(p, off, n);
@@ -36,11 +40,16 @@ export function send(c: TcpConnection, p: Uint8Array, off: number, n: number): n
  * telling the peer when the window opened enough to matter.
  *
  * @example
- * ```ts ignore
- * const n = receive(conn, buf);
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { receive } from "./user.ts";
+ * const { conn, net, server } = await exampleConnection();
+ * await server.write(new TextEncoder().encode("hello"));
+ * await net.run(() => conn.rcv.buf.readable === 5);
+ * receive(conn, new Uint8Array(16)); // 5
  * ```
  */
-export function receive(c: TcpConnection, p: Uint8Array): number {
+export function receive(c: Tcb, p: Uint8Array): number {
   const n = c.rcv.buf.read(p);
   if (n > 0) windowUpdate(c);
   return n;
@@ -50,7 +59,7 @@ export function receive(c: TcpConnection, p: Uint8Array): number {
 // least two segments or half the buffer. At once if the peer may be
 // stalled (under two segments offered); otherwise within the delayed-ACK
 // time, so that a reply about to be sent carries the update.
-function windowUpdate(c: TcpConnection): void {
+function windowUpdate(c: Tcb): void {
   if (!receivesData(c.state)) return;
   const offered = Math.max(0, (c.rcv.adv - c.rcv.nxt) | 0);
   const grown = c.rcv.buf.window - offered;
@@ -69,11 +78,15 @@ function windowUpdate(c: TcpConnection): void {
  * In SYN-SENT and SYN-RECEIVED it waits for the handshake.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { shutdown } from "./user.ts";
+ * const { conn } = await exampleConnection();
  * shutdown(conn);
+ * conn.state; // "FIN-WAIT-1": our FIN is out
  * ```
  */
-export function shutdown(c: TcpConnection): void {
+export function shutdown(c: Tcb): void {
   if (c.snd.finQueued || c.state === "CLOSED") return;
   c.snd.finQueued = true;
   if (c.state === "ESTABLISHED") c.state = "FIN-WAIT-1";
@@ -87,11 +100,16 @@ export function shutdown(c: TcpConnection): void {
  * otherwise the FIN follows the data and the FIN-WAIT-2 limit applies.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { close } from "./user.ts";
+ * const { conn, net } = await exampleConnection();
  * close(conn);
+ * await net.run(() => conn.state === "FIN-WAIT-2");
+ * conn.finWait2At > net.now; // true: FIN-WAIT-2 is bounded once the application is gone
  * ```
  */
-export function close(c: TcpConnection): void {
+export function close(c: Tcb): void {
   c.appClosed = true;
   if (c.state === "CLOSED") return;
   if (c.state === "SYN-SENT") closeConnection(c);
@@ -109,12 +127,16 @@ export function close(c: TcpConnection): void {
  * ABORT (RFC 9293 3.10.5): RST to the peer when synchronized, then CLOSED.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { abort } from "./user.ts";
+ * const { conn, net } = await exampleConnection();
  * abort(conn);
+ * [conn.state, net.trace.length]; // ["CLOSED", 4]: SYN, SYN,ACK, ACK, then our RST
  * ```
  */
 export function abort(
-  c: TcpConnection,
+  c: Tcb,
   error: Error = new ConnectionResetError("Connection aborted"),
 ): void {
   if (c.state === "CLOSED") return;
@@ -183,11 +205,14 @@ export interface ConnectionInfo extends ConnectionStatus {
  * STATUS with details, for `tunstack ss -i`.
  *
  * @example
- * ```ts ignore
- * info(conn, now).srttMs;
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { info } from "./user.ts";
+ * const { conn, net } = await exampleConnection();
+ * info(conn, net.now).peerAddress; // "192.0.2.2"
  * ```
  */
-export function info(c: TcpConnection, now: number): ConnectionInfo {
+export function info(c: Tcb, now: number): ConnectionInfo {
   // After the handshake options are negotiated, offeredScale means "in use".
   const scaled = c.offeredScale && c.state !== "SYN-SENT";
   return {
@@ -220,10 +245,13 @@ export function info(c: TcpConnection, now: number): ConnectionInfo {
  * STATUS (RFC 9293 3.10.6).
  *
  * @example
- * ```ts ignore
- * status(conn).state; // "ESTABLISHED"
+ * ```ts
+ * import { exampleConnection } from "../_examples.ts";
+ * import { status } from "./user.ts";
+ * const { conn } = await exampleConnection();
+ * status(conn); // { state: "ESTABLISHED", receiveQueue: 0, sendQueue: 0 }
  * ```
  */
-export function status(c: TcpConnection): ConnectionStatus {
+export function status(c: Tcb): ConnectionStatus {
   return { state: c.state, receiveQueue: c.rcv.buf.readable, sendQueue: c.snd.buf.length };
 }

@@ -13,9 +13,12 @@ export type CongestionName = "newreno" | "cubic";
  * A congestion-control algorithm: owns `cwnd` and `ssthresh` (bytes).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { CongestionControl } from "./congestion.ts";
+ * import { NewReno } from "./reno.ts";
  * const cc: CongestionControl = new NewReno(1460);
- * cc.onAck(1460, now, inRecovery);
+ * cc.onAck(1460, 0, 10);
+ * cc.cwnd; // 16060: slow start, one MSS more
  * ```
  */
 export interface CongestionControl {

@@ -11,7 +11,7 @@
 import { TcpFlags } from "../../wire/tcp.ts";
 import { pipe, sendSegment } from "../output.ts";
 import { seqAdd, seqDiff, seqGe, seqLt } from "../seq.ts";
-import type { TcpConnection } from "../tcb.ts";
+import type { Tcb } from "../tcb.ts";
 
 const { ACK, FIN, PSH } = TcpFlags;
 
@@ -32,11 +32,15 @@ const PTO_SLACK_MS = 2;
  * recovery or feeds PRR with `delivered` bytes.
  *
  * @example
- * ```ts ignore
- * onSackAck(conn, now, ackedBytes + newlySackedBytes);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { onSackAck } from "./recovery.ts";
+ * const { conn, net } = await exampleConnection();
+ * onSackAck(conn, net.now, 0); // nothing lost, nothing delivered: no recovery
+ * conn.snd.inRecovery; // false
  * ```
  */
-export function onSackAck(c: TcpConnection, now: number, delivered: number): void {
+export function onSackAck(c: Tcb, now: number, delivered: number): void {
   if (c.snd.tlpEnd !== -1 && seqGe(c.snd.una, c.snd.tlpEnd)) {
     // 7.4: the probe's episode is over. Unless a D-SACK said it repaired
     // nothing, the probe was what repaired a loss: respond as to one.
@@ -55,7 +59,7 @@ export function onSackAck(c: TcpConnection, now: number, delivered: number): voi
  * Marks lost what RACK says is lost and starts recovery when it first
  * finds a loss; the reordering timer covers what is not yet due.
  */
-function detectLoss(c: TcpConnection, now: number, delivered: number): void {
+function detectLoss(c: Tcb, now: number, delivered: number): void {
   if (c.snd.sack.empty && !c.snd.inRecovery && c.snd.rack.lostBytes === 0) {
     // Nothing above SND.UNA was delivered: nothing was sent before it.
     c.reoAt = 0;
@@ -72,7 +76,7 @@ function detectLoss(c: TcpConnection, now: number, delivered: number): void {
 }
 
 /** Fast recovery begins (RFC 6675 5, RFC 6937): cwnd falls, PRR paces. */
-function enterSackRecovery(c: TcpConnection, now: number, delivered: number): void {
+function enterSackRecovery(c: Tcb, now: number, delivered: number): void {
   const s = c.ctx.stats;
   c.snd.inRecovery = true;
   c.snd.recover = c.snd.max;
@@ -97,11 +101,15 @@ function enterSackRecovery(c: TcpConnection, now: number, delivered: number): vo
  * as Linux's tcp_try_undo_dsack).
  *
  * @example
- * ```ts ignore
- * onDsack(conn, left, right);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { onDsack } from "./recovery.ts";
+ * const { conn } = await exampleConnection();
+ * onDsack(conn, conn.snd.una - 1000, conn.snd.una); // the peer got a segment twice
+ * conn.ctx.stats.recoveriesUndone; // 0: no recovery of ours to undo
  * ```
  */
-export function onDsack(c: TcpConnection, left: number, right: number): void {
+export function onDsack(c: Tcb, left: number, right: number): void {
   if (c.snd.undoMarker === -1 || seqLt(left, c.snd.undoMarker)) return;
   c.snd.undoRetrans -= Math.max(1, Math.ceil(seqDiff(right, left) / c.effMss));
   if (c.snd.undoRetrans > 0) return;
@@ -119,11 +127,15 @@ export function onDsack(c: TcpConnection, left: number, right: number): void {
  * is now due.
  *
  * @example
- * ```ts ignore
- * reorderTimeout(conn, now); tcpOutput(conn);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { reorderTimeout } from "./recovery.ts";
+ * const { conn, net } = await exampleConnection();
+ * reorderTimeout(conn, net.now);
+ * conn.reoAt; // 0: nothing waited in the reordering window
  * ```
  */
-export function reorderTimeout(c: TcpConnection, now: number): void {
+export function reorderTimeout(c: Tcb, now: number): void {
   c.reoAt = 0;
   detectLoss(c, now, 0);
 }
@@ -134,11 +146,15 @@ export function reorderTimeout(c: TcpConnection, now: number): void {
  * than the RTO is not armed, the RTO comes first.
  *
  * @example
- * ```ts ignore
- * armProbe(conn, now); // after new data went out, or an ACK came
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { send } from "../user.ts";
+ * const { conn, net } = await exampleConnection();
+ * send(conn, new Uint8Array(5000), 0, 5000); // calls armProbe after sending
+ * conn.ptoAt - net.now < conn.rtoAt - net.now; // true: a tail loss probe comes before the RTO
  * ```
  */
-export function armProbe(c: TcpConnection, now: number): void {
+export function armProbe(c: Tcb, now: number): void {
   c.ptoAt = 0;
   if (
     !c.ctx.config.tlp || !c.sackOk || c.snd.inRecovery || c.snd.tlpEnd !== -1 ||
@@ -159,11 +175,17 @@ export function armProbe(c: TcpConnection, now: number): void {
  * brings the SACK information RACK needs; then the RTO runs as usual.
  *
  * @example
- * ```ts ignore
- * probeTimeout(conn, now);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { send } from "../user.ts";
+ * import { probeTimeout } from "./recovery.ts";
+ * const { conn, net } = await exampleConnection();
+ * send(conn, new Uint8Array(5000), 0, 5000);
+ * probeTimeout(conn, conn.ptoAt); // no ACK came in time: probe with the last segment
+ * conn.ctx.stats.tailLossProbes; // 1
  * ```
  */
-export function probeTimeout(c: TcpConnection, now: number): void {
+export function probeTimeout(c: Tcb, now: number): void {
   c.ptoAt = 0;
   // A shut window is the persist timer's to probe.
   if (c.snd.inRecovery || c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.snd.wnd === 0) {
@@ -196,11 +218,14 @@ export function probeTimeout(c: TcpConnection, now: number): void {
  * as far as PRR's quota goes. Returns true when something was sent.
  *
  * @example
- * ```ts ignore
- * if (conn.snd.inRecovery && conn.sackOk) retransmitLost(conn);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { retransmitLost } from "./recovery.ts";
+ * const { conn } = await exampleConnection();
+ * retransmitLost(conn); // false: RACK judged nothing lost
  * ```
  */
-export function retransmitLost(c: TcpConnection): boolean {
+export function retransmitLost(c: Tcb): boolean {
   let sent = false;
   for (let r = c.snd.rack.nextLost(); r !== undefined; r = c.snd.rack.nextLost()) {
     const [seq, end] = r;

@@ -10,13 +10,14 @@ import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
 import { negotiate } from "../input.ts";
 import { sendResetFor, tcpOutput } from "../output.ts";
 import { seqAdd } from "../seq.ts";
-import type { TcpConnection } from "../tcb.ts";
+import type { Tcb } from "../tcb.ts";
 
 /**
  * A listening port.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ListenerCore } from "./accept.ts";
  * const l = new ListenerCore(80, undefined, 128, 128);
  * l.synPending; // 0
  * ```
@@ -33,7 +34,7 @@ export class ListenerCore {
   /** Half-open connections now. */
   synPending = 0;
   /** Established, not yet accepted. */
-  readonly queue: TcpConnection[] = [];
+  readonly queue: Tcb[] = [];
   /** Called when `queue` gains a connection. */
   onReady: () => void = () => {};
   /** Closed by the application. */
@@ -75,7 +76,7 @@ export interface AcceptHost {
     d: IpDatagram,
     seg: TcpSegment,
     issFloor?: number,
-  ): TcpConnection | undefined;
+  ): Tcb | undefined;
   /** Answers a SYN with a cookie SYN,ACK, keeping no state. */
   sendSynCookie(l: ListenerCore, d: IpDatagram, seg: TcpSegment): void;
   /** Opens the connection a returning cookie stands for; false if it is not one. */
@@ -86,8 +87,10 @@ export interface AcceptHost {
  * A segment for a listener (RFC 9293 3.10.7.2).
  *
  * @example
- * ```ts ignore
- * listenInput(layer, listener, datagram, segment); // a SYN becomes SYN-RECEIVED
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * const { net } = await exampleConnection(); // its SYN went through listenInput
+ * net.b.tcp.stats.demux.listener; // 1
  * ```
  */
 export function listenInput(

@@ -28,7 +28,7 @@ import {
   defaultPeerMss,
   linkMss,
   receiveScale,
-  type TcpConnection,
+  type Tcb,
   type TcpContext,
   timestampClock,
 } from "../tcb.ts";
@@ -154,7 +154,7 @@ export interface CookieHost extends TcpContext {
   /** The TSval offset of the address pair. */
   pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number): number;
   /** Creates and registers a passive connection. */
-  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): TcpConnection | undefined;
+  createPassive(l: ListenerCore, d: IpDatagram, seg: TcpSegment): Tcb | undefined;
 }
 
 /**
@@ -162,9 +162,16 @@ export interface CookieHost extends TcpContext {
  * cookie SYN,ACK, and the connection its returning ACK stands for.
  *
  * @example
- * ```ts ignore
- * const cookies = new CookieResponder(layer);
- * cookies.send(listener, datagram, syn);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { sysctlSet } from "../../sysctl.ts";
+ * const { net } = await exampleConnection();
+ * sysctlSet(net.b, "net.inet.tcp.syncache.bucketlimit", "1"); // one half-open connection
+ * net.b.listen({ port: 81 });
+ * let ok = 0;
+ * for (let i = 0; i < 2; i++) net.a.connect({ hostname: "192.0.2.2", port: 81 }).then(() => ok++);
+ * await net.run(() => ok === 2 && net.b.tcp.stats.synCookies.accepted === 1);
+ * net.b.tcp.stats.synCookies; // { sent: 1, accepted: 1, rejected: 0 }: the second SYN's
  * ```
  */
 export class CookieResponder {

@@ -14,17 +14,26 @@ import { readU32, TcpField } from "../../wire/tcp.ts";
 import { closeConnection } from "../input.ts";
 import { tcpOutput } from "../output.ts";
 import { seqGe, seqLt } from "../seq.ts";
-import { ConnectionRefusedError, linkMss, type TcpConnection } from "../tcb.ts";
+import { ConnectionRefusedError, linkMss, type Tcb } from "../tcb.ts";
 
 /**
  * Acts on an ICMP error quoting a segment of `c`.
  *
  * @example
- * ```ts ignore
- * icmpError(conn, report); // from the IP layer's error handler
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { IcmpErrorReport } from "../../ip.ts";
+ * import { icmpError } from "./icmp_error.ts";
+ * const { conn } = await exampleConnection();
+ * const e = new IcmpErrorReport(); // "host unreachable", quoting a segment in flight
+ * e.kind = "unreachable";
+ * e.buf = new Uint8Array(8);
+ * e.buf[4] = conn.snd.una >>> 24; // the quoted SEQ
+ * icmpError(conn, e);
+ * conn.ctx.stats.icmp.outOfWindow; // 1: SND.UNA = SND.MAX, so no sequence number is in flight
  * ```
  */
-export function icmpError(c: TcpConnection, e: IcmpErrorReport): void {
+export function icmpError(c: Tcb, e: IcmpErrorReport): void {
   const s = c.ctx.stats.icmp;
   // RFC 5927 4.1: a blind attacker must guess a sequence number in flight.
   const seq = readU32(e.buf, e.transportOff + TcpField.SEQ);
@@ -50,7 +59,7 @@ export function icmpError(c: TcpConnection, e: IcmpErrorReport): void {
 
 // RFC 1191 / RFC 8201: the path is narrower than our segments. Routers
 // that give no MTU (RFC 1191 5's old ones) get the IPv4 minimum.
-function packetTooBig(c: TcpConnection, mtu: number): void {
+function packetTooBig(c: Tcb, mtu: number): void {
   const ctx = c.ctx;
   const s = ctx.stats.icmp;
   const ip = ctx.ip;
@@ -78,11 +87,15 @@ function packetTooBig(c: TcpConnection, mtu: number): void {
  * discovery learned: `mss`, or less.
  *
  * @example
- * ```ts ignore
- * conn.snd.mss = pathMss(conn, conn.snd.mss);
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { pathMss } from "./icmp_error.ts";
+ * const { conn, net } = await exampleConnection();
+ * net.a.ip.pmtu.lower(conn.remote, 1280, 1500, net.now); // a "too big" was heard
+ * pathMss(conn, 1460); // 1240: 1280 less the IPv4 and TCP headers
  * ```
  */
-export function pathMss(c: TcpConnection, mss: number): number {
+export function pathMss(c: Tcb, mss: number): number {
   const pmtu = c.ctx.ip.pmtu.get(c.remote, c.ctx.now());
   return pmtu === undefined ? mss : Math.min(mss, linkMss(pmtu, c.remote.length));
 }

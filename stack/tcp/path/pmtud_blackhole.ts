@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { TcpConnection } from "../tcb.ts";
+import type { Tcb } from "../tcb.ts";
 
 /** The smallest MSS black-hole detection goes down to (FreeBSD's tcp_mssdflt / tcp_v6mssdflt). */
 export function minimumMss(addrLen: number): number {
@@ -40,7 +40,7 @@ export function minimumMss(addrLen: number): number {
  * c.snd.mss; // 1200
  * ```
  */
-export function onTimeoutBlackhole(c: TcpConnection): void {
+export function onTimeoutBlackhole(c: Tcb): void {
   const cfg = c.ctx.config;
   if (!cfg.pmtudBlackholeDetection) return;
   if (c.state !== "ESTABLISHED" && c.state !== "FIN-WAIT-1") return;

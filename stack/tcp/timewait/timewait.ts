@@ -1,6 +1,6 @@
 /**
- * The TIME_WAIT manager, after FreeBSD's `tcp_timewait.c` (see
- * `../shared/reference/`): on entry to TIME-WAIT the connection block is
+ * The TIME_WAIT manager, after FreeBSD 7's `sys/netinet/tcp_timewait.c`
+ * (the README's TIME_WAIT section maps its parts to ours): on entry to TIME-WAIT the connection block is
  * freed and a compressed record takes its place (`tcp_twstart`); segments
  * that hit a record are judged by `check` (`tcp_twcheck`) and answered by
  * `respond` (`tcp_twrespond`); records sit in FIFOs ordered by expiry
@@ -24,7 +24,7 @@ import { readU32, seqLen, TcpFlags, TcpRepr, type TcpSegment, writeU32 } from ".
 import type { IpLayer } from "../../ip.ts";
 import { seqAdd, seqGt, seqLt } from "../seq.ts";
 import { hashTuple, hashTupleWords } from "../tuple.ts";
-import { type TcpConnection, timestampClock } from "../tcb.ts";
+import { type Tcb, timestampClock } from "../tcb.ts";
 import { sendHeaderOnly } from "../output.ts";
 import type { TcpStats } from "../stats.ts";
 
@@ -155,11 +155,17 @@ const hdr = new TcpRepr();
  * The table of TIME_WAIT records.
  *
  * @example
- * ```ts ignore
- * const tw = new TimeWaitTable(host, settings, autoSize);
- * tw.start(conn); // tcp_twstart
- * tw.lookup(4, bytes, srcOff, srcPort, dstPort); // slot or -1
- * tw.scan(now); // expire due records, bounded work
+ * ```ts
+ * import { exampleConnection } from "../../_examples.ts";
+ * import { close } from "../user.ts";
+ * const { conn, net, server } = await exampleConnection();
+ * const tw = net.a.tcp.timewait; // the client's TimeWaitTable
+ * close(conn); // we close first, so we hold TIME-WAIT
+ * server.close();
+ * await net.run(() => tw.size === 1); // tw.start took the closed block
+ * const [e] = tw.list(net.now);
+ * tw.lookup(conn.remote, 0, 4, e.peerPort, e.localPort) >= 0; // true: the 4-tuple's slot
+ * tw.scan(net.now + 60_000); // 1: expired after 2 MSL
  * ```
  */
 export class TimeWaitTable {
@@ -239,7 +245,7 @@ export class TimeWaitTable {
    * frees the connection block afterwards. Returns the slot, or -1 when the
    * connection closed without TIME_WAIT.
    */
-  start(c: TcpConnection): number {
+  start(c: Tcb): number {
     const s = this.stats;
     const host = this.#host;
     // tcp_close() counts tcps_closed when no record is made; otherwise the
