@@ -7,17 +7,18 @@
  * @module
  */
 
+import { ChallengeAcks } from "./challenge_ack.ts";
 import { setImmediate } from "node:timers";
 import type { IcmpErrorReport, IpDatagram, IpLayer } from "../ip.ts";
 import { icmpError } from "./path/icmp_error.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
-import { readU32, TcpFlags, TcpSegment } from "../wire/tcp.ts";
+import { TcpFlags, TcpSegment } from "../wire/tcp.ts";
 import { type AcceptHost, ListenerCore, listenInput } from "./open/accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { AddressInUseError, ConnectionTable, EphemeralPorts } from "./conn_table.ts";
 import { segmentArrives } from "./input.ts";
-import { halfSipHash, IsnGenerator } from "./open/isn.ts";
+import { IsnGenerator, TimestampOffsets, tupleWords } from "./open/isn.ts";
 import { sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
@@ -61,17 +62,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #deferred: Tcb[] = [];
   #seg = new TcpSegment();
   #isn: IsnGenerator;
-  #challengeSecond = -1;
-  #challengeCount = 0;
-  #challengeBudget = 0;
   #ports: EphemeralPorts;
-  #isnWords = new Uint32Array(10);
+  #challengeAcks: ChallengeAcks;
+  #isnWords = new Uint32Array(9);
+  #tsOffsets = new TimestampOffsets();
   #cookies: CookieResponder = new CookieResponder(this);
-  // RFC 7323 5.4 / Linux: TSval offsets are a keyed hash of the address
-  // pair, so a new connection's timestamps continue the last one's (a peer
-  // still in TIME_WAIT accepts them under PAWS), and a cookie connection's
-  // continue from its SYN,ACK's.
-  #tsKey = crypto.getRandomValues(new Uint32Array(2));
 
   /** A TCP layer over `ip`, registered for protocol 6. */
   constructor(
@@ -83,6 +78,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.ip = ip;
     this.#clock = clock;
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.#challengeAcks = new ChallengeAcks(this.config);
     this.#isn = new IsnGenerator(clock);
     const cfg = this.config;
     this.#ports = new EphemeralPorts(cfg.ephemeralLow, cfg.ephemeralHigh);
@@ -188,43 +184,16 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** The TSval offset of connections between `local` and `remote` (RFC 7323 5.4). */
   timestampOffset(local: Uint8Array, remote: Uint8Array): number {
-    return this.pairOffset(local, 0, remote, 0, local.length);
+    return this.#tsOffsets.of(local, 0, remote, 0, local.length);
   }
 
-  /** The TSval offset for the address pair at `local[lOff]` and `remote[rOff]` (`n` bytes each). */
-  pairOffset(
-    local: Uint8Array,
-    lOff: number,
-    remote: Uint8Array,
-    rOff: number,
-    n: number,
-  ): number {
-    // The tuple's address words, without the ports.
-    const w = this.tupleWords(local, lOff, remote, rOff, n, 0, 0).subarray(0, n / 2);
-    return halfSipHash(this.#tsKey[0], this.#tsKey[1], w);
-  }
-
-  /** The 4-tuple as 32-bit words, for the ISN and cookie hashes (a shared scratch array). */
-  tupleWords(
-    local: Uint8Array,
-    lOff: number,
-    remote: Uint8Array,
-    rOff: number,
-    n: number,
-    lport: number,
-    rport: number,
-  ): Uint32Array {
-    const w = this.#isnWords;
-    const k = n / 4;
-    for (let i = 0; i < k; i++) w[i] = readU32(local, lOff + i * 4);
-    for (let i = 0; i < k; i++) w[k + i] = readU32(remote, rOff + i * 4);
-    w[2 * k] = ((lport << 16) | rport) >>> 0;
-    return w.subarray(0, 2 * k + 1);
+  pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number): number {
+    return this.#tsOffsets.of(local, lOff, remote, rOff, n);
   }
 
   #newIss(c: Tcb, floor?: number): void {
     const n = c.local.length;
-    const w = this.tupleWords(c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
+    const w = tupleWords(this.#isnWords, c.local, 0, c.remote, 0, n, c.localPort, c.remotePort);
     // RFC 1122 4.2.2.13: a connection reopened from TIME-WAIT starts above
     // the old SND.NXT, so old duplicates fall below its window (Linux: +65537).
     c.snd.iss = floor === undefined ? this.#isn.isn(w) : seqAdd(floor, 65537);
@@ -295,27 +264,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     l.onReady();
   }
 
-  // RFC 5961 7, hardened against CVE-2016-5696: a blind attacker counted
-  // the challenge ACKs a shared, exact per-second budget let through. Each
-  // second's budget is now random in [limit/2, 3·limit/2) (Linux since
-  // 4.7), and each connection has its own small budget (FreeBSD's
-  // ack_war_cnt per ack_war_timewindow).
   allowChallengeAck(c: Tcb): boolean {
-    const now = this.#clock();
-    const cfg = this.config;
-    if (now - c.challengeWindowAt >= 1000) {
-      c.challengeWindowAt = now;
-      c.challengeCount = 0;
-    }
-    if (++c.challengeCount > cfg.challengeAckPerConnection) return false;
-    const sec = Math.floor(now / 1000);
-    if (sec !== this.#challengeSecond) {
-      this.#challengeSecond = sec;
-      this.#challengeCount = 0;
-      const limit = cfg.challengeAckLimit;
-      this.#challengeBudget = Math.floor(limit / 2 + Math.random() * limit);
-    }
-    return ++this.#challengeCount <= this.#challengeBudget;
+    return this.#challengeAcks.allow(c, this.#clock());
   }
 
   watch(c: Tcb): void {

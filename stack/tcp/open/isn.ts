@@ -7,6 +7,8 @@
  * @module
  */
 
+import { readU32 } from "../../wire/tcp.ts";
+
 function rotl(x: number, b: number): number {
   return (x << b) | (x >>> (32 - b));
 }
@@ -82,5 +84,60 @@ export class IsnGenerator {
   isn(tupleWords: ArrayLike<number>): number {
     const m = Math.floor(this.#clockMs() * 250); // 4 µs ticks
     return (m + halfSipHash(this.#k0, this.#k1, tupleWords)) >>> 0;
+  }
+}
+
+/**
+ * A 4-tuple as 32-bit words, for the ISN, cookie and TSval hashes: our
+ * address at `local[lOff]`, the peer's at `remote[rOff]` (`n` bytes each),
+ * then the ports; written into `out` (room for 9 words), the part used
+ * returned.
+ *
+ * @example
+ * ```ts
+ * import { tupleWords } from "./isn.ts";
+ * const a = new Uint8Array([192, 0, 2, 2]), b = new Uint8Array([192, 0, 2, 1]);
+ * tupleWords(new Uint32Array(9), a, 0, b, 0, 4, 80, 40000).length; // 3
+ * ```
+ */
+export function tupleWords(
+  out: Uint32Array,
+  local: Uint8Array,
+  lOff: number,
+  remote: Uint8Array,
+  rOff: number,
+  n: number,
+  lport: number,
+  rport: number,
+): Uint32Array {
+  const k = n / 4;
+  for (let i = 0; i < k; i++) out[i] = readU32(local, lOff + i * 4);
+  for (let i = 0; i < k; i++) out[k + i] = readU32(remote, rOff + i * 4);
+  out[2 * k] = ((lport << 16) | rport) >>> 0;
+  return out.subarray(0, 2 * k + 1);
+}
+
+/**
+ * TSval offsets per address pair (RFC 7323 5.4, as Linux): a keyed hash of
+ * the two addresses, so a new connection's timestamps continue the last
+ * one's (a peer still in TIME_WAIT accepts them under PAWS), a cookie
+ * connection's continue from its SYN,ACK's, and no peer learns our uptime.
+ *
+ * @example
+ * ```ts
+ * import { TimestampOffsets } from "./isn.ts";
+ * const offsets = new TimestampOffsets();
+ * const a = new Uint8Array([192, 0, 2, 2]), b = new Uint8Array([192, 0, 2, 1]);
+ * offsets.of(a, 0, b, 0, 4) === offsets.of(a, 0, b, 0, 4); // true
+ * ```
+ */
+export class TimestampOffsets {
+  #key = crypto.getRandomValues(new Uint32Array(2));
+  #words = new Uint32Array(9);
+
+  /** The offset for the pair at `local[lOff]` and `remote[rOff]` (`n` bytes each). */
+  of(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number): number {
+    const w = tupleWords(this.#words, local, lOff, remote, rOff, n, 0, 0).subarray(0, n / 2);
+    return halfSipHash(this.#key[0], this.#key[1], w);
   }
 }

@@ -21,7 +21,7 @@ import type { IpDatagram } from "../../ip.ts";
 import { MAX_WSCALE, TcpFlags, TcpOptions, TcpRepr, type TcpSegment } from "../../wire/tcp.ts";
 import type { ListenerCore } from "./accept.ts";
 import { negotiate, segmentArrives } from "../input.ts";
-import { halfSipHash } from "./isn.ts";
+import { halfSipHash, tupleWords } from "./isn.ts";
 import { sendReply } from "../output.ts";
 import { seqAdd } from "../seq.ts";
 import {
@@ -141,16 +141,6 @@ export function timestampOptions(tsEcr: number): { wscale: number; sackPermitted
 
 /** What the cookie responder needs from the TCP layer. */
 export interface CookieHost extends TcpContext {
-  /** The 4-tuple as words for the cookie's MAC. */
-  tupleWords(
-    local: Uint8Array,
-    lOff: number,
-    remote: Uint8Array,
-    rOff: number,
-    n: number,
-    lport: number,
-    rport: number,
-  ): Uint32Array;
   /** The TSval offset of the address pair. */
   pairOffset(local: Uint8Array, lOff: number, remote: Uint8Array, rOff: number, n: number): number;
   /** Creates and registers a passive connection. */
@@ -178,6 +168,7 @@ export class CookieResponder {
   #host: CookieHost;
   #cookies = new SynCookies();
   #hdr = new TcpRepr();
+  #words = new Uint32Array(9);
   #opts = new TcpOptions();
 
   /** Cookies answered on behalf of `host`. */
@@ -191,7 +182,16 @@ export class CookieResponder {
     const cfg = host.config;
     const o = seg.options;
     const now = host.now();
-    const w = host.tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const w = tupleWords(
+      this.#words,
+      d.buf,
+      d.dstOff,
+      d.buf,
+      d.srcOff,
+      d.addrLen,
+      l.port,
+      seg.srcPort,
+    );
     const peerMss = o.mss > 0 ? o.mss : defaultPeerMss(d.addrLen);
     const f = this.#hdr;
     f.srcPort = seg.dstPort;
@@ -234,7 +234,16 @@ export class CookieResponder {
     const s = host.stats;
     const irs = seqAdd(seg.seq, -1);
     const iss = seqAdd(seg.ack, -1);
-    const w = host.tupleWords(d.buf, d.dstOff, d.buf, d.srcOff, d.addrLen, l.port, seg.srcPort);
+    const w = tupleWords(
+      this.#words,
+      d.buf,
+      d.dstOff,
+      d.buf,
+      d.srcOff,
+      d.addrLen,
+      l.port,
+      seg.srcPort,
+    );
     const mss = this.#cookies.check(w, irs, iss, now);
     if (mss < 0) {
       s.synCookies.rejected++;
