@@ -52,6 +52,7 @@ export class PathMtuCache {
 
   /** The path MTU towards `dst`, if one was learned and has not expired. */
   get(dst: IpAddress, now: number): number | undefined {
+    if (this.#entries.size === 0) return undefined; // the usual case: no key string to build
     const key = dst.join(".");
     const e = this.#entries.get(key);
     if (!e) return undefined;

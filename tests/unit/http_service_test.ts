@@ -67,3 +67,29 @@ Deno.test("http: Expect: 100-continue gets 100 Continue before the body is sent 
   c!.close();
   server.close();
 });
+
+Deno.test("http: a keep-alive connection idle past idleMs is closed; one served in time is not", async () => {
+  const n = net();
+  const server = startHttp(n.b, { port: 80, idleMs: 100 });
+  const open = async () => {
+    let c: TcpConn | undefined;
+    n.a.connect({ hostname: "192.0.2.2", port: 80 }).then((x) => c = x);
+    await n.run(() => c !== undefined);
+    return c!;
+  };
+  const idle = await open(), busy = await open();
+  const req = new TextEncoder().encode("GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The sweeper runs on the real clock: ask on `busy` every 40 ms for 400 ms.
+  const end = performance.now() + 400;
+  while (performance.now() < end) {
+    await busy.write(req);
+    assert.match(await readResponse(n, busy, 10 + 108), /^HTTP\/1\.1 200 OK/);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  const eof = await readResponse(n, idle, 1);
+  assert.equal(eof, "", "the idle connection got the server's FIN");
+  assert.equal(busy.status().state, "ESTABLISHED");
+  idle.close();
+  busy.close();
+  server.close();
+});
