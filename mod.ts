@@ -42,6 +42,7 @@ export {
   parseIp,
 } from "./stack/wire/ip_address.ts";
 export { type CounterTree, flattenCounters, formatCounters } from "./stack/stats.ts";
+export { type CapturedPacket, PcapngWriter } from "./stack/capture.ts";
 export {
   type ImpairmentCounters,
   type ImpairmentPlan,

@@ -27,6 +27,7 @@ import { answer, CONTROL_DIR, controlPath, type ControlServer, startControl } fr
 import { startChargen, startDiscard, startEcho, startOnce } from "./services/echo.ts";
 import { type CloseFirst, startHttp, TextBody } from "./services/http.ts";
 import { formatOpenMetrics, OPENMETRICS_TYPE } from "./metrics.ts";
+import { PcapFile } from "./pcap.ts";
 
 /** Help text of `tunstack up`. */
 export const UP_HELP = `Usage: tunstack up [flags]
@@ -82,6 +83,13 @@ Flags:
   --sndbuf BYTES        send buffer per connection (default 1048576)
   --sysctl NAME=VALUE   set a run-time setting at start (repeatable), e.g.
                         net.inet.tcp.maxtcptw=32, net.inet.tcp.msl=1000
+  --pcap FILE           write every packet the stack receives or sends to FILE
+                        (pcapng), each received one with the stack's verdicts as
+                        comments: tcp_twstart, tcp_twcheck: <outcome>, drop:
+                        <counter>. Needs write permission for FILE and FILE.1
+                        (deno task start has it for /run/tunstack/)
+  --pcap-size MB        past MB the file moves to FILE.1 and a new one starts
+                        (default 100: at most twice that on disk)
   --drain-ms N          on SIGINT/SIGTERM, wait up to N ms for open connections
                         to close before resetting them (default 0: reset now)
   --control-dir DIR     directory of the control socket (default /run/tunstack)
@@ -93,7 +101,8 @@ Examples:
   tunstack up                                    defaults, as deno task start
   tunstack up --kernel-ipv4 198.51.100.1/24 --ipv4 198.51.100.2 --no-ipv6
   tunstack up --impair 'out:drop=1%,delay=10ms' --sysctl net.inet.tcp.msl=2500
-  tunstack up --http-close-first client --congestion cubic`;
+  tunstack up --http-close-first client --congestion cubic
+  tunstack up --pcap /run/tunstack/verdicts.pcapng   then tshark -r it`;
 
 /** Everything `up` was asked to do. */
 export interface UpOptions extends TunStackOptions {
@@ -119,6 +128,8 @@ export interface UpOptions extends TunStackOptions {
   realtime?: number;
   /** How long to let connections finish on SIGINT/SIGTERM, ms. */
   drainMs: number;
+  /** Capture file and its size before rotation, bytes. */
+  pcap?: { path: string; maxBytes: number };
 }
 
 function intFlag(name: string, v: string, min: number, max: number): number {
@@ -169,6 +180,8 @@ export function parseUpArgs(args: string[]): UpOptions {
       sndbuf: { type: "string", default: String(1 << 20) },
       sysctl: { type: "string", multiple: true, default: [] },
       "drain-ms": { type: "string", default: "0" },
+      pcap: { type: "string" },
+      "pcap-size": { type: "string", default: "100" },
       "control-dir": { type: "string", default: CONTROL_DIR },
       "no-control": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
@@ -199,6 +212,10 @@ export function parseUpArgs(args: string[]): UpOptions {
       : intFlag("realtime", values.realtime, 1, MAX_RT_PRIORITY),
     quiet: values.quiet,
     drainMs: intFlag("drain-ms", values["drain-ms"], 0, 3_600_000),
+    pcap: values.pcap === undefined ? undefined : {
+      path: values.pcap,
+      maxBytes: intFlag("pcap-size", values["pcap-size"], 1, 1 << 20) * 1024 * 1024,
+    },
     echo: !values["no-echo"],
     discard: !values["no-discard"],
     once: !values["no-once"],
@@ -312,8 +329,13 @@ export async function runUp(args: string[]): Promise<number> {
   const linkStats = () => ({ link: running.linkCounters() });
   const listeners = [];
   let control: ControlServer | undefined;
+  let pcap: PcapFile | undefined;
   try {
     for (const [name, value] of opts.sysctl) sysctlSet(stack, name, value);
+    if (opts.pcap) {
+      const file = pcap = new PcapFile(opts.pcap.path, opts.pcap.maxBytes);
+      stack.capture((p) => file.write(p));
+    }
     if (opts.echo) listeners.push(startEcho(stack));
     if (opts.discard) listeners.push(startDiscard(stack));
     if (opts.once) listeners.push(startOnce(stack));
@@ -342,6 +364,7 @@ export async function runUp(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`tunstack: ${(e as Error).message}`);
     for (const l of listeners) l.close();
+    pcap?.close();
     await running.close();
     return 1;
   }
@@ -360,6 +383,7 @@ export async function runUp(args: string[]): Promise<number> {
     ].filter(Boolean);
     console.log(`  services: ${svc.join(", ") || "none"}`);
     if (control) console.log(`  control: ${control.path}`);
+    if (opts.pcap) console.log(`  capture: ${opts.pcap.path} (pcapng, verdicts as comments)`);
   }
   const printCounters = () => console.log(formatCounters({ ...linkStats(), ...stack.counters() }));
   const stopped = Promise.withResolvers<Deno.Signal>();
@@ -392,6 +416,8 @@ export async function runUp(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGUSR2", printCounters);
   await control?.close();
   await running.close();
+  stack.capture(undefined);
+  pcap?.close();
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
   if (!opts.quiet) {

@@ -12,6 +12,7 @@ import type { Link, PacketHandler } from "./link.ts";
 import { Icmp } from "./icmp.ts";
 import { IpLayer } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
+import { type CapturedPacket, Verdicts } from "./capture.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
@@ -85,12 +86,73 @@ export class Stack implements PacketHandler {
 
   /** Connects the stack to its link. */
   attach(link: Link): void {
-    this.ip.attach(link);
+    // Sent packets pass the capture, when one is set, on their way out.
+    const stack = this;
+    this.ip.attach({
+      get headroom() {
+        return link.headroom;
+      },
+      get mtu() {
+        return link.mtu;
+      },
+      get csumOffload() {
+        return link.csumOffload;
+      },
+      get gsoMax() {
+        return link.gsoMax;
+      },
+      transmit(frame, len, offload) {
+        const ok = link.transmit(frame, len, offload);
+        const cap = stack.#capture;
+        if (cap !== undefined) {
+          const h = link.headroom;
+          const p: CapturedPacket = {
+            packet: frame.subarray(h, h + len),
+            inbound: false,
+            timeMs: stack.clock(),
+            notes: ok ? [] : ["drop: ip.txLinkDropped"],
+          };
+          // An answer to a packet being received waits for that packet,
+          // so the capture reads in cause-and-effect order.
+          if (stack.#answers !== undefined) stack.#answers.push({ ...p, packet: p.packet.slice() });
+          else cap(p);
+        }
+        return ok;
+      },
+    });
   }
 
   /** Handles one packet from the link. */
   receive(buf: Uint8Array, len: number, csumValid = false): void {
-    this.ip.receive(buf, len, csumValid);
+    const cap = this.#capture;
+    if (cap === undefined) {
+      this.ip.receive(buf, len, csumValid);
+      return;
+    }
+    const v = this.#verdicts ??= new Verdicts(this);
+    const answers: CapturedPacket[] = this.#answers = [];
+    const timeMs = this.clock();
+    v.before();
+    try {
+      this.ip.receive(buf, len, csumValid);
+    } finally {
+      this.#answers = undefined;
+    }
+    cap({ packet: buf.subarray(0, len), inbound: true, timeMs, notes: v.after() });
+    for (const a of answers) cap(a);
+  }
+
+  #capture: ((p: CapturedPacket) => void) | undefined;
+  #verdicts: Verdicts | undefined;
+  #answers: CapturedPacket[] | undefined;
+
+  /**
+   * Hands every packet received or sent to `onPacket`, each received one
+   * with the verdicts it drew (see `capture.ts`); `undefined` stops.
+   * Packets looped back to our own addresses never reach the link and are not captured.
+   */
+  capture(onPacket: ((p: CapturedPacket) => void) | undefined): void {
+    this.#capture = onPacket;
   }
 
   /** Runs due timers (call this yourself on a fake clock). */

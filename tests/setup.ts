@@ -1,5 +1,5 @@
 /**
- * Installs the Debian packages the tests drive (tcpdump, ping, curl, nc,
+ * Installs the Debian packages the tests drive (tcpdump, tshark, ping, curl, nc,
  * Chromium...) when they are missing, so `deno task test` works on a fresh
  * machine: as root with apt-get, once, quietly. Without root it says what
  * is missing and how to install it, and the root-only tests are skipped.
@@ -18,6 +18,7 @@ export const TEST_PACKAGES: [pkg: string, command: string][] = [
   ["procps", "ps"],
   ["iptables", "iptables"],
   ["chromium", "chromium"],
+  ["tshark", "tshark"],
 ];
 
 async function has(command: string): Promise<boolean> {

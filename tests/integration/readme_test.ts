@@ -226,6 +226,10 @@ const CHECKS: Record<string, Check> = {
     covered("examples_test.ts", "examples/http_server.ts"),
   "curl http://192.0.2.2:8080/": () => covered("examples_test.ts", "http://192.0.2.2:8080"),
   "nc -l 9000": () => covered("tcp_test.ts", "nc -l 9000"),
+  "deno task start --pcap /run/tunstack/verdicts.pcapng": () =>
+    covered("pcap_test.ts", '"--pcap",'),
+  "tshark -r /run/tunstack/verdicts.pcapng -Y frame.comment -T fields -e frame.number -e frame.comment":
+    () => covered("pcap_test.ts", '"frame.comment",'),
   "deno task start --impair 'out:drop=1%,delay=10ms,jitter=2ms'": () =>
     covered("impair_test.ts", '"--impair",'),
   "node_modules/.bin/deno run --allow-run --allow-read --allow-write --allow-env examples/timewait_demo.ts":
