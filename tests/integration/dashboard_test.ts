@@ -17,7 +17,13 @@ Deno.test({
       const out = Deno.env.get("TUNSTACK_ARTIFACTS") ?? `${ROOT}test-artifacts`;
       await Deno.mkdir(out, { recursive: true });
       // 2MSL = 3 s, so the fall comes quickly.
-      await ns.startStack(["--sysctl", "net.inet.tcp.msl=1500"]);
+      // A cap of 32, so the chart draws its line at 20 entries.
+      await ns.startStack([
+        "--sysctl",
+        "net.inet.tcp.msl=1500",
+        "--sysctl",
+        "net.inet.tcp.maxtcptw=32",
+      ]);
       const run = await ns.run([
         Deno.execPath(),
         "run",
@@ -32,6 +38,10 @@ Deno.test({
       assert.equal(seen.before, 0);
       assert.equal(seen.peak, 20, "the count rose to one entry per request");
       assert.equal(seen.rows, 10, "the ten entries nearest expiry are listed");
+      assert.ok(seen.v6Rows > 0, "IPv6 rows are shown as [addr]:port");
+      assert.equal(seen.limitDrawn, "32", "the line at maxtcptw is drawn");
+      assert.ok(seen.pauseHeld, "pause freezes the page");
+      assert.match(seen.updated, /\d/, "the last update's time is shown");
       assert.ok(seen.started >= 20);
       assert.equal(seen.after, 0, "every entry expired");
       assert.equal(seen.seriesMax, 20, "the chart drew the peak");
