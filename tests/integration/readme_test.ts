@@ -45,6 +45,8 @@ const NOT_COMMANDS = new Set([
   "sysctl -d",
   "sysctl -w", // a packetdrill shell line the conformance runner maps
   "deno run --cpu-prof",
+  "deno publish --dry-run", // what deno task publish:check runs
+  "deno compile", // named to say why there is no binary
   "deno task tunstack <ss|tw|stats|sysctl> ...", // each one below
 ]);
 
@@ -92,6 +94,7 @@ const CHECKS: Record<string, Check> = {
   "deno task bench": task("bench", "bench/main.ts"),
   "deno task soak": task("soak", "bench/soak.ts"),
   "deno task soak [connections]": task("soak", "bench/soak.ts"),
+  "deno task publish:check": task("publish:check", "publish --dry-run"),
   "deno task fmt": task("fmt", "fmt"),
   "deno task lint": task("lint", "lint"),
   "deno task check": task("check", "check"),
