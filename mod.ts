@@ -26,6 +26,7 @@ import type { CounterTree } from "./stack/stats.ts";
 import type { Cidr } from "./stack/wire/ip_address.ts";
 import { TunInterface } from "./tun/interface.ts";
 import { Netlink } from "./tun/netlink.ts";
+import { inNetns } from "./tun/netns.ts";
 import { formatIp, inPrefix } from "./stack/wire/ip_address.ts";
 import { BUSY_POLL_US } from "./tun/loop.ts";
 
@@ -89,6 +90,12 @@ export interface TunStackOptions extends StackOptions {
    * Turns offloads off: impairments act on wire-sized packets.
    */
   impair?: ImpairmentPlan;
+  /**
+   * Create the device in this network namespace (`ip netns add NAME`), so
+   * the kernel side and its addresses live there and not in the namespace
+   * the stack runs in.
+   */
+  netns?: string;
 }
 
 /** A stack running on a TUN device. */
@@ -149,13 +156,16 @@ export function startTunStack(options: TunStackOptions): RunningStack {
   const addresses = [options.kernelIpv4, options.kernelIpv6]
     .filter((c): c is Cidr => c !== undefined)
     .map((c) => ({ bytes: c.address, prefix: c.prefix }));
-  if (!options.force) checkOverlap(addresses);
-  const tun = TunInterface.create({
-    name: options.name,
-    mtu: options.mtu,
-    addresses,
-    vnetHdr: options.vnetHdr,
-    offload: options.impair === undefined && options.offload,
+  // In a namespace of its own, the overlap check looks at that namespace.
+  const tun = inNetns(options.netns, () => {
+    if (!options.force) checkOverlap(addresses);
+    return TunInterface.create({
+      name: options.name,
+      mtu: options.mtu,
+      addresses,
+      vnetHdr: options.vnetHdr,
+      offload: options.impair === undefined && options.offload,
+    });
   });
   const loop = tun.loop;
   loop.busyPollUs = options.busyPollUs ?? BUSY_POLL_US;

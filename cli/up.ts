@@ -51,6 +51,10 @@ Flags:
   --no-ipv6             run without IPv6
   --force               configure the kernel side even where its prefix
                         overlaps an address already on an interface here
+  --netns NAME          create the device in network namespace NAME (made
+                        with ip netns add NAME): the kernel side, its
+                        addresses and routes live there, the host's own
+                        namespace is left alone
   --busy-poll-us N      after traffic, keep polling the device this long before
                         sleeping (default ${BUSY_POLL_US}; 0 turns it off)
   --realtime PRIO       run the packet loop under SCHED_FIFO at PRIO (1-99; off
@@ -100,6 +104,7 @@ Flags:
 Examples:
   tunstack up                                    defaults, as deno task start
   tunstack up --kernel-ipv4 198.51.100.1/24 --ipv4 198.51.100.2 --no-ipv6
+  tunstack up --netns lab                        then: ip netns exec lab curl 192.0.2.2
   tunstack up --impair 'out:drop=1%,delay=10ms' --sysctl net.inet.tcp.msl=2500
   tunstack up --http-close-first client --congestion cubic
   tunstack up --pcap /run/tunstack/verdicts.pcapng   then tshark -r it`;
@@ -163,6 +168,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       "no-ipv4": { type: "boolean", default: false },
       "no-ipv6": { type: "boolean", default: false },
       force: { type: "boolean", default: false },
+      netns: { type: "string" },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
       impair: { type: "string" },
@@ -204,6 +210,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     mtu: Number(values.mtu),
     vnetHdr: values["vnet-hdr"],
     force: values.force,
+    netns: values.netns,
     offload: !values["no-offload"],
     impair: values.impair === undefined ? undefined : parseImpairment(values.impair),
     busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),
@@ -264,7 +271,12 @@ function limitParam(q: URLSearchParams): number | undefined {
 }
 
 function describe(r: RunningStack, o: TunStackOptions): string {
-  const lines = [`tunstack: device ${r.device} up, mtu ${o.mtu}, offload ${r.offload}`];
+  const where = o.netns === undefined ? "this namespace" : `namespace ${o.netns}`;
+  const lines = [
+    `tunstack: device ${r.device} up in ${where}, mtu ${o.mtu}, offload ${r.offload}`,
+    `  changed: ${where} got ${r.device} with the kernel-side addresses and their routes below` +
+    " (removed again on exit)",
+  ];
   for (const v of [4, 6] as const) {
     const k = o[`kernelIpv${v}`];
     const own = o[`ipv${v}`];

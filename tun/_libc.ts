@@ -27,6 +27,7 @@ const SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   if_indextoname: { parameters: ["u32", "buffer"], result: "pointer" },
   geteuid: { parameters: [], result: "u32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   poll: {
     parameters: ["buffer", "u64", "i32"],
