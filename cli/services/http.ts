@@ -224,6 +224,7 @@ export function startHttp(stack: Stack, options: HttpOptions = {}): TcpListener 
         conn.close();
       });
     }
+    idle.stop();
   })();
   return l;
 }
@@ -245,13 +246,23 @@ class IdleSweeper {
   /** `c` waits for its peer from now on. */
   arm(c: TcpConn): void {
     this.#deadlines.set(c, performance.now() + this.#idleMs);
-    this.#timer ??= setInterval(() => this.#sweep(), Math.min(1000, this.#idleMs));
+    if (this.#timer === undefined) {
+      // Started once and kept (stopping it whenever no connection waits
+      // cost a timer per request again); it never holds the process open.
+      this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.#idleMs));
+      Deno.unrefTimer(this.#timer);
+    }
   }
 
   /** `c` is busy (or gone): no deadline. */
   disarm(c: TcpConn): void {
     this.#deadlines.delete(c);
-    if (this.#deadlines.size === 0) this.#stop();
+  }
+
+  /** The server stopped accepting: no more sweeps. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #sweep(): void {
@@ -261,13 +272,6 @@ class IdleSweeper {
       this.#deadlines.delete(c);
       c.close();
     }
-    if (this.#deadlines.size === 0) this.#stop();
-  }
-
-  #stop(): void {
-    if (this.#timer === undefined) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
   }
 }
 
