@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Link, PacketHandler } from "./link.ts";
+import type { Link, PacketHandler, TxOffload } from "./link.ts";
 import { Icmp } from "./icmp.ts";
 import { IpLayer } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
@@ -87,7 +87,24 @@ export class Stack implements PacketHandler {
   /** Connects the stack to its link. */
   attach(link: Link): void {
     // Sent packets pass the capture, when one is set, on their way out.
-    const stack = this;
+    const transmit = (frame: Uint8Array<ArrayBuffer>, len: number, offload?: TxOffload) => {
+      const ok = link.transmit(frame, len, offload);
+      const cap = this.#capture;
+      if (cap !== undefined) {
+        const h = link.headroom;
+        const p: CapturedPacket = {
+          packet: frame.subarray(h, h + len),
+          inbound: false,
+          timeMs: this.clock(),
+          notes: ok ? [] : ["drop: ip.txLinkDropped"],
+        };
+        // An answer to a packet being received waits for that packet,
+        // so the capture reads in cause-and-effect order.
+        if (this.#answers !== undefined) this.#answers.push({ ...p, packet: p.packet.slice() });
+        else cap(p);
+      }
+      return ok;
+    };
     this.ip.attach({
       get headroom() {
         return link.headroom;
@@ -101,24 +118,7 @@ export class Stack implements PacketHandler {
       get gsoMax() {
         return link.gsoMax;
       },
-      transmit(frame, len, offload) {
-        const ok = link.transmit(frame, len, offload);
-        const cap = stack.#capture;
-        if (cap !== undefined) {
-          const h = link.headroom;
-          const p: CapturedPacket = {
-            packet: frame.subarray(h, h + len),
-            inbound: false,
-            timeMs: stack.clock(),
-            notes: ok ? [] : ["drop: ip.txLinkDropped"],
-          };
-          // An answer to a packet being received waits for that packet,
-          // so the capture reads in cause-and-effect order.
-          if (stack.#answers !== undefined) stack.#answers.push({ ...p, packet: p.packet.slice() });
-          else cap(p);
-        }
-        return ok;
-      },
+      transmit,
     });
   }
 

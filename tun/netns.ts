@@ -44,14 +44,18 @@ export function inNetns<T>(name: string | undefined, fn: () => T): T {
   try {
     if (home < 0) throw new SyscallError("open /proc/thread-self/ns/net", errno());
     if (c.setns(target, CLONE_NEWNET) < 0) throw new SyscallError(`setns ${name}`, errno());
+    let result: { value: T } | { error: unknown };
     try {
-      return fn();
-    } finally {
-      // Back home, or every later socket of this thread would be in `name`.
-      if (c.setns(home, CLONE_NEWNET) < 0) {
-        throw new SyscallError("setns back to the original namespace", errno());
-      }
+      result = { value: fn() };
+    } catch (error) {
+      result = { error };
     }
+    // Back home, or every later socket of this thread would be in `name`.
+    if (c.setns(home, CLONE_NEWNET) < 0) {
+      throw new SyscallError("setns back to the original namespace", errno());
+    }
+    if ("error" in result) throw result.error;
+    return result.value;
   } finally {
     c.close(target);
     if (home >= 0) c.close(home);

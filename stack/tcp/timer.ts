@@ -8,7 +8,7 @@
  */
 
 import { TcpFlags } from "../wire/tcp.ts";
-import { closeConnection } from "./input.ts";
+import { closeConnection } from "./lifecycle.ts";
 import { armPersist, sendAck, sendSegment, tcpOutput } from "./output.ts";
 import { onTimeoutBlackhole } from "./path/pmtud_blackhole.ts";
 import { probeTimeout, reorderTimeout } from "./loss/recovery.ts";

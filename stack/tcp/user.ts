@@ -8,7 +8,7 @@
  * @module
  */
 
-import { closeConnection } from "./input.ts";
+import { closeConnection } from "./lifecycle.ts";
 import { sendAbortReset, tcpOutput } from "./output.ts";
 import { isSynchronized, receivesData, type TcpState } from "./state.ts";
 import { ConnectionResetError, type Tcb } from "./tcb.ts";

@@ -7,7 +7,8 @@ import { integrationIgnored, Netns, withNetns } from "./_netns.ts";
 const ignore = integrationIgnored();
 
 Deno.test({
-  name: "netns: up --netns puts the kernel side in that namespace; curl from there reaches the stack",
+  name:
+    "netns: up --netns puts the kernel side in that namespace; curl from there reaches the stack",
   ignore,
   sanitizeResources: false,
   fn: () =>

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { HyStart } from "./hystart.ts";
+
 /** Which algorithm a connection uses. */
 export type CongestionName = "newreno" | "cubic";
 
@@ -62,4 +64,53 @@ export interface CongestionControl {
  */
 export function initialWindow(mss: number): number {
   return Math.min(10 * mss, Math.max(2 * mss, 14600));
+}
+
+/**
+ * What NewReno and CUBIC share: the window and threshold, RFC 6928's
+ * initial window, slow start (HyStart++ or RFC 3465, see `hystart.ts`) and
+ * the restart after idleness. Each algorithm adds its avoidance and loss
+ * response.
+ *
+ * @example
+ * ```ts
+ * import { NewReno } from "./reno.ts";
+ * const cc = new NewReno(1000); // a SlowStartWindow
+ * cc.afterIdle();
+ * cc.cwnd; // 10000: never above the initial window after idleness
+ * ```
+ */
+export abstract class SlowStartWindow {
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow-start threshold in bytes. */
+  ssthresh: number = Number.MAX_SAFE_INTEGER;
+  /** The sender's MSS the window counts in. */
+  protected readonly mss: number;
+  /** How slow start grows. */
+  protected readonly hs: HyStart;
+
+  /** Starts with the RFC 6928 initial window for `mss`; `hs` grows slow start. */
+  constructor(mss: number, hs: HyStart = new HyStart(false)) {
+    this.mss = mss;
+    this.hs = hs;
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** HyStart++'s rounds (see {@linkcode CongestionControl.onRound}). */
+  onRound(rttMs: number, ack: number, sndNxt: number): void {
+    if (this.cwnd < this.ssthresh && this.hs.onAck(rttMs, ack, sndNxt)) this.ssthresh = this.cwnd;
+  }
+
+  /** Idle for longer than the RTO: restart from min(cwnd, IW) (RFC 5681 4.1). */
+  afterIdle(): void {
+    this.cwnd = Math.min(this.cwnd, initialWindow(this.mss));
+  }
+
+  /** In slow start, grows the window for `acked` bytes and returns true. */
+  protected slowStart(acked: number): boolean {
+    if (this.cwnd >= this.ssthresh) return false;
+    this.cwnd += this.hs.increase(acked, this.mss);
+    return true;
+  }
 }

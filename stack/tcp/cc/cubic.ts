@@ -7,8 +7,7 @@
  * @module
  */
 
-import { type CongestionControl, initialWindow } from "./congestion.ts";
-import { HyStart } from "./hystart.ts";
+import { type CongestionControl, SlowStartWindow } from "./congestion.ts";
 
 const C = 0.4;
 const BETA = 0.7;
@@ -24,35 +23,16 @@ const BETA = 0.7;
  * cc.ssthresh; // 14000
  * ```
  */
-export class Cubic implements CongestionControl {
-  cwnd: number;
-  ssthresh = Number.MAX_SAFE_INTEGER;
-  #mss: number;
+export class Cubic extends SlowStartWindow implements CongestionControl {
   #wMax = 0; // segments
   #k = 0; // seconds
   #epoch = -1; // ms, start of the current avoidance epoch
   #wEst = 0; // segments, Reno-friendly estimate
   #lastWMax = 0;
 
-  #hs: HyStart;
-
-  /** Starts with the RFC 6928 initial window for `mss`; `hs` grows slow start. */
-  constructor(mss: number, hs: HyStart = new HyStart(false)) {
-    this.#mss = mss;
-    this.#hs = hs;
-    this.cwnd = initialWindow(mss);
-  }
-
-  onRound(rttMs: number, ack: number, sndNxt: number): void {
-    if (this.cwnd < this.ssthresh && this.#hs.onAck(rttMs, ack, sndNxt)) this.ssthresh = this.cwnd;
-  }
-
   onAck(acked: number, nowMs: number, srttMs: number): void {
-    const mss = this.#mss;
-    if (this.cwnd < this.ssthresh) {
-      this.cwnd += this.#hs.increase(acked, mss);
-      return;
-    }
+    if (this.slowStart(acked)) return;
+    const mss = this.mss;
     const cwndSeg = this.cwnd / mss;
     if (this.#epoch < 0) {
       this.#epoch = nowMs;
@@ -76,23 +56,23 @@ export class Cubic implements CongestionControl {
   }
 
   onLoss(_flightSize: number, _nowMs: number, _sack: boolean): void {
-    this.#hs.stop();
-    const cwndSeg = this.cwnd / this.#mss;
+    this.hs.stop();
+    const cwndSeg = this.cwnd / this.mss;
     // 4.7 fast convergence.
     this.#wMax = cwndSeg < this.#lastWMax ? (cwndSeg * (1 + BETA)) / 2 : cwndSeg;
     this.#lastWMax = cwndSeg;
-    this.ssthresh = Math.max(this.cwnd * BETA, 2 * this.#mss);
+    this.ssthresh = Math.max(this.cwnd * BETA, 2 * this.mss);
     this.cwnd = this.ssthresh;
     this.#epoch = -1;
   }
 
   onTimeout(flightSize: number, nowMs: number): void {
     this.onLoss(flightSize, nowMs, false);
-    this.cwnd = this.#mss;
+    this.cwnd = this.mss;
   }
 
-  afterIdle(): void {
-    this.cwnd = Math.min(this.cwnd, initialWindow(this.#mss));
+  override afterIdle(): void {
+    super.afterIdle();
     this.#epoch = -1; // the cubic curve restarts from here
   }
 
@@ -102,7 +82,7 @@ export class Cubic implements CongestionControl {
   undo(cwnd: number, ssthresh: number): void {
     this.cwnd = Math.max(this.cwnd, cwnd);
     this.ssthresh = Math.max(this.ssthresh, ssthresh);
-    this.#wMax = Math.max(this.#wMax, cwnd / this.#mss); // RFC 9438 4.9
+    this.#wMax = Math.max(this.#wMax, cwnd / this.mss); // RFC 9438 4.9
     this.#epoch = -1;
   }
 }

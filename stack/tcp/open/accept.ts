@@ -7,7 +7,7 @@
 
 import type { IpDatagram } from "../../ip.ts";
 import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
-import { negotiate } from "../input.ts";
+import { negotiate } from "../lifecycle.ts";
 import { sendResetFor, tcpOutput } from "../output.ts";
 import { seqAdd } from "../seq.ts";
 import type { Tcb } from "../tcb.ts";

@@ -20,7 +20,8 @@
 import type { IpDatagram } from "../../ip.ts";
 import { MAX_WSCALE, TcpFlags, TcpOptions, TcpRepr, type TcpSegment } from "../../wire/tcp.ts";
 import type { ListenerCore } from "./accept.ts";
-import { negotiate, segmentArrives } from "../input.ts";
+import { segmentArrives } from "../input.ts";
+import { negotiate } from "../lifecycle.ts";
 import { halfSipHash, tupleWords } from "./isn.ts";
 import { sendReply } from "../output.ts";
 import { seqAdd } from "../seq.ts";
@@ -169,6 +170,20 @@ export class CookieResponder {
   #cookies = new SynCookies();
   #hdr = new TcpRepr();
   #words = new Uint32Array(9);
+
+  // The 4-tuple of a segment to listener `l`, as the cookie's MAC reads it.
+  #tuple(l: ListenerCore, d: IpDatagram, seg: TcpSegment): Uint32Array {
+    return tupleWords(
+      this.#words,
+      d.buf,
+      d.dstOff,
+      d.buf,
+      d.srcOff,
+      d.addrLen,
+      l.port,
+      seg.srcPort,
+    );
+  }
   #opts = new TcpOptions();
 
   /** Cookies answered on behalf of `host`. */
@@ -182,16 +197,7 @@ export class CookieResponder {
     const cfg = host.config;
     const o = seg.options;
     const now = host.now();
-    const w = tupleWords(
-      this.#words,
-      d.buf,
-      d.dstOff,
-      d.buf,
-      d.srcOff,
-      d.addrLen,
-      l.port,
-      seg.srcPort,
-    );
+    const w = this.#tuple(l, d, seg);
     const peerMss = o.mss > 0 ? o.mss : defaultPeerMss(d.addrLen);
     const f = this.#hdr;
     f.srcPort = seg.dstPort;
@@ -234,16 +240,7 @@ export class CookieResponder {
     const s = host.stats;
     const irs = seqAdd(seg.seq, -1);
     const iss = seqAdd(seg.ack, -1);
-    const w = tupleWords(
-      this.#words,
-      d.buf,
-      d.dstOff,
-      d.buf,
-      d.srcOff,
-      d.addrLen,
-      l.port,
-      seg.srcPort,
-    );
+    const w = this.#tuple(l, d, seg);
     const mss = this.#cookies.check(w, irs, iss, now);
     if (mss < 0) {
       s.synCookies.rejected++;

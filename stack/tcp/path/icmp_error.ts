@@ -11,7 +11,7 @@
 
 import type { IcmpErrorReport } from "../../ip.ts";
 import { readU32, TcpField } from "../../wire/tcp.ts";
-import { closeConnection } from "../input.ts";
+import { closeConnection } from "../lifecycle.ts";
 import { tcpOutput } from "../output.ts";
 import { seqGe, seqLt } from "../seq.ts";
 import { ConnectionRefusedError, linkMss, type Tcb } from "../tcb.ts";
