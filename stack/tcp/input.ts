@@ -352,6 +352,23 @@ function finArrives(c: Tcb): boolean {
 }
 
 /**
+ * The first ACK after a timeout's retransmission (Eifel, RFC 3522): a TSecr
+ * older than that retransmission's TSval echoes the original, so the
+ * timeout was spurious (a delay, not a loss). The response (RFC 4015):
+ * cwnd and ssthresh as before the timeout, and transmission resumes with
+ * new data rather than going back over what already arrived.
+ */
+function eifel(c: Tcb, opt: TcpOptions): void {
+  const snd = c.snd;
+  if (opt.timestamp && seqLt(opt.tsEcr, snd.eifelTsVal)) {
+    snd.cc.undo(snd.eifelCwnd, snd.eifelSsthresh);
+    if (seqLt(snd.nxt, snd.max)) snd.nxt = snd.max;
+    c.ctx.stats.spuriousTimeouts++;
+  }
+  snd.eifelTsVal = -1;
+}
+
+/**
  * Processes the acknowledgment (RFC 9293 3.10.7.4 fifth, RFC 5681 loss
  * detection, RFC 6582/6675 recovery). Returns true when `c` is gone.
  */
@@ -384,6 +401,7 @@ function processAck(
     c.snd.bytesAcked += dataAcked;
     c.snd.bufSeq = seqAdd(c.snd.bufSeq, dataAcked);
     c.snd.una = ack;
+    if (c.snd.eifelTsVal !== -1) eifel(c, opt);
     if (seqLt(c.snd.nxt, c.snd.una)) c.snd.nxt = c.snd.una;
     c.snd.sack.advance(acked);
     if (c.sackOk) c.snd.rack.acked(ack, now, c.snd.rtt.srtt);

@@ -100,6 +100,16 @@ export class Sender {
   undoSsthresh = 0;
   /** Retransmissions of the current segment since the last progress. */
   retries = 0;
+  /**
+   * Eifel (RFC 3522): the TSval of the first retransmission after a
+   * timeout, until the first ACK after it says whether the timeout was
+   * spurious; -1 when nothing waits.
+   */
+  eifelTsVal = -1;
+  /** cwnd before that timeout (RFC 4015's restore). */
+  eifelCwnd = 0;
+  /** ssthresh before that timeout. */
+  eifelSsthresh = 0;
   /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
   blackholeSavedMss = 0;
 

@@ -46,6 +46,8 @@ export function newTcpStats() {
     /** Recoveries found spurious by D-SACK and their window reduction undone. */
     recoveriesUndone: 0,
     timeouts: 0,
+    /** Of those, found spurious by Eifel (RFC 3522) and undone (RFC 4015). */
+    spuriousTimeouts: 0,
     synRetransmits: 0,
     /** A peer's SYN came again in SYN-RECEIVED; our SYN,ACK was re-sent. */
     synRetransmitsAnswered: 0,

@@ -132,13 +132,20 @@ function retransmitTimeout(c: Tcb, now: number): void {
   }
   s.timeouts++;
   onTimeoutBlackhole(c);
+  // RFC 3522: the first timeout of a run keeps what it is about to undo,
+  // and the TSval its retransmission carries (sent below, this ms).
+  if (c.tsOk && c.snd.retries === 1) {
+    c.snd.eifelTsVal = c.tsNow();
+    c.snd.eifelCwnd = c.snd.cc.cwnd;
+    c.snd.eifelSsthresh = c.snd.cc.ssthresh;
+  } else c.snd.eifelTsVal = -1;
   c.snd.cc.onTimeout(c.snd.flightSize, now);
   c.snd.rtt.backOff();
   if (c.sackOk) {
     if (c.snd.inRecovery) c.snd.rack.recoveryEnded();
     c.snd.rack.timedOut();
     c.snd.tlpEnd = -1;
-    c.snd.undoMarker = -1; // a timeout is not undone here (that would be F-RTO)
+    c.snd.undoMarker = -1; // a timeout is undone by Eifel, not by D-SACKs
     c.ptoAt = c.reoAt = 0;
   }
   c.snd.inRecovery = false;

@@ -227,3 +227,50 @@ Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window bac
   assert.equal(st.recoveriesUndone, 1);
   assert.ok(conn.block.snd.cc.cwnd >= cwnd, `cwnd ${conn.block.snd.cc.cwnd} back to ${cwnd}`);
 });
+
+// Data sent, no ACK until the RTO has fired and its retransmission left;
+// then an ACK echoing `echo(original TSval, retransmission's TSval)`.
+async function afterTimeout(echoOriginal: boolean) {
+  const peer = new Peer({ tcp: { tlp: false } });
+  const { conn, iss } = await open(peer);
+  const base = iss + 1;
+  await conn.write(new Uint8Array(4 * MSS));
+  const first = peer.take();
+  assert.equal(first.length, 4);
+  const cwndBefore = conn.block.snd.cc.cwnd;
+  let rexmit;
+  for (let t = 0; t < 2000 && !rexmit; t++) {
+    await peer.advance(1);
+    rexmit = peer.take().find((s) => s.data.length > 0);
+  }
+  assert.ok(rexmit, "the RTO resent the first segment");
+  assert.equal(rexmit.seq, base);
+  assert.ok(rexmit.ts![0] > first[0].ts![0], "with a newer TSval");
+  const echo = echoOriginal ? first[3].ts![0] : rexmit.ts![0];
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base + 4 * MSS,
+    flags: "A",
+    ts: [600, echo],
+  });
+  return { peer, conn, cwndBefore, after: peer.take() };
+}
+
+Deno.test("eifel: an ACK echoing the original's TSval undoes a spurious RTO (RFC 3522, RFC 4015)", async () => {
+  const { peer, conn, cwndBefore } = await afterTimeout(true);
+  const st = peer.stack.tcp.stats;
+  assert.equal(st.timeouts, 1);
+  assert.equal(st.spuriousTimeouts, 1);
+  assert.equal(conn.block.snd.cc.cwnd >= cwndBefore, true, "cwnd as before the timeout");
+  assert.equal(conn.block.snd.cc.ssthresh, Number.MAX_SAFE_INTEGER, "ssthresh as before");
+});
+
+Deno.test("eifel: an ACK echoing the retransmission's TSval leaves the timeout's reduction", async () => {
+  const { peer, conn } = await afterTimeout(false);
+  const st = peer.stack.tcp.stats;
+  assert.equal(st.timeouts, 1);
+  assert.equal(st.spuriousTimeouts, 0);
+  assert.ok(conn.block.snd.cc.ssthresh < Number.MAX_SAFE_INTEGER, "ssthresh was cut");
+});
