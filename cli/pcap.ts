@@ -37,14 +37,18 @@ export class PcapFile {
   #pendingBytes = 0;
   #timer: ReturnType<typeof setInterval>;
   #epoch = Date.now() - performance.now();
+  #onError: (e: Error) => void;
+  #failed = false;
 
   /**
    * Creates (or truncates) `path`, and its directory when missing; a file
-   * past `maxBytes` rotates to `path.1`.
+   * past `maxBytes` rotates to `path.1`. A write that fails later (a full
+   * disk) ends the capture, not the stack: `onError` hears of it once.
    */
-  constructor(path: string, maxBytes: number) {
+  constructor(path: string, maxBytes: number, onError: (e: Error) => void = () => {}) {
     this.#path = path;
     this.#maxBytes = maxBytes;
+    this.#onError = onError;
     const dir = path.slice(0, path.lastIndexOf("/"));
     if (dir) Deno.mkdirSync(dir, { recursive: true });
     this.#open();
@@ -66,19 +70,36 @@ export class PcapFile {
 
   /** Records one packet (bind it to `Stack.capture`). */
   write(p: CapturedPacket): void {
+    if (this.#failed) return;
     this.#writer.packet(p);
-    if (this.#written + this.#pendingBytes > this.#maxBytes) this.#rotate();
+    if (this.#written + this.#pendingBytes > this.#maxBytes) this.#guard(() => this.#rotate());
   }
 
   #rotate(): void {
-    this.flush();
+    this.#write();
     this.#file.close();
     Deno.renameSync(this.#path, `${this.#path}.1`);
     this.#open();
   }
 
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.#failed = true;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      clearInterval(this.#timer);
+      this.#onError(e as Error);
+    }
+  }
+
   /** Writes what is buffered. */
   flush(): void {
+    if (!this.#failed) this.#guard(() => this.#write());
+  }
+
+  #write(): void {
     if (this.#pendingBytes === 0) return;
     const all = new Uint8Array(this.#pendingBytes);
     let o = 0;
@@ -96,6 +117,8 @@ export class PcapFile {
   close(): void {
     clearInterval(this.#timer);
     this.flush();
-    this.#file.close();
+    try {
+      this.#file.close();
+    } catch { /* already closed when a rotation failed */ }
   }
 }

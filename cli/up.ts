@@ -345,7 +345,10 @@ export async function runUp(args: string[]): Promise<number> {
   try {
     for (const [name, value] of opts.sysctl) sysctlSet(stack, name, value);
     if (opts.pcap) {
-      const file = pcap = new PcapFile(opts.pcap.path, opts.pcap.maxBytes);
+      const file = pcap = new PcapFile(opts.pcap.path, opts.pcap.maxBytes, (e) => {
+        stack.capture(undefined);
+        console.error(`tunstack: capture stopped, the stack runs on: ${e.message}`);
+      });
       stack.capture((p) => file.write(p));
     }
     if (opts.echo) listeners.push(startEcho(stack));

@@ -124,3 +124,19 @@ Deno.test("capture: TIME_WAIT verdicts and drops are named on the packet that ca
   assert.deepEqual(comments, notes);
   peer.stack.capture(undefined);
 });
+
+Deno.test("capture: a file that cannot be written or rotated ends the capture once, not the stack", async () => {
+  const { PcapFile } = await import("../../cli/pcap.ts");
+  const dir = await Deno.makeTempDir();
+  // FILE.1 is a directory with something in it: the rotation's rename fails.
+  await Deno.mkdir(`${dir}/cap.pcapng.1/x`, { recursive: true });
+  const errors: Error[] = [];
+  const f = new PcapFile(`${dir}/cap.pcapng`, 100, (e) => errors.push(e));
+  f.write({ packet: new Uint8Array(100), inbound: true, timeMs: 0, notes: [] }); // past 100 bytes
+  f.write({ packet: new Uint8Array(40), inbound: false, timeMs: 1, notes: [] });
+  f.flush();
+  f.close();
+  assert.equal(errors.length, 1, "told once");
+  assert.match(errors[0].message, /rename/i);
+  await Deno.remove(dir, { recursive: true });
+});
