@@ -93,3 +93,52 @@ Deno.test("http: a keep-alive connection idle past idleMs is closed; one served 
   busy.close();
   server.close();
 });
+
+// Sends `text` on a fresh connection and returns everything until the
+// server closes or `want` bytes came.
+async function exchange(n: ReturnType<typeof net>, text: string, want: number) {
+  let c: TcpConn | undefined;
+  n.a.connect({ hostname: "192.0.2.2", port: 80 }).then((x) => c = x);
+  await n.run(() => c !== undefined);
+  await c!.write(new TextEncoder().encode(text));
+  const got = await readResponse(n, c!, want);
+  return { c: c!, got };
+}
+
+Deno.test("http: pipelined requests are answered in order; HEAD has the length and no body", async () => {
+  const n = net();
+  const server = startHttp(n.b, { port: 80 });
+  const two = "GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /bytes/5 HTTP/1.1\r\nHost: x\r\n\r\n" +
+    "GET /bytes/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const { c, got } = await exchange(n, two, 100_000);
+  const heads = [...got.matchAll(/HTTP\/1\.1 200 OK\r\n([\s\S]*?)\r\n\r\n/g)];
+  assert.equal(heads.length, 3, got);
+  assert.deepEqual(
+    heads.map((h) => /content-length: (\d+)/i.exec(h[1])?.[1]),
+    ["3", "5", "2"],
+  );
+  // Bodies: "abc" after the first head, nothing after HEAD's, "ab" at the end.
+  const bodies = got.split(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/).slice(1);
+  assert.deepEqual(bodies, ["abc", "", "ab"]);
+  c.close();
+  server.close();
+});
+
+Deno.test("http: a chunked upload is hashed whole; a bad request gets 400 and the connection closes", async () => {
+  const n = net();
+  const server = startHttp(n.b, { port: 80 });
+  const chunked = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" +
+    "Connection: close\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n";
+  const up = await exchange(n, chunked, 100_000);
+  const sha = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("abcde"))),
+    (x) => x.toString(16).padStart(2, "0"),
+  ).join("");
+  assert.match(up.got, new RegExp(`"bytes":5,"sha256":"${sha}"`));
+  up.c.close();
+  const bad = await exchange(n, "NOT HTTP\r\n\r\n", 100_000);
+  assert.match(bad.got, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Bad request: bad request line/);
+  assert.match(bad.got, /connection: close/i);
+  bad.c.close();
+  server.close();
+});
