@@ -5,25 +5,20 @@
  * @module
  */
 
-import type { ReassemblyLimits } from "./reassembly.ts";
 import type { Stack } from "./stack.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 
-/** One setting. */
+/** One setting; `set` is given the setting's name for its error messages. */
 interface Knob {
   description: string;
   get(s: Stack): number;
-  set(s: Stack, v: number): void;
+  set(s: Stack, v: number, name: string): void;
 }
 
 function bool(v: number, name: string): boolean {
   if (v !== 0 && v !== 1) throw new RangeError(`Invalid value for ${name}: ${v} (must be 0 or 1)`);
   return v === 1;
 }
-
-type NumericKey = {
-  [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never;
-}[keyof TcpConfig];
 
 // Throws unless `v` is an integer in [min, max].
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -33,68 +28,60 @@ function checkInt(name: string, v: number, min: number, max: number): number {
   return v;
 }
 
-// A TCP setting that is an integer in [min, max].
-function tcpInt(
+// The keys of `T` whose values are numbers.
+type NumberKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T];
+
+// A setting that is an integer in [min, max], field `key` of what `of` finds.
+function intKnob<T>(
   description: string,
-  key: NumericKey,
-  name: string,
+  of: (s: Stack) => T,
+  key: NumberKey<T>,
   min: number,
   max: number,
 ): Knob {
   return {
     description,
-    get: (s) => s.tcp.config[key],
-    set: (s, v) => s.tcp.config[key] = checkInt(name, v, min, max),
+    get: (s) => of(s)[key] as number,
+    set: (s, v, name) => of(s)[key] = checkInt(name, v, min, max) as T[NumberKey<T>],
   };
 }
 
-// A reassembly limit (IPv4 and IPv6 share them), an integer in [min, max].
-function fragInt(
-  description: string,
-  key: keyof ReassemblyLimits,
-  name: string,
-  min: number,
-  max: number,
-): Knob {
-  return {
-    description,
-    get: (s) => s.ip.reassembly.limits[key],
-    set: (s, v) => s.ip.reassembly.limits[key] = checkInt(name, v, min, max),
-  };
-}
+const tcp = (s: Stack): TcpConfig => s.tcp.config;
+// Reassembly limits: IPv4 and IPv6 share them.
+const frag = (s: Stack) => s.ip.reassembly.limits;
 
 type BoolKey = {
   [K in keyof TcpConfig]: TcpConfig[K] extends boolean ? K : never;
 }[keyof TcpConfig];
 
 // A TCP setting that is on (1) or off (0).
-function tcpBool(description: string, key: BoolKey, name: string): Knob {
+function tcpBool(description: string, key: BoolKey): Knob {
   return {
     description,
     get: (s) => (s.tcp.config[key] ? 1 : 0),
-    set: (s, v) => s.tcp.config[key] = bool(v, name),
+    set: (s, v, name) => s.tcp.config[key] = bool(v, name),
   };
 }
 
 const KNOBS: Record<string, Knob> = {
-  "net.inet.ip.maxfragpackets": fragInt(
+  "net.inet.ip.maxfragpackets": intKnob(
     "Datagrams (IPv4 and IPv6) in reassembly at once; past it the oldest is dropped",
+    frag,
     "maxDatagrams",
-    "net.inet.ip.maxfragpackets",
     0,
     100_000,
   ),
-  "net.inet.ip.maxfragbytes": fragInt(
+  "net.inet.ip.maxfragbytes": intKnob(
     "Fragment bytes held for reassembly at once",
+    frag,
     "maxBytes",
-    "net.inet.ip.maxfragbytes",
     0,
     1 << 30,
   ),
-  "net.inet.ip.fragttl": fragInt(
+  "net.inet.ip.fragttl": intKnob(
     "Milliseconds a datagram may take to arrive whole before its fragments are dropped",
+    frag,
     "timeoutMs",
-    "net.inet.ip.fragttl",
     1,
     600_000,
   ),
@@ -102,7 +89,7 @@ const KNOBS: Record<string, Knob> = {
     description:
       "ICMP errors (protocol unreachable, parameter problem) the stack sends per second at most",
     get: (s) => s.icmp.errorRate,
-    set: (s, v) => s.icmp.errorRate = checkInt("net.inet.icmp.icmplim", v, 0, 100_000),
+    set: (s, v, name) => s.icmp.errorRate = checkInt(name, v, 0, 100_000),
   },
   "net.inet.tcp.rfc1323": {
     description:
@@ -111,9 +98,9 @@ const KNOBS: Record<string, Knob> = {
       const c = s.tcp.config;
       return c.windowScale ? (c.timestamps ? 1 : 2) : (c.timestamps ? 3 : 0);
     },
-    set: (s, v) => {
+    set: (s, v, name) => {
       if (![0, 1, 2, 3].includes(v)) {
-        throw new RangeError(`Invalid value for net.inet.tcp.rfc1323: ${v} (must be 0 to 3)`);
+        throw new RangeError(`Invalid value for ${name}: ${v} (must be 0 to 3)`);
       }
       s.tcp.config.windowScale = v === 1 || v === 2;
       s.tcp.config.timestamps = v === 1 || v === 3;
@@ -122,115 +109,106 @@ const KNOBS: Record<string, Knob> = {
   "net.inet.tcp.sack.enable": tcpBool(
     "Offer and use SACK (RFC 2018)",
     "sack",
-    "net.inet.tcp.sack.enable",
   ),
   "net.inet.tcp.hystartplusplus": tcpBool(
     "HyStart++ (RFC 9406): leave the first slow start when the RTT grows, not at the first loss",
     "hystart",
-    "net.inet.tcp.hystartplusplus",
   ),
   "net.inet.tcp.slowstart_after_idle": tcpBool(
     "After an RTO without a segment from the peer, send again from the initial window (RFC 5681 4.1)",
     "slowStartAfterIdle",
-    "net.inet.tcp.slowstart_after_idle",
   ),
   "net.inet.tcp.rack.tlp": tcpBool(
     "Send tail loss probes (RFC 8985 7) instead of waiting for the RTO after a flight's last segments",
     "tlp",
-    "net.inet.tcp.rack.tlp",
   ),
   "net.inet.tcp.pmtud_blackhole_detection": tcpBool(
     "After two timeouts in a row of full-size segments, try smaller ones (paths that drop ICMP)",
     "pmtudBlackholeDetection",
-    "net.inet.tcp.pmtud_blackhole_detection",
   ),
-  "net.inet.tcp.pmtud_blackhole_mss": tcpInt(
+  "net.inet.tcp.pmtud_blackhole_mss": intKnob(
     "The MSS black-hole detection tries first over IPv4",
+    tcp,
     "pmtudBlackholeMss",
-    "net.inet.tcp.pmtud_blackhole_mss",
     536,
     65495,
   ),
-  "net.inet.tcp.v6pmtud_blackhole_mss": tcpInt(
+  "net.inet.tcp.v6pmtud_blackhole_mss": intKnob(
     "The MSS black-hole detection tries first over IPv6",
+    tcp,
     "v6PmtudBlackholeMss",
-    "net.inet.tcp.v6pmtud_blackhole_mss",
     1220,
     65475,
   ),
   "net.inet.tcp.insecure_rst": tcpBool(
     "Reset on any in-window RST (RFC 793) instead of RFC 5961's challenge ACK",
     "insecureRst",
-    "net.inet.tcp.insecure_rst",
   ),
   "net.inet.tcp.insecure_syn": tcpBool(
     "Reset on an in-window SYN (RFC 793) instead of RFC 5961's challenge ACK",
     "insecureSyn",
-    "net.inet.tcp.insecure_syn",
   ),
   "net.inet.tcp.icmp_may_rst": tcpBool(
     "Let ICMP port/protocol unreachable and prohibited refuse a connection in SYN-SENT",
     "icmpMayRst",
-    "net.inet.tcp.icmp_may_rst",
   ),
   "net.inet.tcp.drop_synfin": tcpBool(
     "Drop segments with both SYN and FIN set",
     "dropSynFin",
-    "net.inet.tcp.drop_synfin",
   ),
-  "kern.ipc.maxsockbuf": tcpInt(
+  "kern.ipc.maxsockbuf": intKnob(
     "Largest receive buffer of a connection, bytes; sets the window scale offered",
+    tcp,
     "maxSockBuf",
-    "kern.ipc.maxsockbuf",
     4096,
     1 << 30,
   ),
-  "net.inet.tcp.rexmit_initial": tcpInt(
+  "net.inet.tcp.rexmit_initial": intKnob(
     "Retransmission timeout before the first RTT sample, ms (RFC 6298 2.1)",
+    tcp,
     "rtoInitialMs",
-    "net.inet.tcp.rexmit_initial",
     1,
     60_000,
   ),
-  "net.inet.tcp.rexmit_min": tcpInt(
+  "net.inet.tcp.rexmit_min": intKnob(
     "Smallest retransmission timeout, ms",
+    tcp,
     "rtoMinMs",
-    "net.inet.tcp.rexmit_min",
     1,
     60_000,
   ),
-  "net.inet.tcp.rexmit_slop": tcpInt(
+  "net.inet.tcp.rexmit_slop": intKnob(
     "Added to every computed retransmission timeout, ms",
+    tcp,
     "rtoSlopMs",
-    "net.inet.tcp.rexmit_slop",
     0,
     60_000,
   ),
-  "net.inet.tcp.keepidle": tcpInt(
+  "net.inet.tcp.keepidle": intKnob(
     "Idle time before the first keepalive probe of new connections, ms",
+    tcp,
     "keepIdleMs",
-    "net.inet.tcp.keepidle",
     1,
     86_400_000,
   ),
-  "net.inet.tcp.keepintvl": tcpInt(
+  "net.inet.tcp.keepintvl": intKnob(
     "Time between unanswered keepalive probes of new connections, ms",
+    tcp,
     "keepIntervalMs",
-    "net.inet.tcp.keepintvl",
     1,
     86_400_000,
   ),
-  "net.inet.tcp.keepcnt": tcpInt(
+  "net.inet.tcp.keepcnt": intKnob(
     "Unanswered keepalive probes before a connection is dropped",
+    tcp,
     "keepCount",
-    "net.inet.tcp.keepcnt",
     1,
     1000,
   ),
-  "net.inet.tcp.keepinit": tcpInt(
+  "net.inet.tcp.keepinit": intKnob(
     "Most time a connection may take to establish, ms",
+    tcp,
     "keepInitMs",
-    "net.inet.tcp.keepinit",
     1,
     86_400_000,
   ),
@@ -242,15 +220,14 @@ const KNOBS: Record<string, Knob> = {
   "net.inet.tcp.nolocaltimewait": {
     description: "Do not create TIME_WAIT entries for connections to the stack's own addresses",
     get: (s) => (s.tcp.timewait.settings.nolocaltimewait ? 1 : 0),
-    set: (s, v) =>
-      s.tcp.timewait.settings.nolocaltimewait = bool(v, "net.inet.tcp.nolocaltimewait"),
+    set: (s, v, name) => s.tcp.timewait.settings.nolocaltimewait = bool(v, name),
   },
   "net.inet.tcp.msl": {
     description: "Maximum segment lifetime in ms; TIME_WAIT lasts twice this",
     get: (s) => s.tcp.timewait.settings.mslMs,
-    set: (s, v) => {
+    set: (s, v, name) => {
       if (!Number.isInteger(v) || v < 1 || v > 3_600_000) {
-        throw new RangeError(`Invalid value for net.inet.tcp.msl: ${v} (must be 1 to 3600000 ms)`);
+        throw new RangeError(`Invalid value for ${name}: ${v} (must be 1 to 3600000 ms)`);
       }
       s.tcp.timewait.settings.mslMs = v;
     },
@@ -258,71 +235,71 @@ const KNOBS: Record<string, Knob> = {
   "net.inet.tcp.tw_paws": {
     description: "PAWS (RFC 7323) on segments that hit a TIME_WAIT entry (tunstack extension)",
     get: (s) => (s.tcp.timewait.settings.paws ? 1 : 0),
-    set: (s, v) => s.tcp.timewait.settings.paws = bool(v, "net.inet.tcp.tw_paws"),
+    set: (s, v, name) => s.tcp.timewait.settings.paws = bool(v, name),
   },
   "net.inet.tcp.tw_rfc6191": {
     description: "Reopen TIME_WAIT on a SYN with a newer timestamp (RFC 6191; tunstack extension)",
     get: (s) => (s.tcp.timewait.settings.rfc6191 ? 1 : 0),
-    set: (s, v) => s.tcp.timewait.settings.rfc6191 = bool(v, "net.inet.tcp.tw_rfc6191"),
+    set: (s, v, name) => s.tcp.timewait.settings.rfc6191 = bool(v, name),
   },
-  "kern.ipc.maxsockets": tcpInt(
+  "kern.ipc.maxsockets": intKnob(
     "Most TCP connections (not TIME_WAIT entries); past it SYNs are dropped",
+    tcp,
     "maxConnections",
-    "kern.ipc.maxsockets",
     1,
     1 << 24,
   ),
-  "kern.ipc.soacceptqueue": tcpInt(
+  "kern.ipc.soacceptqueue": intKnob(
     "Accept queue per new listener (established, not yet accepted)",
+    tcp,
     "acceptBacklog",
-    "kern.ipc.soacceptqueue",
     1,
     65535,
   ),
-  "net.inet.tcp.syncache.bucketlimit": tcpInt(
+  "net.inet.tcp.syncache.bucketlimit": intKnob(
     "Half-open connections per new listener; past it SYNs get cookies (tunstack: per listener)",
+    tcp,
     "synBacklog",
-    "net.inet.tcp.syncache.bucketlimit",
     1,
     65535,
   ),
   "net.inet.tcp.syncookies": {
     description: "Answer SYNs with cookies when a listener's half-open limit is reached",
     get: (s) => (s.tcp.config.synCookies ? 1 : 0),
-    set: (s, v) => s.tcp.config.synCookies = bool(v, "net.inet.tcp.syncookies"),
+    set: (s, v, name) => s.tcp.config.synCookies = bool(v, name),
   },
-  "net.inet.tcp.sendspace": tcpInt(
+  "net.inet.tcp.sendspace": intKnob(
     "Send buffer of new connections, bytes",
+    tcp,
     "sndBuf",
-    "net.inet.tcp.sendspace",
     4096,
     1 << 30,
   ),
-  "net.inet.tcp.recvspace": tcpInt(
+  "net.inet.tcp.recvspace": intKnob(
     "Receive buffer (window) of new connections, bytes",
+    tcp,
     "rcvBuf",
-    "net.inet.tcp.recvspace",
     4096,
     1 << 30,
   ),
-  "net.inet.tcp.reass.maxqueuelen": tcpInt(
+  "net.inet.tcp.reass.maxqueuelen": intKnob(
     "Separate out-of-order ranges held per connection",
+    tcp,
     "maxOutOfOrderRanges",
-    "net.inet.tcp.reass.maxqueuelen",
     1,
     65535,
   ),
-  "net.inet.tcp.reass.maxbytes": tcpInt(
+  "net.inet.tcp.reass.maxbytes": intKnob(
     "Out-of-order bytes held per connection (tunstack extension)",
+    tcp,
     "maxOutOfOrderBytes",
-    "net.inet.tcp.reass.maxbytes",
     0,
     1 << 30,
   ),
-  "net.inet.tcp.user_timeout": tcpInt(
+  "net.inet.tcp.user_timeout": intKnob(
     "Drop a connection whose sent data makes no progress this long, ms (0: off; tunstack extension)",
+    tcp,
     "userTimeoutMs",
-    "net.inet.tcp.user_timeout",
     0,
     86_400_000,
   ),
@@ -369,7 +346,7 @@ export function sysctlSet(stack: Stack, name: string, value: string): Record<str
   if (!/^-?\d+$/.test(value.trim())) {
     throw new RangeError(`Invalid value for ${name}: "${value}" is not an integer`);
   }
-  k.set(stack, Number(value));
+  k.set(stack, Number(value), name);
   return { [name]: k.get(stack) };
 }
 
