@@ -285,11 +285,9 @@ export function tcpOutput(c: Tcb): void {
   }
   // RFC 5681 4.1 (FreeBSD's cc_after_idle): nothing heard for an RTO with
   // nothing in flight, and the window may no longer fit the path.
-  const now = c.ctx.now();
   if (
-    c.snd.max === c.snd.una && now - c.rcv.lastRecvAt > c.snd.rtt.rto &&
-    c.ctx.config.slowStartAfterIdle &&
-    seqDiff(c.snd.dataEnd, c.snd.nxt) > 0
+    c.snd.max === c.snd.una && seqDiff(c.snd.dataEnd, c.snd.nxt) > 0 &&
+    c.ctx.config.slowStartAfterIdle && c.ctx.now() - c.rcv.lastRecvAt > c.snd.rtt.rto
   ) {
     c.snd.cc.afterIdle();
     c.ctx.stats.cwndValidation.idleRestarts++;
@@ -337,7 +335,7 @@ export function tcpOutput(c: Tcb): void {
     sent = newData = true;
     if (fin) break;
   }
-  if (newData) armProbe(c, now);
+  if (newData) armProbe(c, c.ctx.now());
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.
