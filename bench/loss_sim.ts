@@ -2,7 +2,7 @@
  * Loss recovery on the in-memory link: 10 MB from one stack to another on
  * the simulated network (1 ms each way) at 1% and 5% random loss in both
  * directions, and with 1% of packets held back 3 ms (reordering), three
- * seeds each. Prints virtual time, goodput, and per MB
+ * seeds each, with the sender under NewReno (the default) and under BBR. Prints virtual time, goodput, and per MB
  * the retransmitted segments, timeouts (RTOs) and recoveries: a figure of
  * the sender's loss recovery that no scheduler or CPU can blur.
  *
@@ -13,16 +13,16 @@
  * @module
  */
 
-import { parseIp, type TcpConn } from "../mod.ts";
+import { type CongestionName, parseIp, type TcpConn } from "../mod.ts";
 import { type Impairment, SimNetwork } from "../testing.ts";
 
 const SIZE = 10 * 1024 * 1024;
 const MB = SIZE / (1024 * 1024);
 
-async function once(imp: Impairment, seed: number) {
+async function once(imp: Impairment, seed: number, congestion: CongestionName) {
   const n = new SimNetwork(
     { ipv4: parseIp("192.0.2.1") },
-    { ipv4: parseIp("192.0.2.2") },
+    { ipv4: parseIp("192.0.2.2"), tcp: { congestion } },
     seed,
   );
   n.tracing = false;
@@ -67,21 +67,23 @@ const CASES: [string, Impairment][] = [
   ["1% late", { reorder: 0.01, reorderMs: 3 }],
 ];
 console.log(
-  "link     virtual s  MB/s   rexmit/MB  RTO/MB  recoveries/MB  TLP/MB  D-SACK/MB  undone/MB  (median of 3 seeds)",
+  "sender   link     virtual s  MB/s   rexmit/MB  RTO/MB  recoveries/MB  TLP/MB  D-SACK/MB  undone/MB  (median of 3 seeds)",
 );
-for (const [name, imp] of CASES) {
-  const runs = [];
-  for (const seed of [1, 2, 3]) runs.push(await once(imp, seed));
-  const ms = median(runs.map((r) => r.ms));
-  console.log(
-    `${name.padEnd(7)}  ${(ms / 1000).toFixed(2).padStart(9)}  ${
-      (MB / (ms / 1000)).toFixed(1).padStart(5)
-    }  ${median(runs.map((r) => r.rexmit)).toFixed(1).padStart(9)}  ${
-      median(runs.map((r) => r.rto)).toFixed(2).padStart(6)
-    }  ${median(runs.map((r) => r.recoveries)).toFixed(2).padStart(13)}  ${
-      median(runs.map((r) => r.probes)).toFixed(2).padStart(6)
-    }  ${median(runs.map((r) => r.dsacks)).toFixed(2).padStart(9)}  ${
-      median(runs.map((r) => r.undone)).toFixed(2).padStart(9)
-    }`,
-  );
+for (const congestion of ["newreno", "bbr"] as const) {
+  for (const [name, imp] of CASES) {
+    const runs = [];
+    for (const seed of [1, 2, 3]) runs.push(await once(imp, seed, congestion));
+    const ms = median(runs.map((r) => r.ms));
+    console.log(
+      `${congestion.padEnd(7)}  ${name.padEnd(7)}  ${(ms / 1000).toFixed(2).padStart(9)}  ${
+        (MB / (ms / 1000)).toFixed(1).padStart(5)
+      }  ${median(runs.map((r) => r.rexmit)).toFixed(1).padStart(9)}  ${
+        median(runs.map((r) => r.rto)).toFixed(2).padStart(6)
+      }  ${median(runs.map((r) => r.recoveries)).toFixed(2).padStart(13)}  ${
+        median(runs.map((r) => r.probes)).toFixed(2).padStart(6)
+      }  ${median(runs.map((r) => r.dsacks)).toFixed(2).padStart(9)}  ${
+        median(runs.map((r) => r.undone)).toFixed(2).padStart(9)
+      }`,
+    );
+  }
 }

@@ -232,6 +232,11 @@ export function formatConnections(rows: ConnectionInfo[], details: boolean, head
         ms(r.rttvarMs)
       } mss:${r.mss} cwnd:${r.cwnd}` +
         (r.ssthresh === null ? "" : ` ssthresh:${r.ssthresh}`) +
+        (r.bbr === null
+          ? ""
+          : ` bbr:(mode:${r.bbr.mode},bw:${+(r.bbr.bandwidthBytesPerSec * 8 / 1e6).toFixed(
+            1,
+          )}Mbps,mrtt:${r.bbr.minRttMs === null ? "-" : ms(r.bbr.minRttMs)})`) +
         ` snd_wnd:${r.sndWnd} bytes_acked:${r.bytesAcked} bytes_received:${r.bytesReceived}` +
         ` retrans:${r.retransmits}` +
         (r.lastSendMsAgo === null ? "" : ` lastsnd:${Math.round(r.lastSendMsAgo)}`) +

@@ -82,7 +82,7 @@ Flags:
   --http-port N         HTTP server port (default 80)
   --http-close-first W  after "Connection: close", who closes first: server
                         (default; the stack holds TIME_WAIT) or client
-  --congestion NAME     newreno (default) or cubic
+  --congestion NAME     newreno (default), cubic or bbr
   --rcvbuf BYTES        receive buffer per connection (default 1048576)
   --sndbuf BYTES        send buffer per connection (default 1048576)
   --sysctl NAME=VALUE   set a run-time setting at start (repeatable), e.g.
@@ -202,8 +202,8 @@ export function parseUpArgs(args: string[]): UpOptions {
     throw new Error(`Invalid --http-close-first: "${closeFirst}" (server or client)`);
   }
   const congestion = values.congestion;
-  if (congestion !== "newreno" && congestion !== "cubic") {
-    throw new Error(`Invalid --congestion: "${congestion}" (newreno or cubic)`);
+  if (congestion !== "newreno" && congestion !== "cubic" && congestion !== "bbr") {
+    throw new Error(`Invalid --congestion: "${congestion}" (newreno, cubic or bbr)`);
   }
   const opts: UpOptions = {
     name: values.dev,

@@ -23,6 +23,8 @@ export interface Impairment {
   reorderMs?: number;
   /** One-way delay, ms. */
   delayMs?: number;
+  /** A bottleneck: bytes per ms the wire carries, packets queueing for it without limit. */
+  bytesPerMs?: number;
   /** Drop packets for which this returns true (after the random impairments). */
   filter?: (packet: Uint8Array) => boolean;
 }
@@ -88,6 +90,8 @@ export class SimNetwork {
   tracing = true;
   #queue: Pending[] = [];
   #seq = 0;
+  /** When each direction's bottleneck is free again, ms. */
+  #wireFree = { a: 0, b: 0 };
   #rand: () => number;
 
   /** Two stacks with these options, on a 1500-byte wire. */
@@ -108,6 +112,11 @@ export class SimNetwork {
     if (imp.loss && r() < imp.loss) return;
     if (imp.filter?.(packet)) return;
     let at = this.now + (imp.delayMs ?? 0.05);
+    if (imp.bytesPerMs) {
+      const start = Math.max(this.now, this.#wireFree[from]);
+      this.#wireFree[from] = start + packet.length / imp.bytesPerMs;
+      at += this.#wireFree[from] - this.now;
+    }
     if (imp.reorder && r() < imp.reorder) at += imp.reorderMs ?? 1;
     this.#push({ at, seq: this.#seq++, to, packet });
     if (imp.duplicate && r() < imp.duplicate) {

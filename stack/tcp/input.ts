@@ -462,6 +462,8 @@ function processAck(
     if (acked > 0 || c.snd.sack.sackedBytes !== sackedBefore || c.snd.rack.lostBytes > 0) {
       onSackAck(c, now, Math.max(0, acked + c.snd.sack.sackedBytes - sackedBefore));
     }
+    const rate = c.snd.rack.rate, rs = rate.take(c.snd.rack.minRtt);
+    if (rs !== undefined) c.snd.cc.onRateSample?.(rs, c.snd.pipe, now, rate.deliveredBytes);
   } else if (dupAck) {
     c.snd.dupAcks++;
     s.dupAcksReceived++;

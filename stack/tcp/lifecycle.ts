@@ -53,7 +53,7 @@ export function negotiate(c: Tcb, opt: TcpOptions): void {
   }
   c.sackOk = opt.sackPermitted && cfg.sack;
   // RFC 5681 counts in the sender's MSS, now known (and RFC 6928's IW with it).
-  c.snd.cc = congestionFor(cfg, c.effMss, c.ctx.stats.hystart);
+  c.snd.cc = congestionFor(cfg, c.effMss, c.ctx.stats.hystart, c.sackOk);
 }
 
 function roundToSegments(size: number, mss: number, max: number): number {

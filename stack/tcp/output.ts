@@ -243,19 +243,27 @@ function tsoLimit(c: Tcb): number {
 }
 
 /**
- * RFC 6675 pipe: bytes thought to be in the network during SACK recovery
- * (what RACK judged lost and was not sent again since is not).
- *
- * @example
- * ```ts
- * import { exampleConnection } from "../_examples.ts";
- * import { pipe } from "./output.ts";
- * const { conn } = await exampleConnection();
- * pipe(conn); // 0: nothing in flight, so a whole cwnd may go
- * ```
+ * Whether to hold a TSO burst the congestion window cuts short, as Linux's
+ * tcp_tso_should_defer does: the ACKs of what is in flight will open the
+ * window soon, and a third of it sent at once stays one packet on the path.
+ * Sent at every ACK instead, the window is cut into ever smaller packets
+ * after a recovery, and with a loss rate per packet each small packet
+ * costs a loss as likely as a 64 KB one would (ACK clocking keeps the
+ * pieces small once they are).
  */
-export function pipe(c: Tcb): number {
-  return c.snd.flightSize - c.snd.sack.sackedBytes - c.snd.rack.lostBytes;
+function tsoDefer(
+  c: Tcb,
+  len: number,
+  avail: number,
+  maxSeg: number,
+  outstanding: number,
+): boolean {
+  const full = c.sendRoom;
+  if (maxSeg <= full || len >= avail || len >= maxSeg) return false;
+  // Two segments in flight bring an ACK without waiting for a delayed one;
+  // a retransmission after a timeout goes at once.
+  if (outstanding < 2 * full || seqLt(c.snd.nxt, c.snd.max)) return false;
+  return 3 * len < Math.min(c.snd.wnd, c.snd.cc.cwnd);
 }
 
 /**
@@ -292,9 +300,10 @@ export function tcpOutput(c: Tcb): void {
     c.snd.cc.afterIdle();
     c.ctx.stats.cwndValidation.idleRestarts++;
   }
-  // In SACK recovery, what RACK judged lost goes first; PRR sets the pace.
-  const prr = c.snd.inRecovery && c.sackOk;
-  let sent = prr && retransmitLost(c);
+  // In SACK recovery, what RACK judged lost goes first; PRR (or BBR's
+  // window) sets the pace.
+  const recovering = c.snd.inRecovery && c.sackOk;
+  let sent = recovering && retransmitLost(c);
   const maxSeg = tsoLimit(c);
   const full = c.sendRoom;
   let newData = false;
@@ -303,7 +312,7 @@ export function tcpOutput(c: Tcb): void {
     const outstanding = seqDiff(c.snd.nxt, c.snd.una);
     const room = Math.min(
       c.snd.wnd - outstanding,
-      prr ? c.snd.prr.allowance(full) : c.snd.cc.cwnd - outstanding,
+      recovering ? c.snd.recoveryAllowance(full) : c.snd.cc.cwnd - outstanding,
     );
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // With TSO, a burst that stops short of the data ends on a segment
@@ -314,6 +323,7 @@ export function tcpOutput(c: Tcb): void {
     // waits for uncork (or the persist timer, as Linux's 200 ms cap).
     if (c.corked && len < full && !seqLt(c.snd.nxt, c.snd.max)) break;
     if (len === 0 && !fin) break;
+    if (!recovering && !fin && tsoDefer(c, len, avail, maxSeg, outstanding)) break;
     if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
       const resend = seqLt(c.snd.nxt, c.snd.max);
@@ -336,6 +346,12 @@ export function tcpOutput(c: Tcb): void {
     if (fin) break;
   }
   if (newData) armProbe(c, c.ctx.now());
+  // Delivery rate estimation 3.4: all sent and the window not full, so the
+  // coming samples measure the application, not the path.
+  if (
+    c.sackOk && seqDiff(c.snd.dataEnd, c.snd.nxt) <= 0 && c.snd.rack.lostBytes === 0 &&
+    c.snd.pipe < c.snd.cc.cwnd
+  ) c.snd.rack.rate.markAppLimited(c.snd.pipe);
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.

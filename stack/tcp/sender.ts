@@ -10,6 +10,7 @@
 
 import type { TcpConfig } from "./config.ts";
 import type { CongestionControl } from "./cc/congestion.ts";
+import { Bbr } from "./cc/bbr.ts";
 import { Cubic } from "./cc/cubic.ts";
 import { HyStart, type HyStartCounters } from "./cc/hystart.ts";
 import { NewReno } from "./cc/reno.ts";
@@ -30,6 +31,7 @@ import { RttEstimator } from "./rtt.ts";
  * snd.iss = snd.una = snd.nxt = snd.max = snd.bufSeq = 1000;
  * snd.dataEnd; // 1000: nothing queued
  * snd.cc.cwnd; // 14600: RFC 6928's initial window
+ * snd.pipe; // 0: nothing in flight
  * ```
  */
 export class Sender {
@@ -143,11 +145,31 @@ export class Sender {
   get flightSize(): number {
     return (this.max - this.una) >>> 0;
   }
+
+  /**
+   * RFC 6675 pipe: bytes thought to be in the network during SACK recovery
+   * (what RACK judged lost and was not sent again since is not).
+   */
+  get pipe(): number {
+    return this.flightSize - this.sack.sackedBytes - this.rack.lostBytes;
+  }
+
+  /**
+   * Bytes fast recovery may send now in segments of `mss`: PRR's quota, or
+   * for BBR, which sizes its window in recovery itself, the window less
+   * the pipe.
+   */
+  recoveryAllowance(mss: number): number {
+    if (this.cc.prr) return this.prr.allowance(mss);
+    return Math.max(0, this.cc.cwnd - this.pipe);
+  }
 }
 
 /**
  * A fresh congestion controller counting in segments of `smss` bytes
- * (RFC 5681's SMSS: the data a segment carries, options excluded).
+ * (RFC 5681's SMSS: the data a segment carries, options excluded). BBR
+ * samples the delivery rate from the transmission log, which SACK
+ * connections keep: without `sack`, NewReno stands in for it.
  *
  * @example
  * ```ts
@@ -159,7 +181,9 @@ export function congestionFor(
   config: Pick<TcpConfig, "congestion" | "hystart">,
   smss: number,
   counters?: HyStartCounters,
+  sack = true,
 ): CongestionControl {
+  if (config.congestion === "bbr" && sack) return new Bbr(smss);
   const hs = new HyStart(config.hystart, counters);
   return config.congestion === "cubic" ? new Cubic(smss, hs) : new NewReno(smss, hs);
 }

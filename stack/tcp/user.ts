@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Bbr, type BbrMode } from "./cc/bbr.ts";
 import { closeConnection } from "./lifecycle.ts";
 import { sendAbortReset, tcpOutput } from "./output.ts";
 import { isSynchronized, receivesData, type TcpState } from "./state.ts";
@@ -175,6 +176,8 @@ export interface ConnectionInfo extends ConnectionStatus {
   cwnd: number;
   /** Slow-start threshold, bytes (null before the first loss). */
   ssthresh: number | null;
+  /** BBR's model of the path (null under NewReno or CUBIC). */
+  bbr: { mode: BbrMode; bandwidthBytesPerSec: number; minRttMs: number | null } | null;
   /** Send MSS (the peer's, clamped to the path). */
   mss: number;
   /** Window scale shifts, ours to receive and the peer's (null without scaling). */
@@ -226,6 +229,13 @@ export function info(c: Tcb, now: number): ConnectionInfo {
     rtoMs: c.snd.rtt.rto,
     cwnd: c.snd.cc.cwnd,
     ssthresh: c.snd.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : c.snd.cc.ssthresh,
+    bbr: c.snd.cc instanceof Bbr
+      ? {
+        mode: c.snd.cc.mode,
+        bandwidthBytesPerSec: Math.round(c.snd.cc.bandwidth * 1000),
+        minRttMs: c.snd.cc.minRtt === Infinity ? null : c.snd.cc.minRtt,
+      }
+      : null,
     mss: c.snd.mss,
     rcvWscale: scaled ? c.rcv.scale : null,
     sndWscale: scaled ? c.snd.scale : null,

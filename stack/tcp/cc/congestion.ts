@@ -6,10 +6,11 @@
  * @module
  */
 
+import type { RateSample } from "./delivery_rate.ts";
 import { HyStart } from "./hystart.ts";
 
 /** Which algorithm a connection uses. */
-export type CongestionName = "newreno" | "cubic";
+export type CongestionName = "newreno" | "cubic" | "bbr";
 
 /**
  * A congestion-control algorithm: owns `cwnd` and `ssthresh` (bytes).
@@ -28,6 +29,14 @@ export interface CongestionControl {
   cwnd: number;
   /** Slow-start threshold in bytes. */
   ssthresh: number;
+  /** Whether PRR (RFC 6937) paces fast recovery; if not, recovery sends the window less the pipe. */
+  readonly prr: boolean;
+  /**
+   * Every ACK that delivered data, in recovery too, once loss detection has
+   * run: its delivery rate sample, the pipe after it, the time, and the
+   * bytes delivered so far. For algorithms that model the path (BBR).
+   */
+  onRateSample?(rs: RateSample, pipe: number, nowMs: number, delivered: number): void;
   /**
    * An ACK of new data outside recovery, before `onAck`: its RTT sample
    * (ms, -1 for none), the ACK and SND.NXT, for HyStart++'s rounds.
@@ -85,6 +94,8 @@ export abstract class SlowStartWindow {
   cwnd: number;
   /** Slow-start threshold in bytes. */
   ssthresh: number = Number.MAX_SAFE_INTEGER;
+  /** Loss-based windows come down through PRR in recovery. */
+  readonly prr = true;
   /** The sender's MSS the window counts in. */
   protected readonly mss: number;
   /** How slow start grows. */

@@ -16,11 +16,14 @@
  * @module
  */
 
+import { DeliveryRate } from "../cc/delivery_rate.ts";
 import { seqGe, seqGt, seqLe, seqLt } from "../seq.ts";
 
 const RETRANSMITTED = 1;
 const SACKED = 2;
 const LOST = 4;
+/** Sent in an application-limited stretch (the delivery rate's P.is_app_limited). */
+const APP_LIMITED = 8;
 
 /** RFC 8985 6.2 step 4: DupThresh, in segments. */
 const DUP_THRESH = 3;
@@ -51,9 +54,16 @@ export class Rack {
   #time: number[] = [];
   #order: number[] = [];
   #flags: number[] = [];
+  // The delivery rate's stamps of each row's last transmission (P.delivered,
+  // P.delivered_time, P.first_sent_time).
+  #dlv: number[] = [];
+  #dlvTime: number[] = [];
+  #firstSent: number[] = [];
   /** Sends so far: the order of each row's last transmission. */
   #sends = 0;
 
+  /** The delivery rate estimator the log stamps and feeds. */
+  readonly rate: DeliveryRate = new DeliveryRate();
   /** Bytes judged lost and not retransmitted since (RFC 6675 pipe's "lost"). */
   lostBytes = 0;
   /** Segments SACKed in the log (for the DupThresh rule). */
@@ -83,8 +93,11 @@ export class Rack {
   sent(seq: number, end: number, now: number): void {
     const n = this.#seq.length;
     const order = ++this.#sends;
+    const rate = this.rate;
+    if (n === 0) rate.restart(now);
+    const app = rate.appLimited ? APP_LIMITED : 0;
     if (n === 0 || seqGe(seq, this.#end[n - 1])) {
-      this.#push(n, seq, end, now, order, 0);
+      this.#push(n, seq, end, now, order, app);
       return;
     }
     for (let i = this.#split(seq); i < this.#seq.length && seqLt(this.#seq[i], end); i++) {
@@ -92,12 +105,15 @@ export class Rack {
       const f = this.#flags[i];
       if (f & SACKED) continue;
       if (f & LOST) this.lostBytes -= (this.#end[i] - this.#seq[i]) >>> 0;
-      this.#flags[i] = (f | RETRANSMITTED) & ~LOST;
+      this.#flags[i] = ((f | RETRANSMITTED) & ~(LOST | APP_LIMITED)) | app;
       this.#time[i] = now;
       this.#order[i] = order;
+      this.#dlv[i] = rate.deliveredBytes;
+      this.#dlvTime[i] = rate.deliveredTime;
+      this.#firstSent[i] = rate.firstSentTime;
     }
     if (seqGt(end, this.#end[this.#seq.length - 1])) {
-      this.#push(this.#seq.length, this.#end[this.#seq.length - 1], end, now, order, 0);
+      this.#push(this.#seq.length, this.#end[this.#seq.length - 1], end, now, order, app);
     }
   }
 
@@ -110,7 +126,7 @@ export class Rack {
       if (f & SACKED) this.#sackedSegments--;
       else {
         if (f & LOST) this.lostBytes -= (this.#end[k] - this.#seq[k]) >>> 0;
-        this.#delivered(k, now, srtt);
+        this.#delivered(k, now, srtt, (this.#end[k] - this.#seq[k]) >>> 0);
       }
       k++;
     }
@@ -120,12 +136,15 @@ export class Rack {
       this.#time.splice(0, k);
       this.#order.splice(0, k);
       this.#flags.splice(0, k);
+      this.#dlv.splice(0, k);
+      this.#dlvTime.splice(0, k);
+      this.#firstSent.splice(0, k);
     }
     if (this.#seq.length > 0 && seqLt(this.#seq[0], una)) {
       // Part of a range: the rest stays, and counts as delivered news.
       const f = this.#flags[0];
       if (f & LOST) this.lostBytes -= (una - this.#seq[0]) >>> 0;
-      if (!(f & SACKED)) this.#delivered(0, now, srtt);
+      if (!(f & SACKED)) this.#delivered(0, now, srtt, (una - this.#seq[0]) >>> 0);
       this.#seq[0] = una;
     }
     if (this.#dsackRound !== -1 && seqGe(una, this.#dsackRound)) this.#dsackRound = -1;
@@ -138,7 +157,7 @@ export class Rack {
       const f = this.#flags[i];
       if (f & SACKED) continue;
       if (f & LOST) this.lostBytes -= (this.#end[i] - this.#seq[i]) >>> 0;
-      this.#delivered(i, now, srtt);
+      this.#delivered(i, now, srtt, (this.#end[i] - this.#seq[i]) >>> 0);
       this.#flags[i] = (f | SACKED) & ~LOST;
       this.#sackedSegments++;
     }
@@ -222,11 +241,22 @@ export class Rack {
     for (let i = 0; i < this.#seq.length; i++) this.#flags[i] &= ~(SACKED | LOST);
   }
 
-  /** RFC 8985 6.2 steps 2 and 3 for row `i`, just delivered. */
-  #delivered(i: number, now: number, srtt: number): void {
-    const t = this.#time[i], end = this.#end[i], order = this.#order[i];
+  /** `bytes` of row `i` were just delivered: the rate sample, then RFC 8985 6.2 steps 2 and 3. */
+  #delivered(i: number, now: number, srtt: number, bytes: number): void {
+    const t = this.#time[i], end = this.#end[i], order = this.#order[i], f = this.#flags[i];
+    this.rate.delivered(
+      bytes,
+      now,
+      order,
+      t,
+      this.#dlv[i],
+      this.#dlvTime[i],
+      this.#firstSent[i],
+      (f & APP_LIMITED) !== 0,
+      (f & RETRANSMITTED) !== 0,
+    );
     const rtt = now - t;
-    if (this.#flags[i] & RETRANSMITTED) {
+    if (f & RETRANSMITTED) {
       // The ACK may be for the original: only a round trip that cannot be
       // shorter than the path's counts (step 2, without timestamps' help).
       if (rtt < Math.min(this.minRtt, srtt)) return;
@@ -258,11 +288,16 @@ export class Rack {
   #splitAt(i: number, at: number): void {
     const f = this.#flags[i];
     this.#push(i + 1, at, this.#end[i], this.#time[i], this.#order[i], f);
+    this.#dlv[i + 1] = this.#dlv[i];
+    this.#dlvTime[i + 1] = this.#dlvTime[i];
+    this.#firstSent[i + 1] = this.#firstSent[i];
     this.#end[i] = at;
     if (f & SACKED) this.#sackedSegments++;
   }
 
+  /** Inserts a row at `i`, stamped with the delivery rate's state now. */
   #push(i: number, seq: number, end: number, time: number, order: number, flags: number): void {
+    const r = this.rate;
     if (i === this.#seq.length) {
       // New data, every sent segment: push allocates nothing, splice an empty array each.
       this.#seq.push(seq);
@@ -270,6 +305,9 @@ export class Rack {
       this.#time.push(time);
       this.#order.push(order);
       this.#flags.push(flags);
+      this.#dlv.push(r.deliveredBytes);
+      this.#dlvTime.push(r.deliveredTime);
+      this.#firstSent.push(r.firstSentTime);
       return;
     }
     this.#seq.splice(i, 0, seq);
@@ -277,5 +315,8 @@ export class Rack {
     this.#time.splice(i, 0, time);
     this.#order.splice(i, 0, order);
     this.#flags.splice(i, 0, flags);
+    this.#dlv.splice(i, 0, r.deliveredBytes);
+    this.#dlvTime.splice(i, 0, r.deliveredTime);
+    this.#firstSent.splice(i, 0, r.firstSentTime);
   }
 }

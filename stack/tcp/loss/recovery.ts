@@ -9,7 +9,7 @@
  */
 
 import { TcpFlags } from "../../wire/tcp.ts";
-import { pipe, sendSegment } from "../output.ts";
+import { sendSegment } from "../output.ts";
 import { seqAdd, seqDiff, seqGe, seqLt } from "../seq.ts";
 import type { Tcb } from "../tcb.ts";
 
@@ -72,7 +72,7 @@ function detectLoss(c: Tcb, now: number, delivered: number): void {
   if (c.snd.rack.lostBytes > before) c.ctx.stats.rackLosses++;
   if (!c.snd.inRecovery) {
     if (c.snd.rack.lostBytes > 0) enterSackRecovery(c, now, delivered);
-  } else c.snd.prr.onAck(delivered, pipe(c), c.snd.cc.ssthresh, c.effMss);
+  } else c.snd.prr.onAck(delivered, c.snd.pipe, c.snd.cc.ssthresh, c.effMss);
 }
 
 /** Fast recovery begins (RFC 6675 5, RFC 6937): cwnd falls, PRR paces. */
@@ -88,7 +88,7 @@ function enterSackRecovery(c: Tcb, now: number, delivered: number): void {
   s.fastRetransmits++;
   s.sackRecoveries++;
   c.snd.prr.start(c.snd.flightSize);
-  c.snd.prr.onAck(delivered, pipe(c), c.snd.cc.ssthresh, c.effMss);
+  c.snd.prr.onAck(delivered, c.snd.pipe, c.snd.cc.ssthresh, c.effMss);
   // The first retransmission goes whatever PRR says (RFC 6937 3).
   if (c.snd.prr.quota < c.sendRoom) c.snd.prr.quota = c.sendRoom;
   c.ptoAt = 0;
@@ -232,7 +232,7 @@ export function retransmitLost(c: Tcb): boolean {
     const finEnd = c.snd.finQueued && end === seqAdd(c.snd.dataEnd, 1);
     const data = Math.min(seqDiff(finEnd ? c.snd.dataEnd : end, seq), c.sendRoom);
     const fin = finEnd && seqAdd(seq, data) === c.snd.dataEnd;
-    if ((data <= 0 && !fin) || data > c.snd.prr.allowance(c.sendRoom)) break;
+    if ((data <= 0 && !fin) || data > c.snd.recoveryAllowance(c.sendRoom)) break;
     sendSegment(c, seq, data, fin ? ACK | FIN : ACK);
     sent = true;
   }

@@ -1,0 +1,254 @@
+/**
+ * BBR (draft-cardwell-iccrg-bbr-congestion-control-00, BBR v1 as Linux's
+ * tcp_bbr.c): a model of the path, the bottleneck bandwidth (the largest
+ * delivery rate of the last ten rounds) and the round-trip propagation
+ * time (the smallest RTT of the last ten seconds), and a window of twice
+ * their product (rounds without a sample the filter may take, such as
+ * an application's pauses, age nothing). A random loss does not shrink the model, so a lossy path
+ * keeps its rate where NewReno and CUBIC halve or cut to 0.7 at every
+ * loss; the kernel this stack is measured against runs BBR by default.
+ *
+ * States: STARTUP grows the window by what each ACK delivers (gain 2/ln 2)
+ * until three rounds raise the bandwidth by less than a quarter; DRAIN
+ * lets the queue that built go; PROBE_BW holds the window at two
+ * bandwidth-delay products; PROBE_RTT, when the minimum RTT is ten seconds
+ * old, keeps four segments in flight for 200 ms and a round to measure it
+ * again. Fast recovery conserves packets for its first round (the window
+ * is what is in flight plus what was delivered), then grows back, and its
+ * end restores the window from before it.
+ *
+ * Not done: pacing. Without it the gain cycle of PROBE_BW (1.25, 0.75,
+ * then 1) would have nothing to act on, so it is left out; the window's
+ * second bandwidth-delay product is what probes for more.
+ *
+ * @module
+ */
+
+import type { CongestionControl } from "./congestion.ts";
+import { initialWindow } from "./congestion.ts";
+import type { RateSample } from "./delivery_rate.ts";
+
+/** 2/ln 2: the smallest gain that doubles the delivery rate each round. */
+const HIGH_GAIN = 2 / Math.LN2;
+/** The window in PROBE_BW, in bandwidth-delay products. */
+const CWND_GAIN = 2;
+/** Rounds the bandwidth filter remembers. */
+const BW_ROUNDS = 10;
+/** How long a minimum RTT stays valid, ms. */
+const MIN_RTT_WINDOW_MS = 10_000;
+/** Time PROBE_RTT holds its small window, ms. */
+const PROBE_RTT_MS = 200;
+/** Growth under which STARTUP counts a round as flat. */
+const FULL_BW_GROWTH = 1.25;
+/** Flat rounds that end STARTUP. */
+const FULL_BW_ROUNDS = 3;
+/** The smallest window, in segments. */
+const MIN_CWND_SEGMENTS = 4;
+/** Largest send burst the window leaves room for, three times (Linux's quantization budget). */
+const MAX_QUANTUM = 65536;
+
+/** BBR's state machine. */
+export type BbrMode = "startup" | "drain" | "probe_bw" | "probe_rtt";
+
+/**
+ * BBR.
+ *
+ * @example
+ * ```ts
+ * import { Bbr } from "./bbr.ts";
+ * const cc = new Bbr(1000);
+ * cc.mode; // "startup"
+ * // An ACK delivered 10,000 bytes sent 1 ms ago, over a 1 ms interval.
+ * cc.onRateSample({
+ *   newlyDelivered: 10_000, delivered: 10_000, interval: 1, rate: 10_000,
+ *   rtt: 1, priorDelivered: 0, appLimited: false,
+ * }, 0, 1, 10_000);
+ * cc.bandwidth; // 10000: bytes per ms
+ * cc.cwnd; // 20000: in STARTUP, every delivered byte adds one
+ * ```
+ */
+export class Bbr implements CongestionControl {
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Unused by BBR's own window; kept at "none" for the interface. */
+  ssthresh: number = Number.MAX_SAFE_INTEGER;
+  /** BBR sizes the window in recovery itself. */
+  readonly prr = false;
+  /** Where the state machine is. */
+  mode: BbrMode = "startup";
+  readonly #mss: number;
+  // The bandwidth filter: the largest rate seen in each of the last rounds.
+  readonly #bwRound = new Array<number>(BW_ROUNDS).fill(-1);
+  readonly #bwValue = new Array<number>(BW_ROUNDS).fill(0);
+  #round = 0;
+  /** The last round the filter took a sample in: ten rounds back from it count. */
+  #bwLatest = 0;
+  #nextRoundDelivered = 0;
+  #minRtt = Infinity;
+  #minRttAt = 0;
+  #fullBw = 0;
+  #fullBwRounds = 0;
+  #filled = false;
+  #priorCwnd = 0;
+  /** Recovery's first round: the window follows what is in flight. */
+  #conservation = false;
+  #enteredRecovery = false;
+  #probeRttDoneAt = 0;
+  #probeRttRoundDone = false;
+
+  /** Starts in STARTUP with RFC 6928's initial window for `mss`. */
+  constructor(mss: number) {
+    this.#mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** Estimated bottleneck bandwidth, bytes per ms (0 before a sample). */
+  get bandwidth(): number {
+    let best = 0;
+    for (let i = 0; i < BW_ROUNDS; i++) {
+      if (this.#bwRound[i] > this.#bwLatest - BW_ROUNDS && this.#bwValue[i] > best) {
+        best = this.#bwValue[i];
+      }
+    }
+    return best;
+  }
+
+  /** Estimated round-trip propagation time, ms (Infinity before a sample). */
+  get minRtt(): number {
+    return this.#minRtt;
+  }
+
+  /** BBR reads rate samples, not HyStart++'s rounds. */
+  onRound(): void {}
+  /** BBR's window moves in `onRateSample`, recovery included. */
+  onAck(): void {}
+
+  /**
+   * One ACK's rate sample with `pipe` bytes in flight after it, at `now`;
+   * `delivered` is the connection's total so far.
+   */
+  onRateSample(rs: RateSample, pipe: number, now: number, delivered: number): void {
+    const roundStart = rs.priorDelivered >= this.#nextRoundDelivered;
+    if (roundStart) {
+      this.#nextRoundDelivered = delivered;
+      this.#round++;
+      this.#conservation = false;
+    }
+    this.#updateBandwidth(rs, roundStart);
+    this.#updateMinRtt(rs, pipe, now, roundStart);
+    if (this.mode === "startup" && this.#filled) this.mode = "drain";
+    if (this.mode === "drain" && pipe <= this.#bdp(1)) this.mode = "probe_bw";
+    this.#setCwnd(rs, pipe, delivered);
+  }
+
+  /** Fast recovery begins: packet conservation for a round (Linux's bbr_set_cwnd_to_recover_or_restore). */
+  onLoss(): void {
+    this.#saveCwnd();
+    this.#conservation = true;
+    this.#enteredRecovery = true;
+  }
+
+  /** A timeout: one segment, STARTUP's growth back to the model; the flatness count restarts. */
+  onTimeout(): void {
+    this.#saveCwnd();
+    this.cwnd = this.#mss;
+    this.#fullBw = 0;
+    this.#fullBwRounds = 0;
+  }
+
+  /** Idle for longer than the RTO: restart from min(cwnd, IW) (RFC 5681 4.1, as Linux for every algorithm). */
+  afterIdle(): void {
+    this.cwnd = Math.min(this.cwnd, initialWindow(this.#mss));
+  }
+
+  /** Recovery ended: the window from before it comes back. */
+  onRecoveryEnd(): void {
+    this.#conservation = false;
+    this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
+  }
+
+  /** The reduction was for nothing: back to the window before it. */
+  undo(cwnd: number): void {
+    this.cwnd = Math.max(this.cwnd, cwnd);
+  }
+
+  #saveCwnd(): void {
+    this.#priorCwnd = this.mode === "probe_rtt" || this.#conservation
+      ? Math.max(this.#priorCwnd, this.cwnd)
+      : this.cwnd;
+  }
+
+  #bdp(gain: number): number {
+    const bw = this.bandwidth;
+    if (bw === 0 || this.#minRtt === Infinity) return initialWindow(this.#mss);
+    return gain * bw * this.#minRtt;
+  }
+
+  #updateBandwidth(rs: RateSample, roundStart: boolean): void {
+    // An application-limited sample only counts when it still beats the
+    // estimate: it shows at least that much, never that the path is slower.
+    if (rs.rate > 0 && (!rs.appLimited || rs.rate >= this.bandwidth)) {
+      const slot = this.#round % BW_ROUNDS;
+      this.#bwLatest = this.#round;
+      if (this.#bwRound[slot] !== this.#round) {
+        this.#bwRound[slot] = this.#round;
+        this.#bwValue[slot] = 0;
+      }
+      if (rs.rate > this.#bwValue[slot]) this.#bwValue[slot] = rs.rate;
+    }
+    // STARTUP ends when three rounds in a row grew the bandwidth by less than a quarter.
+    if (this.#filled || !roundStart || rs.appLimited) return;
+    const bw = this.bandwidth;
+    if (bw >= this.#fullBw * FULL_BW_GROWTH) {
+      this.#fullBw = bw;
+      this.#fullBwRounds = 0;
+    } else if (++this.#fullBwRounds >= FULL_BW_ROUNDS) this.#filled = true;
+  }
+
+  #updateMinRtt(rs: RateSample, pipe: number, now: number, roundStart: boolean): void {
+    const expired = now - this.#minRttAt > MIN_RTT_WINDOW_MS;
+    if (rs.rtt >= 0 && (rs.rtt < this.#minRtt || expired)) {
+      this.#minRtt = rs.rtt;
+      this.#minRttAt = now;
+    }
+    if (expired && this.mode !== "probe_rtt") {
+      this.#saveCwnd();
+      this.mode = "probe_rtt";
+      this.#probeRttDoneAt = 0;
+    }
+    if (this.mode !== "probe_rtt") return;
+    if (this.#probeRttDoneAt === 0) {
+      if (pipe <= MIN_CWND_SEGMENTS * this.#mss) {
+        this.#probeRttDoneAt = now + PROBE_RTT_MS;
+        this.#probeRttRoundDone = false;
+      }
+      return;
+    }
+    if (roundStart) this.#probeRttRoundDone = true;
+    if (this.#probeRttRoundDone && now >= this.#probeRttDoneAt) {
+      this.#minRttAt = now;
+      this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
+      this.mode = this.#filled ? "probe_bw" : "startup";
+    }
+  }
+
+  #setCwnd(rs: RateSample, pipe: number, delivered: number): void {
+    const mss = this.#mss;
+    const acked = rs.newlyDelivered;
+    const gain = this.mode === "startup" || this.mode === "drain" ? HIGH_GAIN : CWND_GAIN;
+    // Room for three bursts of a millisecond's data (Linux's TSO goal), 2 segments to 64 KiB.
+    const quantum = Math.min(MAX_QUANTUM, Math.max(2 * mss, this.bandwidth));
+    const target = Math.max(this.#bdp(gain) + 3 * quantum, MIN_CWND_SEGMENTS * mss);
+    let cwnd = this.cwnd;
+    if (this.#enteredRecovery) {
+      this.#enteredRecovery = false;
+      cwnd = pipe + acked;
+    }
+    if (this.#conservation) cwnd = Math.max(cwnd, pipe + acked);
+    else if (this.#filled) cwnd = Math.min(cwnd + acked, target);
+    else if (cwnd < target || delivered < initialWindow(mss)) cwnd += acked;
+    cwnd = Math.max(cwnd, MIN_CWND_SEGMENTS * mss);
+    if (this.mode === "probe_rtt") cwnd = Math.min(cwnd, MIN_CWND_SEGMENTS * mss);
+    this.cwnd = cwnd;
+  }
+}
