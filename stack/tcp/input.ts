@@ -14,7 +14,7 @@ import { closeConnection, negotiate } from "./lifecycle.ts";
 import { onDsack, onSackAck } from "./loss/recovery.ts";
 import { ConnectionRefusedError, ConnectionResetError, type Tcb } from "./tcb.ts";
 
-const { FIN, SYN, RST, ACK } = TcpFlags;
+const { FIN, SYN, RST, ACK, PSH } = TcpFlags;
 /** RFC 7323 5.5: TS.Recent older than 24 days is invalid. */
 const PAWS_IDLE_MS = 24 * 24 * 3600_000;
 
@@ -361,11 +361,50 @@ function finArrives(c: Tcb): boolean {
 function eifel(c: Tcb, opt: TcpOptions): void {
   const snd = c.snd;
   if (opt.timestamp && seqLt(opt.tsEcr, snd.eifelTsVal)) {
-    snd.cc.undo(snd.eifelCwnd, snd.eifelSsthresh);
+    snd.cc.undo(snd.timeoutCwnd, snd.timeoutSsthresh);
     if (seqLt(snd.nxt, snd.max)) snd.nxt = snd.max;
     c.ctx.stats.spuriousTimeouts++;
   }
   snd.eifelTsVal = -1;
+}
+
+/**
+ * F-RTO (RFC 5682 2.1) for a connection without timestamps, where Eifel
+ * cannot tell: the ACKs after a timeout's retransmission. If the first
+ * acknowledges some data (not all), two new segments go out instead of
+ * more retransmissions; if the second then acknowledges data too, the
+ * original segments had arrived and the timeout was a delay: cwnd and
+ * ssthresh come back and sending goes on with new data (RFC 4015). A
+ * duplicate ACK at either step means a real loss: the usual go-back-N
+ * slow start, from at most three segments.
+ */
+function frto(c: Tcb, ack: number, advanced: boolean): void {
+  const snd = c.snd;
+  if (snd.frto === 1) {
+    snd.frto = 0;
+    // Step 2a: a duplicate, or everything up to "recover" acknowledged.
+    if (!advanced || seqGe(ack, snd.frtoRecover)) return;
+    // Step 2b: up to two new segments, as far as the peer's window goes.
+    let sent = 0;
+    for (; sent < 2; sent++) {
+      const avail = seqDiff(snd.dataEnd, snd.max);
+      const len = Math.min(avail, c.sendRoom, snd.wnd - seqDiff(snd.max, snd.una));
+      if (len <= 0) break;
+      sendSegment(c, snd.max, len, len === avail ? ACK | PSH : ACK);
+    }
+    if (sent > 0) snd.frto = 2;
+    return;
+  }
+  snd.frto = 0;
+  if (advanced) {
+    // Step 3b: data never retransmitted was acknowledged.
+    snd.cc.undo(snd.timeoutCwnd, snd.timeoutSsthresh);
+    c.ctx.stats.spuriousTimeouts++;
+  } else {
+    // Step 3a.
+    snd.cc.cwnd = Math.min(snd.cc.cwnd, 3 * c.effMss);
+    snd.nxt = snd.una;
+  }
 }
 
 /**
@@ -450,6 +489,7 @@ function processAck(
   // A duplicate ACK (RFC 5681 2); one that shuts the window tells of no loss.
   const dupAck = acked === 0 && c.snd.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN)) &&
     !windowChanged && window !== 0;
+  if (c.snd.frto !== 0 && (acked > 0 || dupAck)) frto(c, ack, acked > 0);
   if (c.sackOk) {
     // SACK blocks (RFC 2018) into the scoreboard and RACK's log.
     if (opt.sackCount > 0) takeSack(c, opt, ack, now);

@@ -108,10 +108,19 @@ export class Sender {
    * spurious; -1 when nothing waits.
    */
   eifelTsVal = -1;
-  /** cwnd before that timeout (RFC 4015's restore). */
-  eifelCwnd = 0;
+  /**
+   * F-RTO (RFC 5682 2.1) on connections without timestamps: 1 while the
+   * first ACK after a timeout's retransmission is awaited, 2 after two new
+   * segments went out to ask whether the original segments arrived; 0 when
+   * nothing waits.
+   */
+  frto = 0;
+  /** SND.MAX when that timeout fired (RFC 5682's "recover"). */
+  frtoRecover = 0;
+  /** cwnd before that timeout (RFC 4015's restore, for Eifel and F-RTO). */
+  timeoutCwnd = 0;
   /** ssthresh before that timeout. */
-  eifelSsthresh = 0;
+  timeoutSsthresh = 0;
   /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
   blackholeSavedMss = 0;
 

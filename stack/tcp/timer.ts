@@ -132,13 +132,21 @@ function retransmitTimeout(c: Tcb, now: number): void {
   }
   s.timeouts++;
   onTimeoutBlackhole(c);
-  // RFC 3522: the first timeout of a run keeps what it is about to undo,
-  // and the TSval its retransmission carries (sent below, this ms).
-  if (c.tsOk && c.snd.retries === 1) {
-    c.snd.eifelTsVal = c.tsNow();
-    c.snd.eifelCwnd = c.snd.cc.cwnd;
-    c.snd.eifelSsthresh = c.snd.cc.ssthresh;
-  } else c.snd.eifelTsVal = -1;
+  // The first timeout of a run keeps what it is about to undo, and either
+  // the TSval its retransmission carries (sent below, this ms) for Eifel
+  // (RFC 3522), or without timestamps, SND.MAX for F-RTO (RFC 5682 2.1
+  // step 1).
+  c.snd.eifelTsVal = -1;
+  c.snd.frto = 0;
+  if (c.snd.retries === 1) {
+    c.snd.timeoutCwnd = c.snd.cc.cwnd;
+    c.snd.timeoutSsthresh = c.snd.cc.ssthresh;
+    if (c.tsOk) c.snd.eifelTsVal = c.tsNow();
+    else {
+      c.snd.frto = 1;
+      c.snd.frtoRecover = c.snd.max;
+    }
+  }
   c.snd.cc.onTimeout(c.snd.flightSize, now);
   c.snd.rtt.backOff();
   if (c.sackOk) {

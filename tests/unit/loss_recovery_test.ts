@@ -87,8 +87,8 @@ Deno.test("prr: below ssthresh, the slow-start bound lets pipe grow back by at m
   assert.equal(p.onAck(3000, 2000, 5000, 1000), 3000); // ssthresh - pipe caps it
 });
 
-async function open(peer: Peer) {
-  const o = await passiveOpen(peer);
+async function open(peer: Peer, opts: { ts?: boolean } = {}) {
+  const o = await passiveOpen(peer, opts);
   o.conn.setNoDelay(true);
   return o;
 }
@@ -272,5 +272,59 @@ Deno.test("eifel: an ACK echoing the retransmission's TSval leaves the timeout's
   const st = peer.stack.tcp.stats;
   assert.equal(st.timeouts, 1);
   assert.equal(st.spuriousTimeouts, 0);
+  assert.ok(conn.block.snd.cc.ssthresh < Number.MAX_SAFE_INTEGER, "ssthresh was cut");
+});
+
+// Without timestamps: data sent, no ACK until the RTO's retransmission of
+// the first segment left, then an ACK of that first segment only.
+async function frtoAfterTimeout() {
+  const peer = new Peer({ tcp: { tlp: false } });
+  const { conn, iss } = await open(peer, { ts: false });
+  const base = iss + 1;
+  const MSS = conn.block.effMss; // 1460: no timestamp option
+  await conn.write(new Uint8Array(16 * MSS));
+  const first = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(first.length, 10, "the initial window; six segments wait");
+  const cwndBefore = conn.block.snd.cc.cwnd;
+  let rexmit;
+  for (let t = 0; t < 2000 && !rexmit; t++) {
+    await peer.advance(1);
+    rexmit = peer.take().find((s) => s.data.length > 0);
+  }
+  assert.ok(rexmit, "the RTO resent the first segment");
+  assert.equal(rexmit.seq, base);
+  assert.equal(rexmit.ts, undefined, "no timestamps: Eifel cannot tell");
+  // The first ACK after it covers one segment: F-RTO sends two new ones.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + MSS, flags: "A" });
+  const probes = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(
+    probes.map((s) => s.seq),
+    [base + 10 * MSS, base + 11 * MSS],
+    "two new segments",
+  );
+  return { peer, conn, base, cwndBefore, MSS };
+}
+
+Deno.test("f-rto: a second ACK of data never retransmitted marks the timeout spurious (RFC 5682)", async () => {
+  const { peer, conn, base, cwndBefore, MSS } = await frtoAfterTimeout();
+  // The originals had arrived: the next ACK covers them.
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 10 * MSS, flags: "A" });
+  const after = peer.take().filter((s) => s.data.length > 0);
+  assert.ok(after.length > 0, "sending goes on");
+  assert.ok(after.every((s) => s.seq >= base + 12 * MSS), "new data only, nothing resent");
+  const st = peer.stack.tcp.stats;
+  assert.equal(st.timeouts, 1);
+  assert.equal(st.spuriousTimeouts, 1);
+  assert.ok(conn.block.snd.cc.cwnd >= cwndBefore, "cwnd as before the timeout");
+  assert.equal(conn.block.snd.cc.ssthresh, Number.MAX_SAFE_INTEGER, "ssthresh as before");
+});
+
+Deno.test("f-rto: a duplicate ACK after the new segments is a real loss: go back and slow start", async () => {
+  const { peer, conn, base, MSS } = await frtoAfterTimeout();
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + MSS, flags: "A" });
+  const after = peer.take().filter((s) => s.data.length > 0);
+  assert.equal(after[0]?.seq, base + MSS, "the next unacknowledged segment is resent");
+  assert.equal(peer.stack.tcp.stats.spuriousTimeouts, 0);
+  assert.ok(conn.block.snd.cc.cwnd <= 3 * MSS, `cwnd ${conn.block.snd.cc.cwnd}`);
   assert.ok(conn.block.snd.cc.ssthresh < Number.MAX_SAFE_INTEGER, "ssthresh was cut");
 });
