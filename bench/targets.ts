@@ -86,8 +86,11 @@ export async function gvisorTarget(mtu = 1500): Promise<Target> {
   return { name: "gvisor", client: ns, host: "192.0.2.2", pid: p.pid, close: () => ns.close() };
 }
 
-/** Two kernels joined by veth; the server side runs `loadgen serve`. */
-export async function kernelTarget(mtu = 1500): Promise<Target> {
+/**
+ * Two kernels joined by veth; the server side runs `loadgen serve`, its
+ * connections with congestion control `cc` (default: the namespace's).
+ */
+export async function kernelTarget(mtu = 1500, cc?: string): Promise<Target> {
   const a = await Netns.create(), b = await Netns.create();
   const r = await new Deno.Command("ip", {
     args: [
@@ -111,7 +114,15 @@ export async function kernelTarget(mtu = 1500): Promise<Target> {
   await a.ok(["ip", "link", "set", "bva", "up", "mtu", String(mtu)]);
   await b.ok(["ip", "link", "set", "bvb", "up", "mtu", String(mtu)]);
   await tuneClient(a);
-  const p = b.spawn([`${BIN}/loadgen`, "serve", "-listen", "198.51.100.2", "-timeout", "2h"]);
+  const p = b.spawn([
+    `${BIN}/loadgen`,
+    "serve",
+    "-listen",
+    "198.51.100.2",
+    "-timeout",
+    "2h",
+    ...(cc ? ["-cc", cc] : []),
+  ]);
   await p.waitFor(/ready/);
   return {
     name: "kernel",

@@ -11,11 +11,16 @@
 //	                 -hold D                    "holding", keep them D, close
 //	loadgen serve    -listen A                  echo 7, once 8, discard 9, chargen 19
 //
+// -cc NAME (send, recv, serve) sets the kernel's congestion control for the
+// connections (TCP_CONGESTION; root may choose one outside the namespace's
+// allowed list), so a run can compare like with like.
+//
 // Every mode is bounded by its count and by -timeout. Results are one JSON
 // line on stdout.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -25,6 +30,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"../svc"
@@ -38,6 +44,23 @@ func fail(err error) {
 func out(v any) {
 	b, _ := json.Marshal(v)
 	fmt.Println(string(b))
+}
+
+// congestion returns a socket control function that sets TCP_CONGESTION to
+// cc, or nil for the namespace's default.
+func congestion(cc string) func(string, string, syscall.RawConn) error {
+	if cc == "" {
+		return nil
+	}
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CONGESTION, cc)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
 }
 
 func main() {
@@ -54,6 +77,7 @@ func main() {
 	serverCloses := fs.Bool("server-closes", false, "short: the server closes first")
 	timeout := fs.Duration("timeout", 120*time.Second, "give up after")
 	hold := fs.Duration("hold", 2*time.Second, "hold: how long to keep the connections")
+	cc := fs.String("cc", "", "send, recv, serve: congestion control (default: the namespace's)")
 	fs.Parse(os.Args[2:])
 	time.AfterFunc(*timeout, func() { fail(fmt.Errorf("timed out after %v", *timeout)) })
 
@@ -159,7 +183,7 @@ func main() {
 		secs := time.Since(start).Seconds()
 		out(map[string]any{"conns": done, "failed": failed, "seconds": secs, "perSec": float64(done) / secs})
 	case "send", "recv":
-		c, err := net.Dial("tcp", *addr)
+		c, err := (&net.Dialer{Control: congestion(*cc)}).Dial("tcp", *addr)
 		if err != nil {
 			fail(err)
 		}
@@ -216,7 +240,8 @@ func main() {
 		}
 	case "serve":
 		err := svc.Start(func(port uint16) (net.Listener, error) {
-			return net.Listen("tcp", fmt.Sprintf("%s:%d", *listen, port))
+			lc := net.ListenConfig{Control: congestion(*cc)}
+			return lc.Listen(context.Background(), "tcp", fmt.Sprintf("%s:%d", *listen, port))
 		})
 		if err != nil {
 			fail(err)
