@@ -118,6 +118,10 @@ const KNOBS: Record<string, Knob> = {
     "After an RTO without a segment from the peer, send again from the initial window (RFC 5681 4.1)",
     "slowStartAfterIdle",
   ),
+  "net.inet.tcp.quickack": tcpBool(
+    "ACK lone segments at the start and after idleness within the turn, as Linux's quick-ACK mode, unless request/response answers carry the ACKs",
+    "quickAck",
+  ),
   "net.inet.tcp.rack.tlp": tcpBool(
     "Send tail loss probes (RFC 8985 7) instead of waiting for the RTO after a flight's last segments",
     "tlp",

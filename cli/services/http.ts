@@ -478,8 +478,6 @@ async function respond(
 ): Promise<void> {
   const b = enc.encode(body);
   const h = enc.encode(headText(status, type, b.length, close));
-  const out = new Uint8Array(h.length + (headOnly ? 0 : b.length));
-  out.set(h);
-  if (!headOnly) out.set(b, h.length);
-  await conn.write(out);
+  // One vectored write: head and body in as few segments as they fill.
+  await conn.writev(headOnly ? [h] : [h, b]);
 }

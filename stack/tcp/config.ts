@@ -52,6 +52,12 @@ export interface TcpConfig extends RtoSettings {
   v6PmtudBlackholeMss: number;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: under 0.5 s). */
   delayedAckMs: number;
+  /**
+   * Linux's quick-ACK and ping-pong heuristics: lone segments at the start
+   * and after idleness are ACKed within the turn, not after `delayedAckMs`
+   * (FreeBSD has neither: off, every lone segment waits).
+   */
+  quickAck: boolean;
   /** SYN retransmissions before giving up. */
   synRetries: number;
   /** Data retransmissions before giving up (RFC 9293 3.8.3 R2). */
@@ -120,6 +126,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rtoSlopMs: 0,
   rtoInitialMs: 1000,
   delayedAckMs: 40,
+  quickAck: true,
   synRetries: 6,
   dataRetries: 15,
   keepIdleMs: 2 * 3600_000,

@@ -300,7 +300,10 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
     // RFC 5681 4.2: ACK at least every second segment, else within the
     // delayed-ACK time. A coalesced (GRO/TSO) segment counts as two or more.
     c.rcv.unackedSegments += len >= 2 * c.rcv.mss ? 2 : 1;
-    if (c.rcv.unackedSegments >= 2) c.rcv.ackNow = true;
+    const lone = c.rcv.unackedSegments < 2;
+    const quick = quickAck(c, lone);
+    if (!lone) c.rcv.ackNow = true;
+    else if (quick && c.events !== undefined) c.ctx.deferAck(c);
     else armDelack(c);
   }
   if (c.rcv.oooFinSeq >= 0 && c.rcv.oooFinSeq === c.rcv.nxt) c.rcv.ackNow = true;
@@ -308,6 +311,26 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
   // before 2^32 bytes bring RCV.NXT back to it.
   else if (c.rcv.oooFinSeq >= 0 && seqGt(c.rcv.nxt, c.rcv.oooFinSeq)) c.rcv.oooFinSeq = -1;
   c.events?.onReadable();
+}
+
+/** Lone segments ACKed in quick mode: at the start and after idleness (Linux's TCP_MAX_QUICKACKS). */
+const QUICK_ACKS = 16;
+
+/**
+ * Whether a lone in-order segment is ACKed by the end of this turn rather
+ * than after the delayed-ACK time: at the start and after a silence longer
+ * than the RTO (Linux's quick-ACK mode), so that a peer in slow start, or
+ * holding its next small segment for Nagle, does not wait 40 ms; not in
+ * request/response (ping-pong), where our answer carries the ACK. Within
+ * the turn, an answer the application writes carries it too.
+ */
+function quickAck(c: Tcb, lone: boolean): boolean {
+  const rcv = c.rcv, now = c.ctx.now();
+  if (now - rcv.lastDataAt > c.snd.rtt.rto || rcv.lastDataAt === 0) rcv.quickAcks = QUICK_ACKS;
+  rcv.lastDataAt = now;
+  if (!lone || rcv.pingpong || rcv.quickAcks === 0 || !c.ctx.config.quickAck) return false;
+  rcv.quickAcks--;
+  return true;
 }
 
 function armDelack(c: Tcb): void {

@@ -57,6 +57,18 @@ export class Receiver {
   ackPending = false;
   /** Full-size segments received since the last ACK. */
   unackedSegments = 0;
+  /**
+   * Lone segments still to ACK within the turn instead of the delayed-ACK
+   * time (Linux's quick-ACK count), refilled after an idle spell.
+   */
+  quickAcks = 0;
+  /**
+   * Request/response: our data has been answering the peer's soon enough
+   * to carry the ACK (Linux's ping-pong mode), so lone segments wait.
+   */
+  pingpong = false;
+  /** Last time in-order data arrived, ms (0: never). */
+  lastDataAt = 0;
   /** Last time a segment arrived, ms. */
   lastRecvAt = 0;
   /** In-order bytes received from the peer. */

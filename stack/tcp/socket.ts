@@ -210,6 +210,35 @@ export class TcpConn implements ConnectionEvents {
     return p.length;
   }
 
+  /**
+   * Writes the buffers of `chunks` in order, as one stream of bytes (a
+   * vectored write, `writev(2)`): corked while they are queued, so a head
+   * and a body leave in as few segments as their total allows, with no
+   * copy into one buffer first. Returns the bytes written.
+   *
+   * @example
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client, net } = await exampleConnection();
+   * const sent = net.trace.length;
+   * const enc = new TextEncoder();
+   * await client.writev([enc.encode("HTTP/1.1 200 OK\r\n\r\n"), enc.encode("body")]); // 23
+   * net.trace.length - sent; // 1: head and body in one segment
+   * ```
+   */
+  async writev(chunks: readonly Uint8Array[]): Promise<number> {
+    const c = this.#c;
+    const corked = c.corked;
+    c.corked = true;
+    let total = 0;
+    try {
+      for (const p of chunks) total += await this.write(p);
+    } finally {
+      if (!corked) this.uncork();
+    }
+    return total;
+  }
+
   /** Sends FIN after the buffered data (RFC 9293 3.10.4, half-close). */
   closeWrite(): Promise<void> {
     if (!this.#ended) shutdown(this.#c);

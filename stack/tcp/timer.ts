@@ -67,6 +67,9 @@ export function runTimers(c: Tcb, now: number): boolean {
   if (c.delackAt !== 0 && now >= c.delackAt) {
     c.delackAt = 0;
     c.ctx.stats.delayedAcks++;
+    // No answer carried it: the exchange is no request/response (Linux
+    // leaves ping-pong mode here too).
+    c.rcv.pingpong = false;
     sendAck(c);
   }
   if (c.keepAt !== 0 && now >= c.keepAt) keepaliveTimeout(c, now);

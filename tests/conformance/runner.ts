@@ -168,6 +168,8 @@ class ScriptRun {
       ipv4: this.v6 ? undefined : local,
       ipv6: this.v6 ? local : undefined,
       clock: () => this.now / 1000,
+      // FreeBSD, whose behaviour the scripts record, has no quick-ACK mode.
+      tcp: { quickAck: false },
     });
     this.stack.attach(
       new MemoryLink(1500, (bytes) => this.sent.push({ at: this.now, bytes })),

@@ -105,7 +105,7 @@ Deno.test("hystart++: over a path whose delay grows, a transfer leaves slow star
   n.tracing = false;
   n.ab.delayMs = n.ba.delayMs = 5;
   const { client, server } = await pair(n);
-  const data = pattern(2_000_000, 9);
+  const data = pattern(4_000_000, 9);
   writeAll(client, data);
   let got: Uint8Array | undefined;
   readAll(server, data.length).then((d) => got = d);

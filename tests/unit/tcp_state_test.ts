@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { setImmediate } from "node:timers";
 import { ISN, P, passiveOpen, Peer, settle } from "../_peer.ts";
-import { net } from "../_tcp.ts";
+import { net, pair } from "../_tcp.ts";
 
 Deno.test("tcp: passive open answers with MSS, window scale, SACK-permitted and timestamps", async () => {
   const peer = new Peer();
@@ -478,7 +478,8 @@ Deno.test("tcp: Nagle holds a second small segment until the first is ACKed; set
 });
 
 Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACKed at once", async () => {
-  const peer = new Peer();
+  // RFC 5681 4.2 alone, as FreeBSD: no quick-ACK mode at the start.
+  const peer = new Peer({ tcp: { quickAck: false } });
   const { iss, ts } = await passiveOpen(peer);
   const full = new Uint8Array(1448);
   peer.send({
@@ -516,6 +517,85 @@ Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACK
   assert.equal(acks.length, 1);
   assert.equal(acks[0].ack, ISN + 1 + 3 * 1448);
   assert.equal(peer.stack.tcp.stats.delayedAcks, 1);
+});
+
+Deno.test("quick ack: a lone segment at the start is ACKed within the turn, by the answer if there is one", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  const data = (n: number, seq: number) => ({
+    sport: P,
+    dport: 80,
+    seq,
+    ack: iss + 1,
+    flags: "PA",
+    data: new Uint8Array(n),
+  });
+  peer.send(data(100, ISN + 1));
+  assert.deepEqual(peer.take(), [], "not inside the packet's own processing");
+  await settle(); // the turn ends: nobody answered
+  const [ack] = peer.take();
+  assert.equal(ack?.ack, ISN + 101, "ACKed at the turn's end, not after 40 ms");
+  assert.equal(ack.data.length, 0);
+  // An application that answers in the same turn carries the ACK.
+  await conn.read(new Uint8Array(100));
+  peer.send(data(100, ISN + 101));
+  await conn.read(new Uint8Array(100));
+  await conn.write(new Uint8Array(10));
+  await settle();
+  const sent = peer.take();
+  assert.equal(sent.length, 1, "one segment: the answer");
+  assert.equal(sent[0].ack, ISN + 201);
+  assert.equal(sent[0].data.length, 10);
+  assert.equal(peer.stack.tcp.stats.delayedAcks, 0);
+});
+
+Deno.test("ping-pong: once answers follow requests, a lone segment waits for the answer or 40 ms", async () => {
+  const peer = new Peer();
+  const { conn, iss } = await passiveOpen(peer, { ts: false });
+  let seq = ISN + 1, acked = iss + 1;
+  const request = () => {
+    peer.send({ sport: P, dport: 80, seq, ack: acked, flags: "PA", data: new Uint8Array(50) });
+    seq += 50;
+  };
+  request();
+  await conn.read(new Uint8Array(50));
+  await conn.write(new Uint8Array(20)); // an answer within the delayed-ACK time: ping-pong
+  acked += 20;
+  peer.take();
+  assert.equal(conn.block.rcv.pingpong, true);
+  request(); // no answer this time
+  await settle();
+  assert.deepEqual(peer.take(), [], "in ping-pong the ACK waits for an answer");
+  await peer.advance(45);
+  const [late] = peer.take();
+  assert.equal(late?.ack, seq, "the delayed ACK");
+  assert.equal(conn.block.rcv.pingpong, false, "an answer that did not come ends ping-pong");
+});
+
+Deno.test("quick ack: a peer holding its second small write for Nagle is not held 40 ms", async () => {
+  const elapsed: Record<string, number> = {};
+  for (const quickAck of [true, false]) {
+    const n = net({}, { tcp: { quickAck } });
+    const { client, server } = await pair(n);
+    const start = n.now;
+    // A request in two writes: Nagle holds the second until the first is ACKed.
+    await client.write(new Uint8Array(100));
+    await client.write(new Uint8Array(100));
+    let got = 0;
+    (async () => {
+      const b = new Uint8Array(200);
+      while (got < 200) got += (await server.read(b.subarray(got))) ?? 200;
+      await server.write(new Uint8Array(10));
+    })();
+    let answer = 0;
+    client.read(new Uint8Array(10)).then((k) => answer = k ?? 0);
+    await n.run(() => answer > 0, 10_000);
+    elapsed[String(quickAck)] = n.now - start;
+    client.close();
+    server.close();
+  }
+  assert.ok(elapsed.true < 5, `with quick ACKs: ${elapsed.true} ms`);
+  assert.ok(elapsed.false >= 40, `without: ${elapsed.false} ms`);
 });
 
 Deno.test("tcp: retransmission timeout resends the first unacknowledged segment", async () => {
@@ -741,6 +821,28 @@ Deno.test("tcp: cork holds small writes and the FIN; uncork sends them as one se
   assert.equal(sent.length, 1);
   assert.equal(sent[0].flags, "FPA");
   assert.equal(sent[0].data.length, 30);
+});
+
+Deno.test("tcp: writev sends its buffers in order as whole segments and one tail; a cork stays", async () => {
+  const peer = new Peer();
+  const { conn } = await passiveOpen(peer, { ts: false });
+  conn.setNoDelay(true);
+  const parts = [
+    new Uint8Array(100).fill(1),
+    new Uint8Array(2000).fill(2),
+    new Uint8Array(50).fill(3),
+  ];
+  assert.equal(await conn.writev(parts), 2150);
+  const sent = peer.take().filter((s) => s.data.length > 0);
+  assert.deepEqual(sent.map((s) => s.data.length), [1460, 690], "not 100, 1360, 640, 50");
+  const bytes = new Uint8Array([...sent[0].data, ...sent[1].data]);
+  assert.deepEqual(bytes, new Uint8Array([...parts[0], ...parts[1], ...parts[2]]));
+  // Inside an application's own cork, writev leaves it in place.
+  conn.cork();
+  await conn.writev([new Uint8Array(10), new Uint8Array(10)]);
+  assert.deepEqual(peer.take().filter((s) => s.data.length > 0), [], "still corked");
+  conn.uncork();
+  assert.equal(peer.take().filter((s) => s.data.length > 0)[0].data.length, 20);
 });
 
 Deno.test("tcp: a cork left in place is released by the persist timer", async () => {
