@@ -158,7 +158,9 @@ export function sendSegment(
     s.bytesSent += len;
     // Data that answers the peer's within the delayed-ACK time: ping-pong
     // (Linux's inet_csk_enter_pingpong_mode), its lone segments may wait.
-    if (now - c.rcv.lastDataAt < ctx.config.delayedAckMs) c.rcv.pingpong = true;
+    if (c.rcv.lastDataAt !== 0 && now - c.rcv.lastDataAt < ctx.config.delayedAckMs) {
+      c.rcv.pingpong = true;
+    }
   } else if (flags & (SYN | FIN | RST)) s.freebsd.tcps_sndctrl++;
   else s.freebsd.tcps_sndacks++;
 

@@ -122,6 +122,14 @@ Deno.test("bbr: in PROBE_BW the window is two BDPs and three bursts, whatever th
     d + 2000,
   );
   assert.equal(cc.cwnd, 14_000);
+  // ... for a whole round: an ACK of data sent before the loss is still in it.
+  cc.onRateSample(
+    sample({ rate: 900, priorDelivered: d, newlyDelivered: 1000 }),
+    13_000,
+    301,
+    d + 3000,
+  );
+  assert.equal(cc.cwnd, 14_000, "the pipe and what was delivered, no growth");
   // ... and the end of recovery brings back the window from before it.
   cc.onRecoveryEnd();
   assert.equal(cc.cwnd, 26_000);

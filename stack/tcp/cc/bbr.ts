@@ -134,6 +134,11 @@ export class Bbr implements CongestionControl {
       this.#round++;
       this.#conservation = false;
     }
+    // Recovery's conservation lasts until data sent from now on is delivered.
+    if (this.#enteredRecovery) {
+      this.#nextRoundDelivered = delivered;
+      this.#conservation = true;
+    }
     this.#updateBandwidth(rs, roundStart);
     this.#updateMinRtt(rs, pipe, now, roundStart);
     if (this.mode === "startup" && this.#filled) this.mode = "drain";
@@ -163,7 +168,7 @@ export class Bbr implements CongestionControl {
 
   /** Recovery ended: the window from before it comes back. */
   onRecoveryEnd(): void {
-    this.#conservation = false;
+    this.#conservation = this.#enteredRecovery = false;
     this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
   }
 
