@@ -228,6 +228,19 @@ Deno.test("undo: a recovery whose retransmission is D-SACKed gets its window bac
   assert.ok(conn.block.snd.cc.cwnd >= cwnd, `cwnd ${conn.block.snd.cc.cwnd} back to ${cwnd}`);
 });
 
+/** Lets time pass until the RTO resends the segment at `base`; returns that retransmission. */
+async function timeoutRetransmission(peer: Peer, base: number) {
+  for (let t = 0; t < 2000; t++) {
+    await peer.advance(1);
+    const rexmit = peer.take().find((s) => s.data.length > 0);
+    if (rexmit) {
+      assert.equal(rexmit.seq, base, "the RTO resent the first segment");
+      return rexmit;
+    }
+  }
+  throw new Error("No retransmission within 2 s");
+}
+
 // Data sent, no ACK until the RTO has fired and its retransmission left;
 // then an ACK echoing `echo(original TSval, retransmission's TSval)`.
 async function afterTimeout(echoOriginal: boolean) {
@@ -238,13 +251,7 @@ async function afterTimeout(echoOriginal: boolean) {
   const first = peer.take();
   assert.equal(first.length, 4);
   const cwndBefore = conn.block.snd.cc.cwnd;
-  let rexmit;
-  for (let t = 0; t < 2000 && !rexmit; t++) {
-    await peer.advance(1);
-    rexmit = peer.take().find((s) => s.data.length > 0);
-  }
-  assert.ok(rexmit, "the RTO resent the first segment");
-  assert.equal(rexmit.seq, base);
+  const rexmit = await timeoutRetransmission(peer, base);
   assert.ok(rexmit.ts![0] > first[0].ts![0], "with a newer TSval");
   const echo = echoOriginal ? first[3].ts![0] : rexmit.ts![0];
   peer.send({
@@ -286,13 +293,7 @@ async function frtoAfterTimeout() {
   const first = peer.take().filter((s) => s.data.length > 0);
   assert.equal(first.length, 10, "the initial window; six segments wait");
   const cwndBefore = conn.block.snd.cc.cwnd;
-  let rexmit;
-  for (let t = 0; t < 2000 && !rexmit; t++) {
-    await peer.advance(1);
-    rexmit = peer.take().find((s) => s.data.length > 0);
-  }
-  assert.ok(rexmit, "the RTO resent the first segment");
-  assert.equal(rexmit.seq, base);
+  const rexmit = await timeoutRetransmission(peer, base);
   assert.equal(rexmit.ts, undefined, "no timestamps: Eifel cannot tell");
   // The first ACK after it covers one segment: F-RTO sends two new ones.
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + MSS, flags: "A" });
