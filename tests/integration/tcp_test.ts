@@ -72,6 +72,61 @@ Deno.test({
 });
 
 Deno.test({
+  name: "tcp: --congestion bbr under 3% loss: a sha256-checked download, and ss -i shows the model",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      await ns.startStack(["--congestion", "bbr"]);
+      // Loss on the wire to the kernel: the stack's segments, dropped at random as they arrive.
+      await ns.ok([
+        "iptables",
+        "-A",
+        "INPUT",
+        "-i",
+        "tunstack0",
+        "-p",
+        "tcp",
+        "--sport",
+        "80",
+        "-m",
+        "statistic",
+        "--mode",
+        "random",
+        "--probability",
+        "0.03",
+        "-j",
+        "DROP",
+      ]);
+      const n = 50 * 1024 * 1024;
+      const down = await ns.ok([
+        "sh",
+        "-c",
+        `curl -sS --fail -m 60 http://192.0.2.2/bytes/${n} | sha256sum`,
+      ], 70_000);
+      const want = await ns.ok([
+        "sh",
+        "-c",
+        `yes abcdefghijklmnopqrstuvwxyz | tr -d '\\n' | head -c ${n} | sha256sum`,
+      ]);
+      assert.equal(sha(down), sha(want), "download sha256");
+      const tcp = (await ns.tunstackJson<{ tcp: Record<string, number> }>(["stats"])).tcp;
+      assert.ok(tcp.retransmittedSegments > 0, "the loss was real");
+      // A connection that has sent: BBR's mode, bandwidth and minimum RTT.
+      ns.spawn(["sh", "-c", "(head -c 200000 /dev/zero; sleep 4) | nc -N 192.0.2.2 7 > /dev/null"]);
+      let text = "";
+      for (let i = 0; i < 40 && !/bbr:\(/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = (await ns.tunstack(["ss", "-i", "--port", "7"])).stdout;
+      }
+      assert.match(
+        text,
+        /bbr:\(mode:(startup|drain|probe_bw|probe_rtt),bw:[\d.]+Mbps,mrtt:[\d.]+\)/,
+      );
+    }),
+});
+
+Deno.test({
   name: "tcp: curl POST and GET small bodies over both families, keep-alive and Connection: close",
   ignore,
   sanitizeResources: false,
