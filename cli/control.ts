@@ -40,6 +40,8 @@ export function controlPath(device: string, dir = CONTROL_DIR): string {
  * import { answer } from "./control.ts";
  * const stack = new Stack({});
  * answer(stack, { cmd: "sysctl", name: "net.inet.tcp.msl" }, () => ({})); // { "net.inet.tcp.msl": 30000 }
+ * answer(stack, { cmd: "sysctl", name: "net.inet.tcp.msl", value: "5000" }, () => ({}));
+ * // { values: { "net.inet.tcp.msl": 5000 }, previous: { "net.inet.tcp.msl": 30000 } }
  * ```
  */
 export function answer(
@@ -58,7 +60,10 @@ export function answer(
       return { ...extra(), ...stack.counters(), memory: memory() };
     case "sysctl":
       if (req.name !== undefined && req.value !== undefined) {
-        return sysctlSet(stack, req.name, req.value);
+        // A change answers with the value before it too, as sysctl(8)
+        // prints them: one request, so no other change falls between.
+        const previous = sysctlGet(stack, req.name);
+        return { values: sysctlSet(stack, req.name, req.value), previous };
       }
       return sysctlGet(stack, req.name);
     default:

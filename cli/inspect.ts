@@ -331,16 +331,12 @@ export async function runInspect(
       for (const n of names) {
         if (n.includes("=")) {
           const [name, value] = parseAssignment(n);
-          const old = (await controlRequest(path, { cmd: "sysctl", name }) as Record<
-            string,
-            number
-          >)[name];
-          const now = await controlRequest(path, { cmd: "sysctl", name, value }) as Record<
-            string,
-            number
-          >;
-          Object.assign(results, now);
-          changes.push(`${name}: ${old} -> ${now[name]}`);
+          const r = await controlRequest(path, { cmd: "sysctl", name, value }) as {
+            values: Record<string, number>;
+            previous: Record<string, number>;
+          };
+          Object.assign(results, r.values);
+          changes.push(`${name}: ${r.previous[name]} -> ${r.values[name]}`);
         } else Object.assign(results, await controlRequest(path, { cmd: "sysctl", name: n }));
       }
       if (o.json) console.log(JSON.stringify(results, null, 2));
