@@ -409,46 +409,55 @@ http {
 
 async function requestResponse(makers: [string, () => Promise<Target>][]): Promise<void> {
   console.log(
-    `\n6. Request/response: GET /bytes/100, wrk ${RR_SECONDS} s per run and ab, medians of ${RUNS}`,
+    `\n6. Request/response: GET /bytes/100, wrk ${RR_SECONDS} s per run and ab, medians of ${RUNS}, runs interleaved across the servers`,
   );
+  // Every server is up at once and each run of a load goes to all of them
+  // in turn: this machine's speed drifts over minutes, and measured one
+  // server after another the drift fell on the ratios.
+  const servers: { name: string; client: Netns; url: string }[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
   const table: Record<string, Record<string, RrRun>> = {};
-  const measure = async (name: string, client: Netns, url: string) => {
-    table[name] = {};
-    await client.ok(["curl", "-sS", "--fail", "-o", "/dev/null", url]); // warm-up
-    for (const load of LOADS) {
-      const runs: RrRun[] = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await load.run(client, url));
-      const pick = (f: (r: RrRun) => number | undefined) => {
-        const xs = runs.map(f).filter((x): x is number => x !== undefined);
-        return xs.length ? round(median(xs), 1) : undefined;
-      };
-      table[name][load.key] = {
-        perSec: Math.round(median(runs.map((r) => r.perSec))),
-        p50Us: pick((r) => r.p50Us),
-        p99Us: pick((r) => r.p99Us),
-      };
-      console.log(
-        `  ${name.padEnd(8)} ${load.key.padEnd(8)} ${
-          runs.map((r) => `${Math.round(r.perSec)}/s p50 ${r.p50Us ?? "-"} µs`).join(", ")
-        }`,
-      );
-    }
-  };
-  for (const [name, make] of makers) {
-    const t = await make();
-    try {
-      await measure(name === "kernel" ? "go" : name, t.client, `http://${t.host}/bytes/100`);
+  try {
+    for (const [name, make] of makers) {
+      const t = await make();
+      cleanups.push(() => t.close());
+      servers.push({
+        name: name === "kernel" ? "go" : name,
+        client: t.client,
+        url: `http://${t.host}/bytes/100`,
+      });
       if (name === "kernel") {
-        const stop = await startNginx(t);
-        try {
-          await measure("nginx", t.client, `http://${t.host}:8080/bytes/100`);
-        } finally {
-          await stop();
-        }
+        cleanups.push(await startNginx(t));
+        servers.push({ name: "nginx", client: t.client, url: `http://${t.host}:8080/bytes/100` });
       }
-    } finally {
-      await t.close();
     }
+    for (const sv of servers) {
+      await sv.client.ok(["curl", "-sS", "--fail", "-o", "/dev/null", sv.url]);
+    }
+    for (const load of LOADS) {
+      const runs = new Map<string, RrRun[]>(servers.map((sv) => [sv.name, []]));
+      for (let i = 0; i < RUNS; i++) {
+        for (const sv of servers) runs.get(sv.name)!.push(await load.run(sv.client, sv.url));
+      }
+      for (const [name, rs] of runs) {
+        const pick = (f: (r: RrRun) => number | undefined) => {
+          const xs = rs.map(f).filter((x): x is number => x !== undefined);
+          return xs.length ? round(median(xs), 1) : undefined;
+        };
+        (table[name] ??= {})[load.key] = {
+          perSec: Math.round(median(rs.map((r) => r.perSec))),
+          p50Us: pick((r) => r.p50Us),
+          p99Us: pick((r) => r.p99Us),
+        };
+        console.log(
+          `  ${name.padEnd(8)} ${load.key.padEnd(8)} ${
+            rs.map((r) => `${Math.round(r.perSec)}/s p50 ${r.p50Us ?? "-"} µs`).join(", ")
+          }`,
+        );
+      }
+    }
+  } finally {
+    for (const c of cleanups.reverse()) await c();
   }
   results.requestResponse = table;
   const f = (x?: number) => (x === undefined ? "-" : String(x));
