@@ -227,8 +227,9 @@ export function info(c: Tcb, now: number): ConnectionInfo {
     srttMs: c.snd.rtt.srtt,
     rttvarMs: c.snd.rtt.rttvar,
     rtoMs: c.snd.rtt.rto,
-    cwnd: c.snd.cc.cwnd,
-    ssthresh: c.snd.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : c.snd.cc.ssthresh,
+    // Whole bytes: CUBIC's and BBR's windows grow by fractions.
+    cwnd: Math.round(c.snd.cc.cwnd),
+    ssthresh: c.snd.cc.ssthresh >= Number.MAX_SAFE_INTEGER ? null : Math.round(c.snd.cc.ssthresh),
     bbr: c.snd.cc instanceof Bbr
       ? {
         mode: c.snd.cc.mode,

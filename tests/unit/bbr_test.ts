@@ -24,16 +24,24 @@ function sample(over: Partial<RateSample>): RateSample {
   };
 }
 
-/** Feeds `n` rounds at `rate` bytes/ms, 10 ms RTT; returns the next round's delivered count. */
-function rounds(cc: Bbr, n: number, rate: number, from: number, pipe = 0, now = 0): number {
+// Each controller's clock, ms: the rounds below follow one another.
+const clocks = new WeakMap<Bbr, number>();
+
+/**
+ * Feeds `n` rounds at `rate` bytes/ms, 10 ms apart, one ACK of a round's
+ * data each; returns the next round's delivered count.
+ */
+function rounds(cc: Bbr, n: number, rate: number, from: number, pipe = 0): number {
   let delivered = from;
   for (let i = 0; i < n; i++) {
     const prior = delivered;
     delivered += rate * 10;
+    const now = (clocks.get(cc) ?? 0) + 10;
+    clocks.set(cc, now);
     cc.onRateSample(
       sample({ rate, priorDelivered: prior, newlyDelivered: rate * 10 }),
       pipe,
-      now + i * 10,
+      now,
       delivered,
     );
   }
@@ -111,8 +119,9 @@ Deno.test("bbr: in PROBE_BW the window is two BDPs and three bursts, whatever th
   let d = rounds(cc, 4, 1000, 0);
   d = rounds(cc, 20, 1000, d, 10 * MSS);
   assert.equal(cc.mode, "probe_bw");
-  // 2 x 1000 B/ms x 10 ms + 3 x max(2 MSS, 1 ms of data) = 20,000 + 6000.
-  assert.equal(cc.cwnd, 26_000);
+  // 2 x 1000 B/ms x 10 ms + 3 x max(2 MSS, 1 ms of data) = 20,000 + 6000,
+  // and 10,000 for ACK aggregation: each round's data came in one ACK.
+  assert.equal(cc.cwnd, 36_000);
   // A loss: the first round conserves packets (pipe plus what is delivered) ...
   cc.onLoss();
   cc.onRateSample(
@@ -132,7 +141,7 @@ Deno.test("bbr: in PROBE_BW the window is two BDPs and three bursts, whatever th
   assert.equal(cc.cwnd, 14_000, "the pipe and what was delivered, no growth");
   // ... and the end of recovery brings back the window from before it.
   cc.onRecoveryEnd();
-  assert.equal(cc.cwnd, 26_000);
+  assert.equal(cc.cwnd, 36_000);
   assert.equal(cc.bandwidth, 1000, "a loss is no measurement of the path");
 });
 
@@ -167,7 +176,7 @@ Deno.test("bbr: the bandwidth filter forgets a rate after ten rounds", () => {
 Deno.test("bbr: a minimum RTT ten seconds old sends it to PROBE_RTT: four segments, 200 ms and a round", () => {
   const cc = new Bbr(MSS);
   let d = rounds(cc, 4, 1000, 0);
-  d = rounds(cc, 2, 1000, d, 10 * MSS, 100);
+  d = rounds(cc, 2, 1000, d, 10 * MSS);
   assert.equal(cc.mode, "probe_bw");
   const big = cc.cwnd;
   // RTT samples above the minimum for ten seconds.
@@ -183,8 +192,12 @@ Deno.test("bbr: a minimum RTT ten seconds old sends it to PROBE_RTT: four segmen
   cc.onRateSample(sample({ rtt: 12, priorDelivered: d }), 4 * MSS, 10_420, d + 1000);
   assert.equal(cc.mode, "probe_bw");
   assert.equal(cc.minRtt, 12, "measured again");
-  assert.equal(big, 26_000);
-  assert.equal(cc.cwnd, 30_000, "the window comes back, to the new model's 2 x 1000 x 12 + 6000");
+  assert.equal(big, 36_000);
+  assert.equal(
+    cc.cwnd,
+    40_000,
+    "the window comes back, to the new model's 2 x 1000 x 12 + 6000 + 10,000",
+  );
 });
 
 Deno.test("bbr: over a 10 MB/s bottleneck with 2% random loss, near the link rate; NewReno far below", async () => {
@@ -242,4 +255,36 @@ Deno.test("bbr: ss -i shows the model of a connection that has sent", async () =
   assert.equal(info(server.block, n.now).bbr, null, "the other end runs NewReno");
   client.close();
   server.close();
+});
+
+Deno.test("bbr: ACKs that come in bursts add the burst to the window; smooth ones about one ACK", () => {
+  const windowAfter = (burst: number) => {
+    const cc = new Bbr(MSS);
+    let d = rounds(cc, 4, 1000, 0);
+    d = rounds(cc, 4, 1000, d, 10 * MSS);
+    let now = clocks.get(cc)!;
+    // 1000 B/ms for 100 ms, the ACKs `burst` ms apart, each of `burst` ms of data.
+    for (let t = 0; t < 100; t += burst) {
+      now += burst;
+      const acked = 1000 * burst;
+      for (let k = 0; k < 5; k++) {
+        cc.onRateSample(
+          sample({ rate: 1000, priorDelivered: d - 10_000, newlyDelivered: acked / 5 }),
+          10 * MSS,
+          now,
+          d + acked / 5,
+        );
+        d += acked / 5;
+      }
+    }
+    assert.equal(cc.mode, "probe_bw");
+    return cc.cwnd;
+  };
+  // The set-up's rounds (one ACK of 10,000 each) are in both.
+  const smooth = windowAfter(1), bursty = windowAfter(40);
+  assert.ok(smooth <= 2 * 1000 * 10 + 3 * 2000 + 10_000, `smooth: ${smooth}`);
+  assert.ok(
+    bursty - smooth >= 25_000,
+    `bursty ${bursty}, smooth ${smooth}: room for 40,000 at once`,
+  );
 });

@@ -46,6 +46,10 @@ const FULL_BW_ROUNDS = 3;
 const MIN_CWND_SEGMENTS = 4;
 /** Largest send burst the window leaves room for, three times (Linux's quantization budget). */
 const MAX_QUANTUM = 65536;
+/** Rounds each of the two ACK-aggregation maxima covers (Linux's bbr_extra_acked_win_rtts). */
+const EXTRA_ACKED_ROUNDS = 5;
+/** Most time's worth of bandwidth the aggregation allowance may add, ms (bbr_extra_acked_max_us). */
+const EXTRA_ACKED_MAX_MS = 100;
 
 /** BBR's state machine. */
 export type BbrMode = "startup" | "drain" | "probe_bw" | "probe_rtt";
@@ -95,6 +99,13 @@ export class Bbr implements CongestionControl {
   #enteredRecovery = false;
   #probeRttDoneAt = 0;
   #probeRttRoundDone = false;
+  // ACK aggregation (Linux's bbr_update_ack_aggregation): the most data
+  // delivered beyond what the bandwidth explains, in two windows of rounds.
+  readonly #extraAcked = [0, 0];
+  #extraIdx = 0;
+  #extraRounds = 0;
+  #epochAt = -1;
+  #epochAcked = 0;
 
   /** Starts in STARTUP with RFC 6928's initial window for `mss`. */
   constructor(mss: number) {
@@ -140,6 +151,7 @@ export class Bbr implements CongestionControl {
       this.#conservation = true;
     }
     this.#updateBandwidth(rs, roundStart);
+    this.#updateAckAggregation(rs, now, roundStart);
     this.#updateMinRtt(rs, pipe, now, roundStart);
     if (this.mode === "startup" && this.#filled) this.mode = "drain";
     if (this.mode === "drain" && pipe <= this.#bdp(1)) this.mode = "probe_bw";
@@ -210,6 +222,42 @@ export class Bbr implements CongestionControl {
     } else if (++this.#fullBwRounds >= FULL_BW_ROUNDS) this.#filled = true;
   }
 
+  /**
+   * ACKs that come in bursts, as when the peer's ACKs wait while this
+   * stack's thread writes (or a receiver stretches them), deliver more at
+   * once than the bandwidth explains and then nothing: the window gets
+   * that excess on top, so sending does not stall in the silences. Without
+   * it the window of two bandwidth-delay products, measured on the rare
+   * fast round trip, falls short of what is in flight on the usual slow
+   * one, and the delivery rate, and with it the window, shrinks further.
+   */
+  #updateAckAggregation(rs: RateSample, now: number, roundStart: boolean): void {
+    if (roundStart && ++this.#extraRounds >= EXTRA_ACKED_ROUNDS) {
+      this.#extraRounds = 0;
+      this.#extraIdx ^= 1;
+      this.#extraAcked[this.#extraIdx] = 0;
+    }
+    const expected = this.#epochAt < 0 ? 0 : this.bandwidth * (now - this.#epochAt);
+    // A new epoch once ACKs come no faster than the bandwidth says.
+    if (this.#epochAt < 0 || this.#epochAcked <= expected) {
+      this.#epochAt = now;
+      this.#epochAcked = 0;
+    }
+    this.#epochAcked += rs.newlyDelivered;
+    const extra = Math.min(
+      this.#epochAcked - (this.#epochAt === now ? 0 : expected),
+      this.cwnd,
+    );
+    if (extra > this.#extraAcked[this.#extraIdx]) this.#extraAcked[this.#extraIdx] = extra;
+  }
+
+  /** The window's allowance for ACK aggregation, bytes (once STARTUP is over, as Linux). */
+  get #aggregationAllowance(): number {
+    if (!this.#filled) return 0;
+    const extra = Math.max(this.#extraAcked[0], this.#extraAcked[1]);
+    return Math.min(extra, this.bandwidth * EXTRA_ACKED_MAX_MS);
+  }
+
   #updateMinRtt(rs: RateSample, pipe: number, now: number, roundStart: boolean): void {
     const expired = now - this.#minRttAt > MIN_RTT_WINDOW_MS;
     if (rs.rtt >= 0 && (rs.rtt < this.#minRtt || expired)) {
@@ -243,7 +291,10 @@ export class Bbr implements CongestionControl {
     const gain = this.mode === "startup" || this.mode === "drain" ? HIGH_GAIN : CWND_GAIN;
     // Room for three bursts of a millisecond's data (Linux's TSO goal), 2 segments to 64 KiB.
     const quantum = Math.min(MAX_QUANTUM, Math.max(2 * mss, this.bandwidth));
-    const target = Math.max(this.#bdp(gain) + 3 * quantum, MIN_CWND_SEGMENTS * mss);
+    const target = Math.max(
+      this.#bdp(gain) + 3 * quantum + this.#aggregationAllowance,
+      MIN_CWND_SEGMENTS * mss,
+    );
     let cwnd = this.cwnd;
     if (this.#enteredRecovery) {
       this.#enteredRecovery = false;
