@@ -686,7 +686,7 @@ async function underLoss(gvisor: boolean): Promise<void> {
   console.log(
     `\n5. Loss: ${
       LOSS_BYTES / 2 ** 20
-    } MB down (server -> client) and up under iptables random drop in a router, medians of ${RUNS}; kernel default congestion control: ${kernelCc}`,
+    } MB down (server -> client) and up under iptables random drop in a router, medians of ${RUNS}, runs interleaved across the servers; kernel default congestion control: ${kernelCc}`,
   );
   // Up, the kernel client sends with its own default to every server, so
   // the "cubic" kernel server would repeat the "kernel" row: down only.
@@ -697,32 +697,51 @@ async function underLoss(gvisor: boolean): Promise<void> {
     ["kernel-cubic", () => kernelTarget(1500, "cubic"), ["down"]],
   ];
   if (gvisor) makers.splice(2, 0, ["gvisor", () => gvisorTarget(), ["down", "up"]]);
+  // As in part 6, every server is up at once and each run goes to all of
+  // them in turn, so that the machine's drift falls on all alike.
   const loss: Record<string, Record<string, LossRun>> = {};
-  for (const [name, make, dirs] of makers) {
-    const t = await make();
-    loss[name] = {};
-    let client: { ns: Netns; link: string } | undefined;
-    try {
-      client = await routedClient(t);
-      for (const p of LOSS_RATES) {
-        for (const dir of dirs) {
-          const runs: LossRun[] = [];
-          for (let i = 0; i < RUNS; i++) runs.push(await lossRun(t, client, dir, p));
-          const rex = runs.map((r) => r.rexmitPerMb).filter((x): x is number => x !== undefined);
+  const up: { name: string; t: Target; client: { ns: Netns; link: string }; dirs: string[] }[] = [];
+  try {
+    for (const [name, make, dirs] of makers) {
+      const t = await make();
+      let client;
+      try {
+        client = await routedClient(t);
+      } catch (e) {
+        await t.close();
+        throw e;
+      }
+      up.push({ name, t, client, dirs });
+      loss[name] = {};
+    }
+    for (const p of LOSS_RATES) {
+      for (const dir of ["down", "up"] as const) {
+        const runs = new Map<string, LossRun[]>();
+        for (let i = 0; i < RUNS; i++) {
+          for (const u of up) {
+            if (!u.dirs.includes(dir)) continue;
+            if (!runs.has(u.name)) runs.set(u.name, []);
+            runs.get(u.name)!.push(await lossRun(u.t, u.client, dir, p));
+          }
+        }
+        for (const [name, rs] of runs) {
+          const rex = rs.map((r) => r.rexmitPerMb).filter((x): x is number => x !== undefined);
           loss[name][`${dir} ${p * 100}%`] = {
-            mbPerSec: median(runs.map((r) => r.mbPerSec)),
+            mbPerSec: median(rs.map((r) => r.mbPerSec)),
             rexmitPerMb: rex.length ? median(rex) : undefined,
           };
           console.log(
             `  ${name.padEnd(12)} ${dir.padEnd(4)} ${String(p * 100).padEnd(4)}% ${
-              runs.map((r) => `${r.mbPerSec} MB/s (${r.rexmitPerMb ?? "-"} rexmit/MB)`).join(", ")
+              rs.map((r) => `${r.mbPerSec} MB/s (${r.rexmitPerMb ?? "-"} rexmit/MB)`).join(", ")
             }`,
           );
         }
       }
-    } finally {
-      await client?.ns.close();
-      await t.close();
+    }
+  } finally {
+    for (const u of up.reverse()) {
+      await u.client.ns.close();
+      await u.t.close();
     }
   }
   results.loss = { kernelCongestion: kernelCc, ...loss };
