@@ -15,7 +15,9 @@
  * old, keeps four segments in flight for 200 ms and a round to measure it
  * again. Fast recovery conserves packets for its first round (the window
  * is what is in flight plus what was delivered), then grows back, and its
- * end restores the window from before it.
+ * end restores the window from before it. On top of two bandwidth-delay
+ * products the window holds three send bursts and what ACK aggregation
+ * needs (Linux's extra_acked).
  *
  * Not done: pacing. Without it the gain cycle of PROBE_BW (1.25, 0.75,
  * then 1) would have nothing to act on, so it is left out; the window's
