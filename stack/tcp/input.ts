@@ -325,7 +325,8 @@ const QUICK_ACKS = 16;
  * the turn, an answer the application writes carries it too.
  */
 function quickAck(c: Tcb, lone: boolean): boolean {
-  const rcv = c.rcv, now = c.ctx.now();
+  // The segment's arrival time, set as segmentArrives began: no clock read per segment.
+  const rcv = c.rcv, now = rcv.lastRecvAt;
   if (now - rcv.lastDataAt > c.snd.rtt.rto || rcv.lastDataAt === 0) rcv.quickAcks = QUICK_ACKS;
   rcv.lastDataAt = now;
   if (!lone || rcv.pingpong || rcv.quickAcks === 0 || !c.ctx.config.quickAck) return false;

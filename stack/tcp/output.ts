@@ -259,11 +259,11 @@ function tsoLimit(c: Tcb): number {
 function tsoDefer(
   c: Tcb,
   len: number,
+  full: number,
   avail: number,
   maxSeg: number,
   outstanding: number,
 ): boolean {
-  const full = c.sendRoom;
   if (maxSeg <= full || len >= avail || len >= maxSeg) return false;
   // Two segments in flight bring an ACK without waiting for a delayed one;
   // a retransmission after a timeout goes at once.
@@ -328,7 +328,7 @@ export function tcpOutput(c: Tcb): void {
     // waits for uncork (or the persist timer, as Linux's 200 ms cap).
     if (c.corked && len < full && !seqLt(c.snd.nxt, c.snd.max)) break;
     if (len === 0 && !fin) break;
-    if (!recovering && !fin && tsoDefer(c, len, avail, maxSeg, outstanding)) break;
+    if (!recovering && !fin && tsoDefer(c, len, full, avail, maxSeg, outstanding)) break;
     if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
       const resend = seqLt(c.snd.nxt, c.snd.max);
@@ -353,10 +353,10 @@ export function tcpOutput(c: Tcb): void {
   if (newData) armProbe(c, c.ctx.now());
   // Delivery rate estimation 3.4: all sent and the window not full, so the
   // coming samples measure the application, not the path.
-  if (
-    c.sackOk && seqDiff(c.snd.dataEnd, c.snd.nxt) <= 0 && c.snd.rack.lostBytes === 0 &&
-    c.snd.pipe < c.snd.cc.cwnd
-  ) c.snd.rack.rate.markAppLimited(c.snd.pipe);
+  if (c.sackOk && seqDiff(c.snd.dataEnd, c.snd.nxt) <= 0 && c.snd.rack.lostBytes === 0) {
+    const pipe = c.snd.pipe;
+    if (pipe < c.snd.cc.cwnd) c.snd.rack.rate.markAppLimited(pipe);
+  }
   // Data waits and nothing is in flight to bring an ACK: either the window
   // is zero (RFC 9293 3.8.6.1, probe it) or too small for SWS avoidance to
   // send into (3.8.6.2.1, the override timeout). The persist timer does both.
