@@ -48,6 +48,22 @@ function median(xs: number[]): number {
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
+/**
+ * RUNS runs of one measurement from each of `servers` in turn (all of them
+ * up at once), by server name: this machine's speed drifts over minutes,
+ * and measured one server after another the drift fell on the ratios.
+ */
+async function interleaved<S extends { name: string }, R>(
+  servers: S[],
+  measure: (s: S) => Promise<R>,
+): Promise<Map<string, R[]>> {
+  const runs = new Map<string, R[]>(servers.map((s) => [s.name, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const s of servers) runs.get(s.name)!.push(await measure(s));
+  }
+  return runs;
+}
+
 // ---- 1. TIME_WAIT scale ----------------------------------------------------
 
 async function timewaitScale(): Promise<ScaleResult[]> {
@@ -411,9 +427,7 @@ async function requestResponse(makers: [string, () => Promise<Target>][]): Promi
   console.log(
     `\n6. Request/response: GET /bytes/100, wrk ${RR_SECONDS} s per run and ab, medians of ${RUNS}, runs interleaved across the servers`,
   );
-  // Every server is up at once and each run of a load goes to all of them
-  // in turn: this machine's speed drifts over minutes, and measured one
-  // server after another the drift fell on the ratios.
+  // Every server up at once, for `interleaved`.
   const servers: { name: string; client: Netns; url: string }[] = [];
   const cleanups: (() => Promise<void>)[] = [];
   const table: Record<string, Record<string, RrRun>> = {};
@@ -435,10 +449,7 @@ async function requestResponse(makers: [string, () => Promise<Target>][]): Promi
       await sv.client.ok(["curl", "-sS", "--fail", "-o", "/dev/null", sv.url]);
     }
     for (const load of LOADS) {
-      const runs = new Map<string, RrRun[]>(servers.map((sv) => [sv.name, []]));
-      for (let i = 0; i < RUNS; i++) {
-        for (const sv of servers) runs.get(sv.name)!.push(await load.run(sv.client, sv.url));
-      }
+      const runs = await interleaved(servers, (sv) => load.run(sv.client, sv.url));
       for (const [name, rs] of runs) {
         const pick = (f: (r: RrRun) => number | undefined) => {
           const xs = rs.map(f).filter((x): x is number => x !== undefined);
@@ -697,8 +708,7 @@ async function underLoss(gvisor: boolean): Promise<void> {
     ["kernel-cubic", () => kernelTarget(1500, "cubic"), ["down"]],
   ];
   if (gvisor) makers.splice(2, 0, ["gvisor", () => gvisorTarget(), ["down", "up"]]);
-  // As in part 6, every server is up at once and each run goes to all of
-  // them in turn, so that the machine's drift falls on all alike.
+  // Every server up at once, for `interleaved`.
   const loss: Record<string, Record<string, LossRun>> = {};
   const up: { name: string; t: Target; client: { ns: Netns; link: string }; dirs: string[] }[] = [];
   try {
@@ -716,14 +726,10 @@ async function underLoss(gvisor: boolean): Promise<void> {
     }
     for (const p of LOSS_RATES) {
       for (const dir of ["down", "up"] as const) {
-        const runs = new Map<string, LossRun[]>();
-        for (let i = 0; i < RUNS; i++) {
-          for (const u of up) {
-            if (!u.dirs.includes(dir)) continue;
-            if (!runs.has(u.name)) runs.set(u.name, []);
-            runs.get(u.name)!.push(await lossRun(u.t, u.client, dir, p));
-          }
-        }
+        const runs = await interleaved(
+          up.filter((u) => u.dirs.includes(dir)),
+          (u) => lossRun(u.t, u.client, dir, p),
+        );
         for (const [name, rs] of runs) {
           const rex = rs.map((r) => r.rexmitPerMb).filter((x): x is number => x !== undefined);
           loss[name][`${dir} ${p * 100}%`] = {
