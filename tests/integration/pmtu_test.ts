@@ -25,6 +25,13 @@ async function veth(a: string, nsA: Netns, b: string, nsB: Netns): Promise<void>
   await hostRun(["ip", "link", "set", b, "netns", nsB.name]);
 }
 
+/** Brings `dev` in `ns` up (at `mtu`, if given) with one IPv4 and one IPv6 address. */
+async function iface(ns: Netns, dev: string, v4: string, v6: string, mtu?: number): Promise<void> {
+  await ns.ok(["ip", "link", "set", dev, ...(mtu ? ["mtu", String(mtu)] : []), "up"]);
+  await ns.ok(["ip", "addr", "add", v4, "dev", dev]);
+  await ns.ok(["ip", "-6", "addr", "add", v6, "dev", dev, "nodad"]);
+}
+
 // The /bytes/N body: a..z over and over.
 async function expectedSha(): Promise<string> {
   const b = new Uint8Array(SIZE);
@@ -43,25 +50,17 @@ async function topology(ns: Netns): Promise<{ router: Netns; client: Netns }> {
   await veth(r2, router, c, client);
   const forward = ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"];
   // The stack's namespace <-> router: 203.0.113.0/24, 2001:db8:2::/64, 1500.
-  await ns.ok(["ip", "link", "set", s, "up"]);
-  await ns.ok(["ip", "addr", "add", "203.0.113.1/24", "dev", s]);
-  await ns.ok(["ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", s, "nodad"]);
+  await iface(ns, s, "203.0.113.1/24", "2001:db8:2::1/64");
   await ns.ok(["ip", "route", "add", "198.51.100.0/24", "via", "203.0.113.2"]);
   await ns.ok(["ip", "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:2::2"]);
   await ns.ok(forward);
-  await router.ok(["ip", "link", "set", r1, "up"]);
-  await router.ok(["ip", "addr", "add", "203.0.113.2/24", "dev", r1]);
-  await router.ok(["ip", "-6", "addr", "add", "2001:db8:2::2/64", "dev", r1, "nodad"]);
+  await iface(router, r1, "203.0.113.2/24", "2001:db8:2::2/64");
   // Router <-> client: 198.51.100.0/24, 2001:db8:1::/64; 1280 on the router's side.
-  await router.ok(["ip", "link", "set", r2, "mtu", "1280", "up"]);
-  await router.ok(["ip", "addr", "add", "198.51.100.1/24", "dev", r2]);
-  await router.ok(["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", r2, "nodad"]);
+  await iface(router, r2, "198.51.100.1/24", "2001:db8:1::1/64", 1280);
   await router.ok(["ip", "route", "add", "192.0.2.0/24", "via", "203.0.113.1"]);
   await router.ok(["ip", "-6", "route", "add", "2001:db8::/64", "via", "2001:db8:2::1"]);
   await router.ok(forward);
-  await client.ok(["ip", "link", "set", c, "up"]);
-  await client.ok(["ip", "addr", "add", "198.51.100.2/24", "dev", c]);
-  await client.ok(["ip", "-6", "addr", "add", "2001:db8:1::2/64", "dev", c, "nodad"]);
+  await iface(client, c, "198.51.100.2/24", "2001:db8:1::2/64");
   await client.ok(["ip", "route", "add", "default", "via", "198.51.100.1"]);
   await client.ok(["ip", "-6", "route", "add", "default", "via", "2001:db8:1::1"]);
   return { router, client };
