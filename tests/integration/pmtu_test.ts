@@ -104,6 +104,20 @@ async function downloads(client: Netns, timeoutS: number): Promise<number[]> {
   return times;
 }
 
+/** Runs `fn` in a fresh stack namespace with the router and client around it, then removes them. */
+function withTopology(fn: (ns: Netns, router: Netns, client: Netns) => Promise<void>) {
+  return () =>
+    withNetns(async (ns) => {
+      const { router, client } = await topology(ns);
+      try {
+        await fn(ns, router, client);
+      } finally {
+        await client.close();
+        await router.close();
+      }
+    });
+}
+
 interface PmtuStats {
   tcp: {
     icmp: Record<string, number>;
@@ -115,62 +129,48 @@ Deno.test({
   name: "pmtu: curl behind a 1280-byte hop downloads 10 MB over IPv4 and IPv6 in under 10 s",
   ignore,
   sanitizeResources: false,
-  fn: () =>
-    withNetns(async (ns) => {
-      const { router, client } = await topology(ns);
-      try {
-        await ns.startStack();
-        const times = await downloads(client, 10);
-        console.log(`1280-byte hop, ICMP delivered: ${times.map((t) => `${t} s`).join(", ")}`);
-        const st = await ns.tunstackJson<PmtuStats>(["stats"]);
-        assert.ok(st.tcp.icmp.pmtuLowered >= 2, JSON.stringify(st.tcp.icmp));
-        assert.equal(st.tcp.pmtudBlackhole.activated, 0);
-      } finally {
-        await client.close();
-        await router.close();
-      }
-    }),
+  fn: withTopology(async (ns, _router, client) => {
+    await ns.startStack();
+    const times = await downloads(client, 10);
+    console.log(`1280-byte hop, ICMP delivered: ${times.map((t) => `${t} s`).join(", ")}`);
+    const st = await ns.tunstackJson<PmtuStats>(["stats"]);
+    assert.ok(st.tcp.icmp.pmtuLowered >= 2, JSON.stringify(st.tcp.icmp));
+    assert.equal(st.tcp.pmtudBlackhole.activated, 0);
+  }),
 });
 
 Deno.test({
   name: "pmtu: with ICMP dropped on the router, black-hole detection gets 10 MB through in 30 s",
   ignore,
   sanitizeResources: false,
-  fn: () =>
-    withNetns(async (ns) => {
-      const { router, client } = await topology(ns);
-      try {
-        await router.ok([
-          "iptables",
-          "-A",
-          "OUTPUT",
-          "-p",
-          "icmp",
-          "--icmp-type",
-          "fragmentation-needed",
-          "-j",
-          "DROP",
-        ]);
-        await router.ok([
-          "ip6tables",
-          "-A",
-          "OUTPUT",
-          "-p",
-          "icmpv6",
-          "--icmpv6-type",
-          "packet-too-big",
-          "-j",
-          "DROP",
-        ]);
-        await ns.startStack(["--sysctl", "net.inet.tcp.pmtud_blackhole_detection=1"]);
-        const times = await downloads(client, 30);
-        console.log(`1280-byte hop, ICMP dropped: ${times.map((t) => `${t} s`).join(", ")}`);
-        const st = await ns.tunstackJson<PmtuStats>(["stats"]);
-        assert.equal(st.tcp.icmp.pmtuLowered, 0, "no ICMP got through");
-        assert.ok(st.tcp.pmtudBlackhole.activated >= 2, JSON.stringify(st.tcp.pmtudBlackhole));
-      } finally {
-        await client.close();
-        await router.close();
-      }
-    }),
+  fn: withTopology(async (ns, router, client) => {
+    await router.ok([
+      "iptables",
+      "-A",
+      "OUTPUT",
+      "-p",
+      "icmp",
+      "--icmp-type",
+      "fragmentation-needed",
+      "-j",
+      "DROP",
+    ]);
+    await router.ok([
+      "ip6tables",
+      "-A",
+      "OUTPUT",
+      "-p",
+      "icmpv6",
+      "--icmpv6-type",
+      "packet-too-big",
+      "-j",
+      "DROP",
+    ]);
+    await ns.startStack(["--sysctl", "net.inet.tcp.pmtud_blackhole_detection=1"]);
+    const times = await downloads(client, 30);
+    console.log(`1280-byte hop, ICMP dropped: ${times.map((t) => `${t} s`).join(", ")}`);
+    const st = await ns.tunstackJson<PmtuStats>(["stats"]);
+    assert.equal(st.tcp.icmp.pmtuLowered, 0, "no ICMP got through");
+    assert.ok(st.tcp.pmtudBlackhole.activated >= 2, JSON.stringify(st.tcp.pmtudBlackhole));
+  }),
 });
