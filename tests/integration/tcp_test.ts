@@ -2,13 +2,31 @@
 // kernel counters. Each test has its own namespace; every load is bounded.
 
 import assert from "node:assert/strict";
-import { integrationIgnored, withNetns } from "./_netns.ts";
+import { integrationIgnored, type Netns, withNetns } from "./_netns.ts";
 
 const ignore = integrationIgnored();
 const GiB = 1024 * 1024 * 1024;
 
 function sha(text: string): string {
   return text.trim().split(/\s+/)[0];
+}
+
+/**
+ * Downloads `/bytes/n` with curl (at most `seconds`) and checks its SHA-256
+ * against the same bytes, 'a'..'z' repeated, made locally.
+ */
+async function checkedDownload(ns: Netns, n: number, seconds: number): Promise<void> {
+  const down = await ns.ok([
+    "sh",
+    "-c",
+    `curl -sS --fail -m ${seconds} http://192.0.2.2/bytes/${n} | sha256sum`,
+  ], (seconds + 10) * 1000);
+  const want = await ns.ok([
+    "sh",
+    "-c",
+    `yes abcdefghijklmnopqrstuvwxyz | tr -d '\\n' | head -c ${n} | sha256sum`,
+  ], (seconds + 10) * 1000);
+  assert.equal(sha(down), sha(want), "download sha256");
 }
 
 Deno.test({
@@ -27,18 +45,7 @@ Deno.test({
       // dmesg: "RT throttling activated"). At nice -20 the pauses are rare.
       const stack = await ns.startStack();
       await ns.ok(["renice", "-n", "-20", "-p", String(stack.pid)]);
-      // The server sends 'a'..'z' repeated; compare with the same bytes made locally.
-      const down = await ns.ok([
-        "sh",
-        "-c",
-        `curl -sS --fail -m 120 http://192.0.2.2/bytes/${GiB} | sha256sum`,
-      ], 130_000);
-      const want = await ns.ok([
-        "sh",
-        "-c",
-        `yes abcdefghijklmnopqrstuvwxyz | tr -d '\\n' | head -c ${GiB} | sha256sum`,
-      ], 130_000);
-      assert.equal(sha(down), sha(want), "download sha256");
+      await checkedDownload(ns, GiB, 120);
 
       const file = `${dir}/upload.bin`;
       await ns.ok(["sh", "-c", `head -c ${256 * 1024 * 1024} /dev/urandom > ${file}`]);
@@ -98,18 +105,7 @@ Deno.test({
         "-j",
         "DROP",
       ]);
-      const n = 50 * 1024 * 1024;
-      const down = await ns.ok([
-        "sh",
-        "-c",
-        `curl -sS --fail -m 60 http://192.0.2.2/bytes/${n} | sha256sum`,
-      ], 70_000);
-      const want = await ns.ok([
-        "sh",
-        "-c",
-        `yes abcdefghijklmnopqrstuvwxyz | tr -d '\\n' | head -c ${n} | sha256sum`,
-      ]);
-      assert.equal(sha(down), sha(want), "download sha256");
+      await checkedDownload(ns, 50 * 1024 * 1024, 60);
       const tcp = (await ns.tunstackJson<{ tcp: Record<string, number> }>(["stats"])).tcp;
       assert.ok(tcp.retransmittedSegments > 0, "the loss was real");
       // A connection that has sent: BBR's mode, bandwidth and minimum RTT.
