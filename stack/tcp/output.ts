@@ -184,17 +184,20 @@ export function sendSegment(
   if (end === seq || repeat) return;
   c.snd.lastSendAt = now;
   const retransmission = seqLt(seq, c.snd.max);
-  if (retransmission) c.snd.retransmits++;
+  // Counted in segments, as Linux counts a TSO packet (and as a D-SACK's
+  // bytes are counted back in onDsack).
+  const segments = retransmission && len > c.effMss ? Math.ceil(len / c.effMss) : 1;
+  if (retransmission) c.snd.retransmits += segments;
   if (c.sackOk) {
     c.snd.rack.sent(seq, end, now);
     if (c.snd.inRecovery) {
       c.snd.prr.sent(len);
-      if (retransmission) c.snd.undoRetrans++;
+      if (retransmission) c.snd.undoRetrans += segments;
     }
   }
   if (seqGt(end, c.snd.nxt)) c.snd.nxt = end;
   if (retransmission) {
-    s.retransmittedSegments++;
+    s.retransmittedSegments += segments;
     s.retransmittedBytes += len;
   }
   if (seqGt(end, c.snd.max)) {
@@ -308,8 +311,8 @@ export function tcpOutput(c: Tcb): void {
   // In SACK recovery, what RACK judged lost goes first; PRR (or BBR's
   // window) sets the pace.
   const recovering = c.snd.inRecovery && c.sackOk;
-  let sent = recovering && retransmitLost(c);
   const maxSeg = tsoLimit(c);
+  let sent = recovering && retransmitLost(c, maxSeg);
   const full = c.sendRoom;
   let newData = false;
   for (;;) {

@@ -12,17 +12,32 @@ Deno.test("rack: a hole is lost at once after three SACKed segments, not before"
   for (let i = 0; i < 5; i++) r.sent(i * 1000, (i + 1) * 1000, i * 0.1);
   r.sacked(1000, 2000, 10);
   // One SACKed segment: the reordering window (min RTT / 4) still covers the hole.
-  assert.ok(r.detectLoss(10, r.reoWnd(false, 10)) > 0);
+  assert.ok(r.detectLoss(10, r.reoWnd(false, 10, 1000)) > 0);
   assert.equal(r.lostBytes, 0);
   r.sacked(2000, 4000, 10.2);
   // Three SACKed (DupThresh) and no reordering seen: no window.
-  assert.equal(r.reoWnd(false, 10), 0);
+  assert.equal(r.reoWnd(false, 10, 1000), 0);
   assert.equal(r.detectLoss(10.2, 0), 0);
   assert.equal(r.lostBytes, 1000);
   assert.deepEqual(r.nextLost(), [0, 1000]);
   r.sent(0, 1000, 10.3); // retransmitted: no longer lost
   assert.equal(r.lostBytes, 0);
   assert.equal(r.nextLost(), undefined);
+});
+
+Deno.test("rack: one SACKed TSO range of three segments is DupThresh; a D-SACK alone is no reordering", () => {
+  const r = new Rack();
+  r.sent(0, 4000, 0); // lost
+  r.sent(4000, 8000, 0.1); // one packet of four 1000-byte segments
+  r.sacked(4000, 8000, 10);
+  assert.equal(r.reoWnd(false, 10, 1000), 0, "RFC 6675: more than 2 SMSS SACKed");
+  assert.equal(r.detectLoss(10, 0), 0);
+  assert.deepEqual(r.nextLost(), [0, 4000]);
+  // A tail loss probe's needless copy: the window may grow, RACK still
+  // has seen no reordering (RFC 8985 6.2 steps 3 and 4).
+  r.dsack(8000);
+  assert.equal(r.reorderingSeen, false);
+  assert.equal(r.reoWnd(false, 10, 1000), 0);
 });
 
 Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT / 4), then is lost", () => {
@@ -34,7 +49,7 @@ Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT /
   assert.ok(r.reorderingSeen);
   for (let i = 2; i < 6; i++) r.sent(i * 1000, (i + 1) * 1000, 20 + i * 0.01);
   r.sacked(3000, 6000, 30);
-  const wnd = r.reoWnd(false, 10);
+  const wnd = r.reoWnd(false, 10, 1000);
   assert.ok(Math.abs(wnd - 9.9 / 4) < 1e-9, `reo_wnd ${wnd}`);
   const wait = r.detectLoss(30, wnd);
   assert.ok(wait > 0 && wait <= wnd, `timer in ${wait} ms`);
@@ -43,7 +58,7 @@ Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT /
   assert.deepEqual(r.nextLost(), [2000, 3000]);
   // A D-SACK widens the window for the rounds that follow (RFC 8985 6.2 step 4).
   r.dsack(6000);
-  assert.ok(Math.abs(r.reoWnd(false, 10) - (2 * 9.9) / 4) < 1e-9);
+  assert.ok(Math.abs(r.reoWnd(false, 10, 1000) - (2 * 9.9) / 4) < 1e-9);
 });
 
 Deno.test("rack: a retransmission is judged lost when data sent after it is delivered", () => {

@@ -104,3 +104,52 @@ Deno.test("offload: a window-limited burst ends on a segment boundary", async ()
   const data = link.sent.map((s) => decode(s.packet).data.length).filter((n) => n > 0);
   assert.deepEqual(data, [3 * 1448]);
 });
+
+Deno.test("offload: a lost TSO packet is resent as one packet as soon as what follows it is SACKed", async () => {
+  const { stack, link, conn, synack } = await established();
+  const seg = 14_480; // ten segments
+  const base = synack.seq + 1;
+  const ack = (spec: Partial<TcpSpec>) =>
+    stack.receive(
+      ...((p) => [p, p.length] as const)(
+        ipv4(
+          "192.0.2.1",
+          "192.0.2.2",
+          6,
+          tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), {
+            sport: 5555,
+            dport: 80,
+            seq: 101,
+            flags: "A",
+            window: 65535,
+            ts: [3, 0],
+            ...spec,
+          }),
+        ),
+      ),
+    );
+  await conn.write(new Uint8Array(seg)); // A: the initial window
+  ack({ ack: base + seg });
+  await conn.write(new Uint8Array(seg)); // B, lost on the way
+  await conn.write(new Uint8Array(seg)); // C, delivered
+  const sent = link.sent.map((s) => decode(s.packet)).filter((s) => s.data.length > 0);
+  assert.deepEqual(sent.slice(0, 2).map((s) => [s.seq - base, s.data.length]), [[0, seg], [
+    seg,
+    seg,
+  ]]);
+  const c = sent[2]; // as much of C as the window lets go, one packet
+  assert.ok(sent.length === 3 && c.seq === base + 2 * seg && c.data.length > 3 * 1448);
+  link.sent.length = 0;
+  // One ACK SACKs C: one range of several segments above the hole (RFC
+  // 6675's DupThresh in bytes), so B is lost now, with no reordering window.
+  ack({ ack: base + seg, sack: [[c.seq, c.seq + c.data.length]] });
+  const resent = link.sent.filter((s) => decode(s.packet).data.length > 0);
+  assert.equal(resent.length, 1, "one packet, not a segment per write");
+  // PRR lets go ssthresh - pipe: half the flight, nothing else in the pipe.
+  const allowed = Math.floor((seg + c.data.length) / 2 / 1448) * 1448;
+  const r = decode(resent[0].packet);
+  assert.deepEqual([r.seq - base, r.data.length], [seg, allowed]);
+  assert.equal(resent[0].o?.gsoSize, 1448);
+  assert.equal(stack.tcp.stats.retransmittedSegments, allowed / 1448, "counted in segments");
+  assert.equal(stack.tcp.stats.rackLosses, 1);
+});

@@ -25,7 +25,7 @@ const LOST = 4;
 /** Sent in an application-limited stretch (the delivery rate's P.is_app_limited). */
 const APP_LIMITED = 8;
 
-/** RFC 8985 6.2 step 4: DupThresh, in segments. */
+/** RFC 8985 6.2 step 4: DupThresh, in segments (RFC 6675's, also in bytes). */
 const DUP_THRESH = 3;
 /** RFC 8985 6.2 step 4: DSACK-free recoveries before the window shrinks back. */
 const REO_WND_PERSIST = 16;
@@ -66,8 +66,10 @@ export class Rack {
   readonly rate: DeliveryRate = new DeliveryRate();
   /** Bytes judged lost and not retransmitted since (RFC 6675 pipe's "lost"). */
   lostBytes = 0;
-  /** Segments SACKed in the log (for the DupThresh rule). */
+  /** Ranges SACKed in the log (for the DupThresh rule). */
   #sackedSegments = 0;
+  /** Bytes SACKed in the log: a TSO range is many segments. */
+  #sackedBytes = 0;
   /** RACK.xmit_ts: send time of the most recently sent delivered segment, or -1. */
   #xmitTs = -1;
   /** Send order of that segment (in place of RACK.end_seq). */
@@ -123,8 +125,10 @@ export class Rack {
     const n = this.#seq.length;
     while (k < n && seqLe(this.#end[k], una)) {
       const f = this.#flags[k];
-      if (f & SACKED) this.#sackedSegments--;
-      else {
+      if (f & SACKED) {
+        this.#sackedSegments--;
+        this.#sackedBytes -= (this.#end[k] - this.#seq[k]) >>> 0;
+      } else {
         if (f & LOST) this.lostBytes -= (this.#end[k] - this.#seq[k]) >>> 0;
         this.#delivered(k, now, srtt, (this.#end[k] - this.#seq[k]) >>> 0);
       }
@@ -144,7 +148,8 @@ export class Rack {
       // Part of a range: the rest stays, and counts as delivered news.
       const f = this.#flags[0];
       if (f & LOST) this.lostBytes -= (una - this.#seq[0]) >>> 0;
-      if (!(f & SACKED)) this.#delivered(0, now, srtt, (una - this.#seq[0]) >>> 0);
+      if (f & SACKED) this.#sackedBytes -= (una - this.#seq[0]) >>> 0;
+      else this.#delivered(0, now, srtt, (una - this.#seq[0]) >>> 0);
       this.#seq[0] = una;
     }
     if (this.#dsackRound !== -1 && seqGe(una, this.#dsackRound)) this.#dsackRound = -1;
@@ -160,19 +165,20 @@ export class Rack {
       this.#delivered(i, now, srtt, (this.#end[i] - this.#seq[i]) >>> 0);
       this.#flags[i] = (f | SACKED) & ~LOST;
       this.#sackedSegments++;
+      this.#sackedBytes += (this.#end[i] - this.#seq[i]) >>> 0;
     }
   }
 
   /**
-   * A D-SACK arrived (RFC 2883): a retransmission was needless, so the
-   * peer reorders; the window grows for this round (RFC 8985 6.2 step 4).
+   * A D-SACK arrived (RFC 2883): a retransmission was needless; the window
+   * grows for this round (RFC 8985 6.2 step 4). Reordering itself is seen
+   * only by step 3: a tail loss probe's D-SACK says nothing about the path.
    */
   dsack(sndNxt: number): void {
     if (this.#dsackRound !== -1) return;
     this.#dsackRound = sndNxt;
     this.#reoWndMult++;
     this.#reoWndPersist = REO_WND_PERSIST;
-    this.reorderingSeen = true;
   }
 
   /** A recovery (fast or timeout) ended without D-SACK news. */
@@ -180,9 +186,15 @@ export class Rack {
     if (--this.#reoWndPersist <= 0) this.#reoWndMult = 1;
   }
 
-  /** RFC 8985 6.2 step 4: the reordering window, ms. */
-  reoWnd(inRecovery: boolean, srtt: number): number {
-    if (!this.reorderingSeen && (inRecovery || this.#sackedSegments >= DUP_THRESH)) return 0;
+  /**
+   * RFC 8985 6.2 step 4: the reordering window, ms. DupThresh SACKed
+   * segments count as RFC 6675's IsLost counts them: that many ranges, or
+   * more than DupThresh - 1 segments of `smss` bytes.
+   */
+  reoWnd(inRecovery: boolean, srtt: number, smss: number): number {
+    const dupThresh = this.#sackedSegments >= DUP_THRESH ||
+      this.#sackedBytes > (DUP_THRESH - 1) * smss;
+    if (!this.reorderingSeen && (inRecovery || dupThresh)) return 0;
     if (this.minRtt === Infinity) return 0;
     return Math.min((this.#reoWndMult * this.minRtt) / 4, srtt);
   }
@@ -237,7 +249,7 @@ export class Rack {
    */
   timedOut(): void {
     this.lostBytes = 0;
-    this.#sackedSegments = 0;
+    this.#sackedSegments = this.#sackedBytes = 0;
     for (let i = 0; i < this.#seq.length; i++) this.#flags[i] &= ~(SACKED | LOST);
   }
 

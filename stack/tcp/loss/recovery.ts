@@ -66,7 +66,8 @@ function detectLoss(c: Tcb, now: number, delivered: number): void {
     return;
   }
   const before = c.snd.rack.lostBytes;
-  const timeout = c.snd.rack.detectLoss(now, c.snd.rack.reoWnd(c.snd.inRecovery, c.snd.rtt.srtt));
+  const rack = c.snd.rack;
+  const timeout = rack.detectLoss(now, rack.reoWnd(c.snd.inRecovery, c.snd.rtt.srtt, c.effMss));
   c.reoAt = timeout > 0 ? now + timeout : 0;
   if (c.reoAt !== 0) c.ctx.wakeAt(c, c.reoAt);
   if (c.snd.rack.lostBytes > before) c.ctx.stats.rackLosses++;
@@ -215,7 +216,8 @@ export function probeTimeout(c: Tcb, now: number): void {
 
 /**
  * In fast recovery: sends again what RACK judged lost, in sequence order,
- * as far as PRR's quota goes. Returns true when something was sent.
+ * in packets of up to `maxSeg` bytes (TSO), as far as PRR's quota (or
+ * BBR's window) goes. Returns true when something was sent.
  *
  * @example
  * ```ts
@@ -225,14 +227,20 @@ export function probeTimeout(c: Tcb, now: number): void {
  * retransmitLost(conn); // false: RACK judged nothing lost
  * ```
  */
-export function retransmitLost(c: Tcb): boolean {
+export function retransmitLost(c: Tcb, maxSeg = c.sendRoom): boolean {
   let sent = false;
+  const full = c.sendRoom;
   for (let r = c.snd.rack.nextLost(); r !== undefined; r = c.snd.rack.nextLost()) {
     const [seq, end] = r;
     const finEnd = c.snd.finQueued && end === seqAdd(c.snd.dataEnd, 1);
-    const data = Math.min(seqDiff(finEnd ? c.snd.dataEnd : end, seq), c.sendRoom);
+    let data = Math.min(seqDiff(finEnd ? c.snd.dataEnd : end, seq), maxSeg);
+    // As Linux resends a lost TSO packet whole: a lost 64 KB range goes
+    // again as one packet where the allowance covers it, else as many
+    // whole segments as it does.
+    const allowance = c.snd.recoveryAllowance(full);
+    if (data > allowance) data = allowance >= full ? allowance - (allowance % full) : 0;
     const fin = finEnd && seqAdd(seq, data) === c.snd.dataEnd;
-    if ((data <= 0 && !fin) || data > c.snd.recoveryAllowance(c.sendRoom)) break;
+    if (data <= 0 && !fin) break;
     sendSegment(c, seq, data, fin ? ACK | FIN : ACK);
     sent = true;
   }
