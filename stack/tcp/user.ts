@@ -51,21 +51,25 @@ export function send(c: Tcb, p: Uint8Array, off: number, n: number): number {
  * ```
  */
 export function receive(c: Tcb, p: Uint8Array): number {
+  const held = c.rcv.buf.readable;
   const n = c.rcv.buf.read(p);
-  if (n > 0) windowUpdate(c);
+  if (n > 0) windowUpdate(c, held);
   return n;
 }
 
 // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by at
 // least two segments or half the buffer. At once if the peer may be
-// stalled (under two segments offered); otherwise within the delayed-ACK
-// time, so that a reply about to be sent carries the update.
-function windowUpdate(c: Tcb): void {
+// stalled: under two segments offered, or a buffer at least half full
+// (`held` bytes before the read) now offering twice as much (Linux's
+// tcp_cleanup_rbuf), as what we offered may be in flight, or lost, and the
+// sender waits on it. Otherwise within the delayed-ACK time, so that a
+// reply about to be sent carries the update.
+function windowUpdate(c: Tcb, held: number): void {
   if (!receivesData(c.state)) return;
   const offered = Math.max(0, (c.rcv.adv - c.rcv.nxt) | 0);
-  const grown = c.rcv.buf.window - offered;
-  if (grown < Math.min(c.rcv.buf.capacity / 2, 2 * c.rcv.mss)) return;
-  if (offered < 2 * c.rcv.mss) {
+  const window = c.rcv.buf.window, capacity = c.rcv.buf.capacity;
+  if (window - offered < Math.min(capacity / 2, 2 * c.rcv.mss)) return;
+  if (offered < 2 * c.rcv.mss || (held >= capacity / 2 && window >= 2 * offered)) {
     c.rcv.ackNow = true;
     tcpOutput(c);
   } else if (c.delackAt === 0) {

@@ -462,6 +462,35 @@ Deno.test("tcp: a slow reader closes the window; the sender probes it and resume
   assert.equal(got, total);
 });
 
+Deno.test("tcp: a reader emptying a buffer over half full sends the opened window at once", async () => {
+  const peer = new Peer({ tcp: { rcvBuf: 65536 } });
+  const { conn, iss, ts } = await passiveOpen(peer);
+  // 28 segments unread: 40 KB held, about 24 KB still offered.
+  for (let i = 0; i < 28; i++) {
+    const data = new Uint8Array(1448);
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1 + i * 1448,
+      ack: iss + 1,
+      flags: "A",
+      data,
+      ts: ts(502),
+    });
+  }
+  await peer.advance(50); // every ACK, delayed ones included, is out
+  const last = peer.take().filter((s) => s.data.length === 0).at(-1)!;
+  const scale = conn.block.rcv.scale;
+  const offered = last.window << scale;
+  assert.ok(offered < 30_000 && offered >= 2 * 1460, `offered ${offered}`);
+  assert.equal(await conn.read(new Uint8Array(65536)), 28 * 1448);
+  // The window more than doubles: the update leaves now, not within the
+  // delayed-ACK time (the sender may be waiting on what it was offered).
+  const [update] = peer.take();
+  assert.ok(update && update.data.length === 0, "an ACK at once");
+  assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
+});
+
 Deno.test("tcp: Nagle holds a second small segment until the first is ACKed; setNoDelay sends it", async () => {
   const peer = new Peer();
   const { conn } = await passiveOpen(peer);
