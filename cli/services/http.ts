@@ -63,16 +63,30 @@ const dec = new TextDecoder();
 
 class BadRequest extends Error {}
 
+/** Read buffers of finished connections, for the next ones (as the stack's rings). */
+const spareBuffers: Uint8Array[] = [];
+const SPARE_BUFFERS_MAX = 256;
+const NO_BUFFER = new Uint8Array(0);
+
 /** Buffered reading over a connection. */
 class Reader {
   #c: TcpConn;
   // Small at first: a request head fits in 4 KiB, and a 64 KiB buffer per
   // connection made short connections (ab) a garbage collector's load.
-  #buf = new Uint8Array(4096);
+  #buf = spareBuffers.pop() ?? new Uint8Array(4096);
   #start = 0;
   #end = 0;
   constructor(c: TcpConn) {
     this.#c = c;
+  }
+
+  /** The connection is done: the buffer goes back for another (nothing keeps a view of it). */
+  release(): void {
+    if (this.#buf.length === 4096 && spareBuffers.length < SPARE_BUFFERS_MAX) {
+      spareBuffers.push(this.#buf);
+    }
+    this.#buf = NO_BUFFER;
+    this.#start = this.#end = 0;
   }
 
   async #fill(): Promise<boolean> {
@@ -311,6 +325,21 @@ async function serveConnection(
   w: Watched,
 ): Promise<void> {
   const r = new Reader(conn);
+  try {
+    await serveRequests(stack, conn, o, idle, w, r);
+  } finally {
+    r.release();
+  }
+}
+
+async function serveRequests(
+  stack: Stack,
+  conn: TcpConn,
+  o: HttpOptions,
+  idle: IdleSweeper,
+  w: Watched,
+  r: Reader,
+): Promise<void> {
   const closeFirst = o.closeFirst ?? "server";
   for (;;) {
     let head: string | null;

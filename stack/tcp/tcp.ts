@@ -175,6 +175,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     if (!this.#table.remove(c)) return;
     this.stats.currentConnections = this.#table.size;
     this.#timed.delete(c);
+    c.snd.buf.release();
+    c.rcv.buf.release();
     // Counted by the listener that took the SYN, even if another now has the port.
     if (c.synQueued) {
       c.synQueued = false;

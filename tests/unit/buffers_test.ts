@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { rng } from "../../stack/sim.ts";
 import { ReceiveBuffer } from "../../stack/tcp/buffers/receive_buffer.ts";
 import { SendBuffer } from "../../stack/tcp/buffers/send_buffer.ts";
+import { EMPTY, growRing, releaseRing } from "../../stack/tcp/buffers/_ring.ts";
 
 Deno.test("send buffer: appends, acks and reads match a model while it grows and wraps", () => {
   const r = rng(3);
@@ -94,4 +95,33 @@ Deno.test("receive buffer: SACK blocks repeat the most recently reported first (
   b.write(0, new Uint8Array(1100), 0, 1100); // fills up to 1100: the first block is in order
   assert.equal(b.sackBlocks(out, 3), 3);
   assert.deepEqual(out.slice(0, 6), [900, 1000, 3900, 4000, 1900, 2000], "offsets follow RCV.NXT");
+});
+
+Deno.test("buffers: a released ring serves the next buffer, given back only when nothing waits in it", () => {
+  const ring = growRing(EMPTY, 0, 10, 1 << 20);
+  releaseRing(ring);
+  assert.equal(growRing(EMPTY, 0, 10, 1 << 20), ring, "the spare ring comes back");
+  const a = new ReceiveBuffer(1 << 20);
+  a.write(0, new Uint8Array([7, 7, 7]), 0, 3);
+  a.write(100, new Uint8Array([8]), 0, 1); // out of order: dropped with the ring
+  a.release(); // three bytes wait for the application: kept
+  const three = new Uint8Array(3);
+  assert.equal(a.read(three), 3);
+  assert.deepEqual([...three], [7, 7, 7]);
+  a.release();
+  assert.equal(a.rangeCount, 0);
+  assert.equal(a.read(new Uint8Array(4)), 0, "a late read finds nothing");
+  // The next rings of the smallest size are reused ones: their old bytes
+  // are never read, only what is written.
+  const b = new SendBuffer(1 << 20);
+  b.append(new Uint8Array([1, 2]), 0, 2);
+  const out = new Uint8Array(2);
+  b.copyOut(0, out, 0, 2);
+  assert.deepEqual([...out], [1, 2]);
+  const c = new ReceiveBuffer(1 << 20);
+  assert.equal(c.write(1, new Uint8Array([5]), 0, 1), 0);
+  assert.deepEqual(c.sackBlocks([], 4), 1);
+  assert.equal(c.write(0, new Uint8Array([4]), 0, 1), 2);
+  assert.equal(c.read(out), 2);
+  assert.deepEqual([...out], [4, 5]);
 });

@@ -10,9 +10,10 @@
 
 import { insertRange } from "./_ranges.ts";
 
+import { EMPTY, growRing, releaseRing } from "./_ring.ts";
+
 /** Most SACK blocks a segment carries (RFC 2018 3: four, or three with timestamps). */
 const MAX_SACK_BLOCKS = 4;
-import { EMPTY, growRing } from "./_ring.ts";
 
 /**
  * A reassembling byte ring. Offsets are relative to the next byte expected
@@ -143,6 +144,18 @@ export class ReceiveBuffer {
     }
     for (let i = 0; i < r.length; i += 2) add(i);
     return n;
+  }
+
+  /**
+   * The connection is gone: unless bytes wait for the application, the ring
+   * goes back for reuse, with any out-of-order data (never to be readable).
+   */
+  release(): void {
+    if (this.#ready !== 0) return;
+    releaseRing(this.#buf);
+    this.#buf = EMPTY;
+    this.#head = 0;
+    this.#ranges.length = this.#recent.length = 0;
   }
 
   /** Copies up to `dst.length` ready bytes into `dst`; returns the count. */

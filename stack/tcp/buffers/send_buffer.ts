@@ -7,7 +7,7 @@
  * @module
  */
 
-import { EMPTY, growRing } from "./_ring.ts";
+import { EMPTY, growRing, releaseRing } from "./_ring.ts";
 
 /**
  * A byte ring of bounded capacity.
@@ -72,6 +72,14 @@ export class SendBuffer {
     if (n <= 0) return; // also keeps an unused (empty) ring's head at 0
     this.#head = (this.#head + n) % this.#buf.length;
     this.#len -= n;
+  }
+
+  /** Gives the ring back for reuse when it holds nothing (the connection is gone). */
+  release(): void {
+    if (this.#len !== 0) return;
+    releaseRing(this.#buf);
+    this.#buf = EMPTY;
+    this.#head = 0;
   }
 
   /** Copies `n` bytes starting `from` bytes after the front into `dst[dstOff]`. */
