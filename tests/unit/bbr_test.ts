@@ -200,6 +200,14 @@ Deno.test("bbr: a minimum RTT ten seconds old sends it to PROBE_RTT: four segmen
   );
 });
 
+Deno.test("bbr: a connection opened when the clock is past ten seconds starts in STARTUP, not PROBE_RTT", () => {
+  const cc = new Bbr(MSS);
+  clocks.set(cc, 3_600_000); // an hour into the stack's life
+  rounds(cc, 3, 1000, 0);
+  assert.equal(cc.mode, "startup");
+  assert.ok(cc.cwnd > 10 * MSS, `cwnd ${cc.cwnd} grows`);
+});
+
 Deno.test("bbr: over a 10 MB/s bottleneck with 2% random loss, near the link rate; NewReno far below", async () => {
   const elapsed: Record<string, number> = {};
   for (const congestion of ["bbr", "newreno"] as const) {

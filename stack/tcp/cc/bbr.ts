@@ -261,7 +261,10 @@ export class Bbr implements CongestionControl {
   }
 
   #updateMinRtt(rs: RateSample, pipe: number, now: number, roundStart: boolean): void {
-    const expired = now - this.#minRttAt > MIN_RTT_WINDOW_MS;
+    // No estimate yet is not an old one (Linux stamps it at init): a
+    // connection opened after the stack's clock passed 10 s must not start
+    // in PROBE_RTT, four segments for 200 ms.
+    const expired = this.#minRtt !== Infinity && now - this.#minRttAt > MIN_RTT_WINDOW_MS;
     if (rs.rtt >= 0 && (rs.rtt < this.#minRtt || expired)) {
       this.#minRtt = rs.rtt;
       this.#minRttAt = now;
