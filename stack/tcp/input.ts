@@ -302,8 +302,15 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
     c.rcv.unackedSegments += len >= 2 * c.rcv.mss ? 2 : 1;
     const lone = c.rcv.unackedSegments < 2;
     const quick = quickAck(c, lone);
-    if (!lone) c.rcv.ackNow = true;
-    else if (quick && c.events !== undefined) c.ctx.deferAck(c);
+    if (!lone) {
+      // Due now; but the segments of one batch of reads (64 KB each from a
+      // GRO device) get one ACK at the end of the turn rather than one
+      // each: a TUN write apiece, with the peer's ACK processing inside it.
+      // Never more than a quarter of the buffer waits for it.
+      const unacked = seqDiff(c.rcv.nxt, c.rcv.lastAckSent);
+      if (c.events !== undefined && unacked < c.rcv.buf.capacity / 4) c.ctx.deferAck(c);
+      else c.rcv.ackNow = true;
+    } else if (quick && c.events !== undefined) c.ctx.deferAck(c);
     else armDelack(c);
   }
   if (c.rcv.oooFinSeq >= 0 && c.rcv.oooFinSeq === c.rcv.nxt) c.rcv.ackNow = true;

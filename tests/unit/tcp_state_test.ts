@@ -530,7 +530,9 @@ Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACK
     data: full,
     ts: ts(503),
   });
-  assert.equal(peer.take().length, 1, "second: ACK now");
+  assert.equal(peer.take().length, 0, "second: due, sent when the turn's reads are done");
+  await settle();
+  assert.equal(peer.take().length, 1, "second: ACKed within the turn, no timer");
   peer.send({
     sport: P,
     dport: 80,
@@ -546,6 +548,33 @@ Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACK
   assert.equal(acks.length, 1);
   assert.equal(acks[0].ack, ISN + 1 + 3 * 1448);
   assert.equal(peer.stack.tcp.stats.delayedAcks, 1);
+});
+
+Deno.test("tcp: coalesced segments read in one turn get one ACK, unless a quarter of the buffer waits", async () => {
+  const peer = new Peer({ tcp: { rcvBuf: 1 << 20 } });
+  const { iss, ts } = await passiveOpen(peer);
+  const seg = (i: number, n: number) =>
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1 + i * 14_480,
+      ack: iss + 1,
+      flags: "A",
+      data: new Uint8Array(n),
+      ts: ts(502),
+    });
+  // Three 10-segment packets (a GRO device's) in one batch of reads.
+  for (let i = 0; i < 3; i++) seg(i, 14_480);
+  assert.equal(peer.take().length, 0);
+  await settle();
+  const acks = peer.take();
+  assert.equal(acks.length, 1, "one ACK for the batch");
+  assert.equal(acks[0].ack, ISN + 1 + 3 * 14_480);
+  // 300 KB unacknowledged, over a quarter of 1 MiB: that one goes at once.
+  for (let i = 3; i < 24; i++) seg(i, 14_480);
+  const now = peer.take();
+  assert.equal(now.length, 1, "an ACK inside the batch");
+  assert.ok(now[0].ack - ISN - 1 - 3 * 14_480 >= (1 << 20) / 4);
 });
 
 Deno.test("quick ack: a lone segment at the start is ACKed within the turn, by the answer if there is one", async () => {
