@@ -506,7 +506,7 @@ Deno.test("tcp: Nagle holds a second small segment until the first is ACKed; set
   assert.deepEqual(sent.map((s) => [...s.data]), [[3]], "and small writes go at once");
 });
 
-Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACKed at once", async () => {
+Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACKed within the turn", async () => {
   // RFC 5681 4.2 alone, as FreeBSD: no quick-ACK mode at the start.
   const peer = new Peer({ tcp: { quickAck: false } });
   const { iss, ts } = await passiveOpen(peer);

@@ -9,7 +9,6 @@
  */
 
 import { insertRange } from "./_ranges.ts";
-
 import { EMPTY, growRing, releaseRing } from "./_ring.ts";
 
 /** Most SACK blocks a segment carries (RFC 2018 3: four, or three with timestamps). */
