@@ -16,6 +16,13 @@ export const MTU_MIN = 68;
 export const MTU_MAX = 65535;
 /** IPv6 needs at least this MTU (RFC 8200 5). */
 export const MTU_MIN_IPV6 = 1280;
+/**
+ * Packets the kernel queues for us on the device (its transmit queue; a
+ * TUN device gets 500). A turn of the stack's loop can outlast 500
+ * arrivals: wrk with 500 connections overflowed it (1,836 drops in 3 s,
+ * 260 client timeouts, p99 260 ms); with 4096 none, p99 40 ms.
+ */
+export const TX_QUEUE_LEN = 4096;
 
 /** Options for {@linkcode TunInterface.create}. */
 export interface TunInterfaceOptions {
@@ -89,7 +96,7 @@ export class TunInterface {
       if (index === 0) throw new TunError(`Device vanished: ${device.name}`);
       const nl = Netlink.open();
       try {
-        nl.setLink(index, { mtu: options.mtu });
+        nl.setLink(index, { mtu: options.mtu, txQueueLen: TX_QUEUE_LEN });
         // IPv6 addresses can only be added to an interface that is up.
         nl.setLink(index, { up: true });
         for (const a of options.addresses) nl.addAddress(index, a);

@@ -24,6 +24,7 @@ const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const NLMSG_ERROR = 2;
 const IFLA_MTU = 4;
+const IFLA_TXQLEN = 13;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_FLAGS = 8;
@@ -110,10 +111,11 @@ export class Netlink {
     return new Netlink(fd);
   }
 
-  /** Sets the MTU and/or brings the link up. */
-  setLink(index: number, opts: { mtu?: number; up?: boolean }): void {
+  /** Sets the MTU, the transmit queue length (packets), and/or brings the link up. */
+  setLink(index: number, opts: { mtu?: number; txQueueLen?: number; up?: boolean }): void {
     const attrs: Uint8Array[] = [];
     if (opts.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, opts.mtu));
+    if (opts.txQueueLen !== undefined) attrs.push(attrU32(IFLA_TXQLEN, opts.txQueueLen));
     const body = new Uint8Array(16);
     const v = new DataView(body.buffer);
     v.setUint8(0, 0); // AF_UNSPEC
