@@ -603,7 +603,7 @@ function takeSack(c: Tcb, opt: TcpOptions, ack: number, now: number): void {
     (opt.sackCount > 1 && seqGe(sk[0], sk[2]) && seqLe(sk[1], sk[3]));
   if (dsack) {
     c.ctx.stats.dsacksReceived++;
-    c.snd.rack.dsack(c.snd.nxt);
+    c.snd.rack.dsack(c.snd.nxt, c.snd.tlpEnd === -1);
     if (c.snd.tlpEnd !== -1) c.snd.tlpDsack = true;
     onDsack(c, sk[0], sk[1]);
   }

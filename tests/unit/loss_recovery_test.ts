@@ -25,7 +25,7 @@ Deno.test("rack: a hole is lost at once after three SACKed segments, not before"
   assert.equal(r.nextLost(), undefined);
 });
 
-Deno.test("rack: one SACKed TSO range of three segments is DupThresh; a D-SACK alone is no reordering", () => {
+Deno.test("rack: one SACKed TSO range of three segments is DupThresh; a probe's D-SACK is no reordering", () => {
   const r = new Rack();
   r.sent(0, 4000, 0); // lost
   r.sent(4000, 8000, 0.1); // one packet of four 1000-byte segments
@@ -35,9 +35,13 @@ Deno.test("rack: one SACKed TSO range of three segments is DupThresh; a D-SACK a
   assert.deepEqual(r.nextLost(), [0, 4000]);
   // A tail loss probe's needless copy: the window may grow, RACK still
   // has seen no reordering (RFC 8985 6.2 steps 3 and 4).
-  r.dsack(8000);
+  r.dsack(8000, false);
   assert.equal(r.reorderingSeen, false);
   assert.equal(r.reoWnd(false, 10, 1000), 0);
+  // A fast retransmission's: the original came late, so the path reorders.
+  r.dsack(8000, true);
+  assert.equal(r.reorderingSeen, true);
+  assert.ok(r.reoWnd(false, 10, 1000) > 0);
 });
 
 Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT / 4), then is lost", () => {
@@ -57,7 +61,7 @@ Deno.test("rack: once reordering is seen, a hole waits out the window (min RTT /
   assert.equal(r.detectLoss(30 + wait, wnd), 0);
   assert.deepEqual(r.nextLost(), [2000, 3000]);
   // A D-SACK widens the window for the rounds that follow (RFC 8985 6.2 step 4).
-  r.dsack(6000);
+  r.dsack(6000, true);
   assert.ok(Math.abs(r.reoWnd(false, 10, 1000) - (2 * 9.9) / 4) < 1e-9);
 });
 

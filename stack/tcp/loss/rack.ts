@@ -171,10 +171,13 @@ export class Rack {
 
   /**
    * A D-SACK arrived (RFC 2883): a retransmission was needless; the window
-   * grows for this round (RFC 8985 6.2 step 4). Reordering itself is seen
-   * only by step 3: a tail loss probe's D-SACK says nothing about the path.
+   * grows for this round (RFC 8985 6.2 step 4). `reordered`: it was a fast
+   * retransmission's, so the original came late, which is reordering (as
+   * Linux finds it when an undo sees the hole filled by the original); a
+   * tail loss probe's only says the tail was not lost.
    */
-  dsack(sndNxt: number): void {
+  dsack(sndNxt: number, reordered: boolean): void {
+    if (reordered) this.reorderingSeen = true;
     if (this.#dsackRound !== -1) return;
     this.#dsackRound = sndNxt;
     this.#reoWndMult++;
