@@ -63,6 +63,8 @@ const dec = new TextDecoder();
 
 class BadRequest extends Error {}
 
+/** A connection's first read buffer; only buffers of this size are reused. */
+const READ_BUFFER_INITIAL = 4096;
 /** Read buffers of finished connections, for the next ones (as the stack's rings). */
 const spareBuffers: Uint8Array[] = [];
 const SPARE_BUFFERS_MAX = 256;
@@ -73,7 +75,7 @@ class Reader {
   #c: TcpConn;
   // Small at first: a request head fits in 4 KiB, and a 64 KiB buffer per
   // connection made short connections (ab) a garbage collector's load.
-  #buf = spareBuffers.pop() ?? new Uint8Array(4096);
+  #buf = spareBuffers.pop() ?? new Uint8Array(READ_BUFFER_INITIAL);
   #start = 0;
   #end = 0;
   constructor(c: TcpConn) {
@@ -82,7 +84,7 @@ class Reader {
 
   /** The connection is done: the buffer goes back for another (nothing keeps a view of it). */
   release(): void {
-    if (this.#buf.length === 4096 && spareBuffers.length < SPARE_BUFFERS_MAX) {
+    if (this.#buf.length === READ_BUFFER_INITIAL && spareBuffers.length < SPARE_BUFFERS_MAX) {
       spareBuffers.push(this.#buf);
     }
     this.#buf = NO_BUFFER;
