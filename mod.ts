@@ -83,6 +83,11 @@ export interface TunStackOptions extends StackOptions {
   /** Busy-poll window after traffic, µs, before sleeping in poll (default {@linkcode BUSY_POLL_US}). */
   busyPollUs?: number;
   /**
+   * Steer the kernel's receive work for the stack's packets to the CPUs
+   * its thread is not on (RPS; default true; not with `netns`).
+   */
+  rxSteering?: boolean;
+  /**
    * Configure the kernel side even if its prefix overlaps an address already
    * on an interface of this namespace (then routes compete; see README).
    */
@@ -108,6 +113,8 @@ export interface RunningStack {
   device: string;
   /** What the kernel granted: no offload, checksum offload, or checksum and TSO. */
   offload: "none" | "checksum" | "checksum+TSO";
+  /** The kernel's receive work for our packets is steered off the stack's CPU while it sends in bulk. */
+  rxSteering: boolean;
   /** The packet loop's counters (packets, bytes, batches, polls), and the impairments'. */
   linkCounters(): CounterTree;
   /** Settles if the device fails while running (e.g. deleted from outside). */
@@ -167,6 +174,8 @@ export function startTunStack(options: TunStackOptions): RunningStack {
       addresses,
       vnetHdr: options.vnetHdr,
       offload: options.impair === undefined && options.offload,
+      // sysfs shows the namespace it was mounted in, not the device's.
+      rxSteering: options.netns === undefined && options.rxSteering !== false,
     });
   });
   const loop = tun.loop;
@@ -180,6 +189,7 @@ export function startTunStack(options: TunStackOptions): RunningStack {
     stack,
     device: tun.device.name,
     offload: loop.gsoMax > loop.mtu ? "checksum+TSO" : loop.csumOffload ? "checksum" : "none",
+    rxSteering: loop.steering !== undefined,
     linkCounters: () => ({ ...loop.stats, ...(impaired && { impairment: impaired.counters() }) }),
     lost: loop.lost,
     async close() {

@@ -72,6 +72,8 @@ Flags:
   --no-offload          no checksum/segmentation offload (default: on when the
                         kernel grants TUNSETOFFLOAD; tcpdump on the device then
                         shows our TCP checksums as partial, i.e. "incorrect")
+  --no-rx-steering      leave the kernel's receive work for our packets on the
+                        stack's CPU (default: steered to the other CPUs, RPS)
   --vnet-hdr            open the device with IFF_VNET_HDR even without offload
   --no-echo             no echo service on TCP 7
   --no-discard          no discard service on TCP 9
@@ -171,6 +173,7 @@ export function parseUpArgs(args: string[]): UpOptions {
       netns: { type: "string" },
       "vnet-hdr": { type: "boolean", default: false },
       "no-offload": { type: "boolean", default: false },
+      "no-rx-steering": { type: "boolean", default: false },
       impair: { type: "string" },
       "busy-poll-us": { type: "string", default: String(BUSY_POLL_US) },
       realtime: { type: "string" },
@@ -212,6 +215,7 @@ export function parseUpArgs(args: string[]): UpOptions {
     force: values.force,
     netns: values.netns,
     offload: !values["no-offload"],
+    rxSteering: !values["no-rx-steering"],
     impair: values.impair === undefined ? undefined : parseImpairment(values.impair),
     busyPollUs: intFlag("busy-poll-us", values["busy-poll-us"], 0, 100_000),
     realtime: values.realtime === undefined
@@ -283,6 +287,9 @@ function describe(r: RunningStack, o: TunStackOptions): string {
     if (k && own) {
       lines.push(`  ipv${v}: kernel ${formatIp(k.address)}/${k.prefix}, stack ${formatIp(own)}`);
     }
+  }
+  if (r.rxSteering) {
+    lines.push("  receive steering: sending in bulk, the kernel's side runs on the other CPUs");
   }
   return lines.join("\n");
 }

@@ -29,6 +29,9 @@ const SYMBOLS = {
   geteuid: { parameters: [], result: "u32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  sched_getaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+  sched_getcpu: { parameters: [], result: "i32" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   poll: {
     parameters: ["buffer", "u64", "i32"],
     result: "i32",

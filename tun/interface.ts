@@ -9,6 +9,7 @@ import { TunDevice, TunError, TunOffload } from "./device.ts";
 import type { PacketHandler } from "../stack/link.ts";
 import { PacketLoop } from "./loop.ts";
 import { ifIndex, type InterfaceAddress, Netlink } from "./netlink.ts";
+import { ReceiveSteering } from "./steering.ts";
 
 /** Smallest and largest MTU accepted (IPv4 minimum, TUN maximum). */
 export const MTU_MIN = 68;
@@ -39,6 +40,12 @@ export interface TunInterfaceOptions {
    * the kernel refuses, the device works without them.
    */
   offload?: boolean;
+  /**
+   * Steer the kernel's receive work for our packets to the CPUs the packet
+   * loop is not on ({@linkcode ReceiveSteering}; default true). Needs this
+   * device in `/sys/class/net`; otherwise nothing is steered.
+   */
+  rxSteering?: boolean;
 }
 
 /**
@@ -109,6 +116,7 @@ export class TunInterface {
         if (device.setOffload(CSUM | TSO4 | TSO6)) loop.enableOffload(true);
         else if (device.setOffload(CSUM)) loop.enableOffload(false);
       }
+      if (options.rxSteering !== false) loop.steering = ReceiveSteering.open(device.name, index);
       return new TunInterface(device, loop, index);
     } catch (e) {
       device.close();
@@ -124,6 +132,7 @@ export class TunInterface {
   /** Stops the loop and closes the device, which removes it. */
   async close(): Promise<void> {
     await this.loop.stop();
+    this.loop.steering?.close();
     this.device.close();
   }
 }

@@ -11,6 +11,7 @@ import { errno, libc, SyscallError } from "./_libc.ts";
 import { setImmediate } from "node:timers";
 import type { Link, PacketHandler, TxOffload } from "../stack/link.ts";
 import { type TunDevice, VNET_HDR_LEN } from "./device.ts";
+import type { ReceiveSteering } from "./steering.ts";
 
 /** Counters of the loop. */
 export interface LoopStats {
@@ -30,6 +31,8 @@ export interface LoopStats {
   polls: number;
   /** Empty drains while busy polling. */
   busyPolls: number;
+  /** Times receive steering changed its mask ({@linkcode ReceiveSteering}). */
+  steeringMoves: number;
 }
 
 const POLLIN = 0x1;
@@ -46,6 +49,18 @@ const BATCH = 256;
  * an idle stack still sleeps in poll.
  */
 export const BUSY_POLL_US = 300;
+
+/**
+ * How often the loop decides whether to steer: a migration of the thread or
+ * a turn of the traffic is followed within this many ms.
+ */
+const STEER_WINDOW_MS = 2;
+/**
+ * Bytes written in one window that make bulk sending (128 MB/s): below it
+ * the kernel's share of our writes is small, and request/response, measured
+ * both ways, neither gains nor loses.
+ */
+const STEER_MIN_BYTES = 256 * 1024;
 
 /**
  * Runs a {@linkcode TunDevice} against a {@linkcode PacketHandler} and acts as
@@ -74,6 +89,7 @@ export class PacketLoop implements Link {
     batches: 0,
     polls: 0,
     busyPolls: 0,
+    steeringMoves: 0,
   };
   #dev: TunDevice;
   #rx: Uint8Array<ArrayBuffer>;
@@ -84,6 +100,8 @@ export class PacketLoop implements Link {
   #running: Promise<void> | undefined;
   #stopping = false;
   #lost = Promise.withResolvers<Error>();
+  /** The current steering window: its start (ms) and the byte counters then. */
+  #window = { start: 0, tx: 0, rx: 0 };
 
   /**
    * Settles when the device fails under the loop (deleted from outside,
@@ -95,6 +113,9 @@ export class PacketLoop implements Link {
 
   /** Busy-poll window in µs (0: sleep in poll as soon as the device is empty). */
   busyPollUs = BUSY_POLL_US;
+
+  /** Keeps the kernel's receive work for our writes off this thread's CPU. */
+  steering: ReceiveSteering | undefined;
 
   /** Wraps an open device carrying packets up to `mtu` bytes. */
   constructor(dev: TunDevice, mtu: number) {
@@ -164,6 +185,19 @@ export class PacketLoop implements Link {
     return false;
   }
 
+  /** Each {@linkcode STEER_WINDOW_MS}: steer while sending in bulk, else not. */
+  #steer(steering: ReceiveSteering, now: number): void {
+    const w = this.#window;
+    if (now - w.start < STEER_WINDOW_MS) return;
+    const tx = this.stats.txBytes - w.tx;
+    const rx = this.stats.rxBytes - w.rx;
+    steering.update(tx >= STEER_MIN_BYTES && tx > 2 * rx);
+    this.stats.steeringMoves = steering.moves;
+    w.start = now;
+    w.tx = this.stats.txBytes;
+    w.rx = this.stats.rxBytes;
+  }
+
   async #run(handler: PacketHandler): Promise<void> {
     const dev = this.#dev;
     const c = libc();
@@ -187,6 +221,7 @@ export class PacketLoop implements Link {
       if (n > 0) {
         this.stats.batches++;
         lastActive = performance.now();
+        if (this.steering !== undefined) this.#steer(this.steering, lastActive);
         // Let the application and timers run before the next batch.
         await yieldToEventLoop();
         continue;

@@ -352,3 +352,69 @@ Deno.test({
       assert.equal(tx.dropped, 0, "dropped on the way to the stack");
     }),
 });
+
+Deno.test({
+  name:
+    "tcp: sending in bulk steers the kernel's receive work off the stack's CPU; receiving does not",
+  ignore: ignore || navigator.hardwareConcurrency < 2,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      const rps = () => ns.ok(["cat", "/sys/class/net/tunstack0/queues/rx-0/rps_cpus"]);
+      const moves = async () =>
+        (await ns.tunstackJson<{ link: { steeringMoves: number } }>(["stats"])).link.steeringMoves;
+      const stack = await ns.startStack(["--no-ipv6"]);
+      assert.match(stack.stdout, /receive steering: /);
+      assert.equal(Number.parseInt(await rps(), 16), 0, "nothing steered before traffic");
+      // Receiving 100 MB: the stack writes only ACKs, nothing is steered.
+      await ns.ok([
+        "sh",
+        "-c",
+        "head -c 100000000 /dev/zero | curl -sS --fail -T - -H 'Content-Length: 100000000' http://192.0.2.2/upload",
+      ], 60_000);
+      assert.equal(await moves(), 0, "steered while receiving");
+      // Sending 100 MB: steered, to CPUs other than the thread's.
+      const sampled = new Set<string>();
+      const curl = ns.run([
+        "curl",
+        "-sS",
+        "--fail",
+        "-o",
+        "/dev/null",
+        "http://192.0.2.2/bytes/100000000",
+      ], 60_000);
+      let done = false;
+      curl.finally(() => done = true);
+      while (!done) {
+        sampled.add((await rps()).trim());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal((await curl).code, 0);
+      assert.ok(await moves() >= 1, "never steered while sending");
+      const steered = [...sampled].map((m) => Number.parseInt(m.replaceAll(",", ""), 16))
+        .filter((cpus) => cpus !== 0);
+      assert.ok(steered.length > 0, `masks seen: ${[...sampled]}`);
+      const all = 2 ** navigator.hardwareConcurrency - 1;
+      // Never every CPU: the one the thread is on stays out.
+      for (const cpus of steered) assert.notEqual(cpus, all, `mask ${cpus.toString(16)}`);
+    }),
+});
+
+Deno.test({
+  name: "tcp: --no-rx-steering leaves the device's receive work where it is",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      const stack = await ns.startStack(["--no-ipv6", "--no-rx-steering"]);
+      assert.doesNotMatch(stack.stdout, /receive steering/);
+      await ns.ok(
+        ["curl", "-sS", "--fail", "-o", "/dev/null", "http://192.0.2.2/bytes/50000000"],
+        60_000,
+      );
+      const { link } = await ns.tunstackJson<{ link: { steeringMoves: number } }>(["stats"]);
+      assert.equal(link.steeringMoves, 0);
+      const rps = await ns.ok(["cat", "/sys/class/net/tunstack0/queues/rx-0/rps_cpus"]);
+      assert.equal(Number.parseInt(rps, 16), 0);
+    }),
+});

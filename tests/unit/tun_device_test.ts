@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { checkIfName, TunDevice } from "../../tun/device.ts";
 import { checkMtu } from "../../tun/interface.ts";
+import { cpuMask } from "../../tun/steering.ts";
 
 Deno.test("tun: a missing clone device gives a clear error", () => {
   assert.throws(
@@ -20,4 +21,14 @@ Deno.test("tun: interface names and MTUs are checked before any system call", ()
   assert.match(checkMtu(1279, true)!, /with IPv6/);
   assert.match(checkMtu(65536, false)!, /out of range/);
   assert.match(checkMtu(1500.5, false)!, /out of range/);
+});
+
+Deno.test("tun: receive steering writes rps_cpus masks as the kernel parses them", () => {
+  assert.equal(cpuMask([]), "0");
+  assert.equal(cpuMask([1]), "2");
+  assert.equal(cpuMask([0, 2, 3]), "d");
+  assert.equal(cpuMask([31]), "80000000");
+  // Groups of 32 CPUs, the highest first, each after the first padded.
+  assert.equal(cpuMask([0, 33]), "2,00000001");
+  assert.equal(cpuMask([64]), "1,00000000,00000000");
 });
