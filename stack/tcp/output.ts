@@ -291,7 +291,7 @@ function tsoDefer(
  * net.trace.length - before; // 1: the 100 bytes
  * ```
  */
-export function tcpOutput(c: Tcb): void {
+export function tcpOutput(c: Tcb, uncork = false): void {
   const st = c.state;
   if (st === "CLOSED" || st === "LISTEN" || st === "TIME-WAIT") return;
   if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
@@ -332,6 +332,15 @@ export function tcpOutput(c: Tcb): void {
     if (c.corked && len < full && !seqLt(c.snd.nxt, c.snd.max)) break;
     if (len === 0 && !fin) break;
     if (!recovering && !fin && tsoDefer(c, len, full, avail, maxSeg, outstanding)) break;
+    // Autocorking (Linux's tcp_autocorking): the last, partial TSO packet of
+    // what is queued waits for the end of the turn while data is in flight.
+    // The application writes again in that turn, after an ACK freed room or
+    // a write it split, and the tail leaves full instead of as one more
+    // packet (one in five for a bulk sender writing 256 KB at a time).
+    if (len === avail && len < maxSeg && maxSeg > full && outstanding > 0 && !fin && !uncork) {
+      if (!c.snd.corkedTail) c.ctx.deferOutput(c);
+      break;
+    }
     if (len < full && !fin) {
       // Retransmissions after a timeout are not held back.
       const resend = seqLt(c.snd.nxt, c.snd.max);

@@ -65,6 +65,8 @@ export class Sender {
   readonly buf: SendBuffer;
   /** End of the last short data segment sent (Minshall's Nagle). */
   smallEnd = 0;
+  /** A partial TSO packet waits for the end of the turn (autocorking, see `tcpOutput`). */
+  corkedTail = false;
 
   /** RTT estimator. */
   readonly rtt: RttEstimator;

@@ -58,6 +58,8 @@ export interface TcpContext {
   wakeAt(c: Tcb, at: number): void;
   /** Send `c`'s ACK after the application has had one turn, unless it went out. */
   deferAck(c: Tcb): void;
+  /** Run `c`'s output after the application has had one turn (its corked tail). */
+  deferOutput(c: Tcb): void;
 }
 
 /**

@@ -287,16 +287,30 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   deferAck(c: Tcb): void {
     c.rcv.ackPending = true;
+    this.#defer(c);
+  }
+
+  deferOutput(c: Tcb): void {
+    c.snd.corkedTail = true;
+    this.#defer(c);
+  }
+
+  #defer(c: Tcb): void {
     this.#deferred.push(c);
     if (this.#deferred.length === 1) setImmediate(this.#flushDeferred);
   }
 
-  // Runs after the application's reactions (promise continuations): an ACK
-  // that rode on its segment is no longer pending.
+  // Runs after the application's reactions (promise continuations): a
+  // corked tail goes with whatever the application added to it, and an ACK
+  // that rode on a segment is no longer pending.
   #flushDeferred = (): void => {
     const list = this.#deferred;
     this.#deferred = [];
     for (const c of list) {
+      if (c.snd.corkedTail) {
+        c.snd.corkedTail = false;
+        tcpOutput(c, true);
+      }
       if (!c.rcv.ackPending) continue;
       c.rcv.ackPending = false;
       if (c.state !== "CLOSED") sendAck(c);

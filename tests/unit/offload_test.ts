@@ -153,3 +153,34 @@ Deno.test("offload: a lost TSO packet is resent as one packet as soon as what fo
   assert.equal(stack.tcp.stats.retransmittedSegments, allowed / 1448, "counted in segments");
   assert.equal(stack.tcp.stats.rackLosses, 1);
 });
+
+Deno.test("offload: writes in one turn behind data in flight leave as one packet, not one per write", async () => {
+  const { stack, link, conn, synack } = await established();
+  const base = synack.seq + 1;
+  await conn.write(new Uint8Array(14_480)); // the initial window, in flight
+  const p = ipv4(
+    "192.0.2.1",
+    "192.0.2.2",
+    6,
+    tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), {
+      sport: 5555,
+      dport: 80,
+      seq: 101,
+      ack: base + 10 * 1448,
+      flags: "A",
+      window: 65535,
+      ts: [3, 0],
+    }),
+  );
+  stack.receive(p, p.length); // the window opens to 20 segments
+  link.sent.length = 0;
+  // Nothing in flight: the first write goes at once. The next two, partial
+  // TSO packets behind it, wait for the end of the turn and go together.
+  conn.tryWrite(new Uint8Array(5_000));
+  conn.tryWrite(new Uint8Array(5_000));
+  conn.tryWrite(new Uint8Array(4_000));
+  const sizes = () => link.sent.map((s) => decode(s.packet).data.length);
+  assert.deepEqual(sizes(), [5_000]);
+  await settle();
+  assert.deepEqual(sizes(), [5_000, 9_000]);
+});
