@@ -101,6 +101,15 @@ Deno.test("buffers: a released ring serves the next buffer, given back only when
   const ring = growRing(EMPTY, 0, 10, 1 << 20);
   releaseRing(ring);
   assert.equal(growRing(EMPTY, 0, 10, 1 << 20), ring, "the spare ring comes back");
+  // A bulk connection's megabyte ring too, with the bytes of the smaller
+  // one it grows from copied in.
+  const big = growRing(EMPTY, 0, 1 << 20, 1 << 20);
+  releaseRing(big);
+  const small = growRing(EMPTY, 0, 10, 1 << 20);
+  small.set([1, 2, 3]);
+  const again = growRing(small, 0, 600_000, 1 << 20);
+  assert.equal(again, big, "the spare megabyte comes back");
+  assert.deepEqual([...again.subarray(0, 3)], [1, 2, 3]);
   const a = new ReceiveBuffer(1 << 20);
   a.write(0, new Uint8Array([7, 7, 7]), 0, 3);
   a.write(100, new Uint8Array([8]), 0, 1); // out of order: dropped with the ring
