@@ -88,11 +88,14 @@ function readSmall(path: string): string | undefined {
  */
 export class ReceiveSteering {
   #fd: number;
-  #mask = "0";
+  #cpus: number[];
+  /** The CPU the mask leaves out, or -1 when nothing is steered. */
+  #cpu = -1;
   #moves = 0;
 
-  private constructor(fd: number) {
+  private constructor(fd: number, cpus: number[]) {
     this.#fd = fd;
+    this.#cpus = cpus;
   }
 
   /**
@@ -103,16 +106,10 @@ export class ReceiveSteering {
    */
   static open(name: string, index: number): ReceiveSteering | undefined {
     const dir = `/sys/class/net/${name}`;
-    if (allowedCpus().length < 2 || readSmall(`${dir}/ifindex`) !== String(index)) {
-      return undefined;
-    }
+    const cpus = allowedCpus();
+    if (cpus.length < 2 || readSmall(`${dir}/ifindex`) !== String(index)) return undefined;
     const fd = libc().open(cString(`${dir}/queues/rx-0/rps_cpus`), O_WRONLY | O_CLOEXEC);
-    return fd < 0 ? undefined : new ReceiveSteering(fd);
-  }
-
-  /** The mask in effect: `rps_cpus` text, "0" when nothing is steered. */
-  get mask(): string {
-    return this.#mask;
+    return fd < 0 ? undefined : new ReceiveSteering(fd, cpus);
   }
 
   /** Times the mask was written. */
@@ -122,20 +119,21 @@ export class ReceiveSteering {
 
   /**
    * Steers to every allowed CPU but the calling thread's (`on`), or to none;
-   * writes only when that changes the mask.
+   * writes only when that changes the mask (sched_getcpu is a vDSO call).
    */
   update(on: boolean): void {
     if (this.#fd < 0) return;
     const cpu = on ? libc().sched_getcpu() : -1;
-    const mask = cpu < 0 ? "0" : cpuMask(allowedCpus().filter((c) => c !== cpu));
-    if (mask === this.#mask) return;
-    const text = cString(mask);
+    if (cpu === this.#cpu) return;
+    // A CPU outside the set: the thread's affinity changed since.
+    if (cpu >= 0 && !this.#cpus.includes(cpu)) this.#cpus = allowedCpus();
+    const text = cString(cpu < 0 ? "0" : cpuMask(this.#cpus.filter((c) => c !== cpu)));
     if (libc().pwrite(this.#fd, text, BigInt(text.length - 1), 0n) < 0) {
       // Refused (a kernel without RPS): leave the device as it is.
       this.close();
       return;
     }
-    this.#mask = mask;
+    this.#cpu = cpu;
     this.#moves++;
   }
 
