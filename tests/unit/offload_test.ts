@@ -57,7 +57,10 @@ async function established(window = 65535, wscale = 7) {
   });
   await settle();
   link.sent.length = 0;
-  return { stack, link, conn: conn!, synack };
+  // The peer's next ACK, with `spec` over the defaults.
+  const ack = (spec: Partial<TcpSpec>) =>
+    send({ sport: 5555, dport: 80, seq: 101, flags: "A", window: 65535, ts: [3, 0], ...spec });
+  return { stack, link, conn: conn!, synack, ack };
 }
 
 Deno.test("offload: TSO segments, partial checksums and virtio fields", async () => {
@@ -106,28 +109,9 @@ Deno.test("offload: a window-limited burst ends on a segment boundary", async ()
 });
 
 Deno.test("offload: a lost TSO packet is resent as one packet as soon as what follows it is SACKed", async () => {
-  const { stack, link, conn, synack } = await established();
+  const { stack, link, conn, synack, ack } = await established();
   const seg = 14_480; // ten segments
   const base = synack.seq + 1;
-  const ack = (spec: Partial<TcpSpec>) =>
-    stack.receive(
-      ...((p) => [p, p.length] as const)(
-        ipv4(
-          "192.0.2.1",
-          "192.0.2.2",
-          6,
-          tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), {
-            sport: 5555,
-            dport: 80,
-            seq: 101,
-            flags: "A",
-            window: 65535,
-            ts: [3, 0],
-            ...spec,
-          }),
-        ),
-      ),
-    );
   await conn.write(new Uint8Array(seg)); // A: the initial window
   ack({ ack: base + seg });
   await conn.write(new Uint8Array(seg)); // B, lost on the way
@@ -155,24 +139,9 @@ Deno.test("offload: a lost TSO packet is resent as one packet as soon as what fo
 });
 
 Deno.test("offload: writes in one turn behind data in flight leave as one packet, not one per write", async () => {
-  const { stack, link, conn, synack } = await established();
-  const base = synack.seq + 1;
+  const { link, conn, synack, ack } = await established();
   await conn.write(new Uint8Array(14_480)); // the initial window, in flight
-  const p = ipv4(
-    "192.0.2.1",
-    "192.0.2.2",
-    6,
-    tcpBytes(ip("192.0.2.1"), ip("192.0.2.2"), {
-      sport: 5555,
-      dport: 80,
-      seq: 101,
-      ack: base + 10 * 1448,
-      flags: "A",
-      window: 65535,
-      ts: [3, 0],
-    }),
-  );
-  stack.receive(p, p.length); // the window opens to 20 segments
+  ack({ ack: synack.seq + 1 + 10 * 1448 }); // the window opens to 20 segments
   link.sent.length = 0;
   // Nothing in flight: the first write goes at once. The next two, partial
   // TSO packets behind it, wait for the end of the turn and go together.
