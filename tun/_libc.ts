@@ -64,6 +64,15 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");
 }
 
+/** `open(2)` flags tunstack uses (linux/fcntl.h, x86-64 and arm64 alike). */
+export const OpenFlags = {
+  O_RDONLY: 0,
+  O_WRONLY: 0o1,
+  O_RDWR: 0o2,
+  O_NONBLOCK: 0o4000,
+  O_CLOEXEC: 0o2000000,
+} as const;
+
 /** errno values tunstack branches on. */
 export const Errno = {
   EPERM: 1,

@@ -7,11 +7,10 @@
  * @module
  */
 
-import { cString, Errno, errno, libc, SyscallError } from "./_libc.ts";
+import { cString, Errno, errno, libc, OpenFlags, SyscallError } from "./_libc.ts";
 
-const O_RDWR = 0o2;
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
+const { O_RDWR, O_NONBLOCK, O_CLOEXEC } = OpenFlags;
+
 const TUNSETIFF = 0x400454can;
 const TUNSETVNETHDRSZ = 0x400454d8n;
 const TUNSETOFFLOAD = 0x400454d0n;

@@ -191,8 +191,7 @@ export class PacketLoop implements Link {
     if (now - w.start < STEER_WINDOW_MS) return;
     const tx = this.stats.txBytes - w.tx;
     const rx = this.stats.rxBytes - w.rx;
-    steering.update(tx >= STEER_MIN_BYTES && tx > 2 * rx);
-    this.stats.steeringMoves = steering.moves;
+    if (steering.update(tx >= STEER_MIN_BYTES && tx > 2 * rx)) this.stats.steeringMoves++;
     w.start = now;
     w.tx = this.stats.txBytes;
     w.rx = this.stats.rxBytes;

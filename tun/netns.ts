@@ -8,10 +8,10 @@
  */
 
 import { TunError } from "./device.ts";
-import { cString, errno, libc, SyscallError } from "./_libc.ts";
+import { cString, errno, libc, OpenFlags, SyscallError } from "./_libc.ts";
 
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
+const { O_RDONLY, O_CLOEXEC } = OpenFlags;
+
 const CLONE_NEWNET = 0x40000000;
 /** Where `ip netns add NAME` keeps its namespaces. */
 export const NETNS_DIR = "/var/run/netns";

@@ -18,11 +18,10 @@
  * @module
  */
 
-import { cString, errno, libc, SyscallError } from "./_libc.ts";
+import { cString, errno, libc, OpenFlags, SyscallError } from "./_libc.ts";
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CLOEXEC = 0o2000000;
+const { O_RDONLY, O_WRONLY, O_CLOEXEC } = OpenFlags;
+
 /** Bytes of the CPU set `sched_getaffinity` fills (1024 CPUs). */
 const CPU_SET_BYTES = 128;
 
@@ -81,7 +80,7 @@ function readSmall(path: string): string | undefined {
  * ```ts ignore
  * import { ReceiveSteering } from "./steering.ts";
  * const s = ReceiveSteering.open("tunstack0", 7); // undefined on one CPU
- * s?.update(true); // sending in bulk: steer away from this CPU
+ * s?.update(true); // sending in bulk: steer away from this CPU (true: written)
  * s?.update(false); // not: leave the work where it is
  * s?.close();
  * ```
@@ -91,7 +90,6 @@ export class ReceiveSteering {
   #cpus: number[];
   /** The CPU the mask leaves out, or -1 when nothing is steered. */
   #cpu = -1;
-  #moves = 0;
 
   private constructor(fd: number, cpus: number[]) {
     this.#fd = fd;
@@ -112,29 +110,25 @@ export class ReceiveSteering {
     return fd < 0 ? undefined : new ReceiveSteering(fd, cpus);
   }
 
-  /** Times the mask was written. */
-  get moves(): number {
-    return this.#moves;
-  }
-
   /**
    * Steers to every allowed CPU but the calling thread's (`on`), or to none;
    * writes only when that changes the mask (sched_getcpu is a vDSO call).
+   * Returns true when it wrote.
    */
-  update(on: boolean): void {
-    if (this.#fd < 0) return;
+  update(on: boolean): boolean {
+    if (this.#fd < 0) return false;
     const cpu = on ? libc().sched_getcpu() : -1;
-    if (cpu === this.#cpu) return;
+    if (cpu === this.#cpu) return false;
     // A CPU outside the set: the thread's affinity changed since.
     if (cpu >= 0 && !this.#cpus.includes(cpu)) this.#cpus = allowedCpus();
     const text = cString(cpu < 0 ? "0" : cpuMask(this.#cpus.filter((c) => c !== cpu)));
     if (libc().pwrite(this.#fd, text, BigInt(text.length - 1), 0n) < 0) {
       // Refused (a kernel without RPS): leave the device as it is.
       this.close();
-      return;
+      return false;
     }
     this.#cpu = cpu;
-    this.#moves++;
+    return true;
   }
 
   /** Stops steering; the device keeps its last mask until it is removed. */
