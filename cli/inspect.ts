@@ -237,7 +237,8 @@ export function formatConnections(rows: ConnectionInfo[], details: boolean, head
           : ` bbr:(mode:${r.bbr.mode},bw:${+(r.bbr.bandwidthBytesPerSec * 8 / 1e6).toFixed(
             1,
           )}Mbps,mrtt:${r.bbr.minRttMs === null ? "-" : ms(r.bbr.minRttMs)})`) +
-        ` snd_wnd:${r.sndWnd} bytes_acked:${r.bytesAcked} bytes_received:${r.bytesReceived}` +
+        ` snd_wnd:${r.sndWnd} rcvbuf:${r.rcvBuf} sndbuf:${r.sndBuf}` +
+        ` bytes_acked:${r.bytesAcked} bytes_received:${r.bytesReceived}` +
         ` retrans:${r.retransmits}` +
         (r.lastSendMsAgo === null ? "" : ` lastsnd:${Math.round(r.lastSendMsAgo)}`) +
         (r.lastRecvMsAgo === null ? "" : ` lastrcv:${Math.round(r.lastRecvMsAgo)}`) +

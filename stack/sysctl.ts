@@ -161,7 +161,7 @@ const KNOBS: Record<string, Knob> = {
     "dropSynFin",
   ),
   "kern.ipc.maxsockbuf": intKnob(
-    "Largest receive buffer of a connection, bytes; sets the window scale offered",
+    "Largest buffer of a connection, bytes; sets the window scale offered",
     tcp,
     "maxSockBuf",
     4096,
@@ -283,6 +283,28 @@ const KNOBS: Record<string, Knob> = {
     "Receive buffer (window) of new connections, bytes",
     tcp,
     "rcvBuf",
+    4096,
+    1 << 30,
+  ),
+  "net.inet.tcp.recvbuf_auto": tcpBool(
+    "Grow a connection's receive buffer while the peer fills it each round trip",
+    "recvBufAuto",
+  ),
+  "net.inet.tcp.recvbuf_max": intKnob(
+    "Largest receive buffer that growth reaches, bytes (kern.ipc.maxsockbuf caps it)",
+    tcp,
+    "recvBufMax",
+    4096,
+    1 << 30,
+  ),
+  "net.inet.tcp.sendbuf_auto": tcpBool(
+    "Grow a connection's send buffer while the peer acknowledges most of it each round trip",
+    "sendBufAuto",
+  ),
+  "net.inet.tcp.sendbuf_max": intKnob(
+    "Largest send buffer that growth reaches, bytes (kern.ipc.maxsockbuf caps it)",
+    tcp,
+    "sendBufMax",
     4096,
     1 << 30,
   ),

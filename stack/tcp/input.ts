@@ -291,6 +291,8 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
     return;
   }
   const hadGap = c.rcv.buf.rangeCount > 0;
+  // Autosizing measures a bulk stream: in order, with no loss to repair.
+  if (!hadGap && c.ctx.config.recvBufAuto) autoSizeReceive(c, len);
   const adv = c.rcv.buf.write(0, buf, off, len);
   c.rcv.nxt = seqAdd(c.rcv.nxt, adv);
   s.bytesReceived += adv;
@@ -318,6 +320,27 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
   // before 2^32 bytes bring RCV.NXT back to it.
   else if (c.rcv.oooFinSeq >= 0 && seqGt(c.rcv.nxt, c.rcv.oooFinSeq)) c.rcv.oooFinSeq = -1;
   c.events?.onReadable();
+}
+
+/**
+ * Grows the receive buffer while the peer keeps it filling (FreeBSD's
+ * tcp_autorcvbuf), up to what the window scale can advertise.
+ */
+function autoSizeReceive(c: Tcb, len: number): void {
+  const cfg = c.ctx.config;
+  const max = Math.min(cfg.recvBufMax, cfg.maxSockBuf, 0xffff << c.rcv.scale);
+  if (c.rcv.autoSize(len, c.ctx.now(), c.snd.rtt.srtt, c.snd.mss, max)) {
+    c.ctx.stats.bufferAutosize.receive++;
+  }
+}
+
+/** Grows the send buffer while a round trip of data no longer fits it. */
+function autoSizeSend(c: Tcb, acked: number, now: number): void {
+  const cfg = c.ctx.config;
+  const rtt = c.snd.rtt.sampled ? c.snd.rtt.min : 0;
+  if (c.snd.autoSize(acked, now, rtt, c.snd.mss, Math.min(cfg.sendBufMax, cfg.maxSockBuf))) {
+    c.ctx.stats.bufferAutosize.send++;
+  }
 }
 
 /** Lone segments ACKed in quick mode: at the start and after idleness (Linux's TCP_MAX_QUICKACKS). */
@@ -475,13 +498,13 @@ function processAck(
     if (seqLt(c.snd.nxt, c.snd.una)) c.snd.nxt = c.snd.una;
     c.snd.sack.advance(acked);
     if (c.sackOk) c.snd.rack.acked(ack, now, c.snd.rtt.srtt);
-    // RTT: timestamps when in use (RFC 7323 4.1), else the timed segment (Karn).
+    // RTT: the timed segment (Karn), else timestamps (RFC 7323 4.1). As
+    // Linux, the timed one first: with timestamps only our SYN is timed.
     let rtt = -1;
-    if (c.tsOk && opt.tsEcr !== 0) rtt = seqDiff(c.tsNow(), opt.tsEcr);
-    else if (c.snd.rttSeq >= 0 && seqGt(ack, c.snd.rttSeq)) {
+    if (c.snd.rttSeq >= 0 && seqGt(ack, c.snd.rttSeq)) {
       rtt = now - c.snd.rttSentAt;
       c.snd.rttSeq = -1;
-    }
+    } else if (c.tsOk && opt.tsEcr !== 0) rtt = seqDiff(c.tsNow(), opt.tsEcr);
     if (rtt >= 0) c.snd.rtt.sample(rtt);
     c.snd.retries = 0;
     c.snd.blackholeSavedMss = 0; // a lowered MSS got through: the black hole was real
@@ -515,7 +538,10 @@ function processAck(
       // once 2^31 bytes have passed, and fast retransmit would never fire.
       if (seqLt(c.snd.recover, c.snd.una)) c.snd.recover = seqAdd(c.snd.una, -1);
     }
-    if (dataAcked > 0) c.events?.onWritable();
+    if (dataAcked > 0) {
+      if (c.ctx.config.sendBufAuto && !c.snd.finQueued) autoSizeSend(c, dataAcked, now);
+      c.events?.onWritable();
+    }
   }
   // A duplicate ACK (RFC 5681 2); one that shuts the window tells of no loss.
   const dupAck = acked === 0 && c.snd.flightSize > 0 && dataLen === 0 && !(flags & (SYN | FIN)) &&
@@ -651,8 +677,10 @@ function synSent(c: Tcb, seg: TcpSegment): void {
   if (hasAck) {
     c.snd.una = ack;
     c.snd.synAcked = true;
-    if (c.tsOk && seg.options.tsEcr !== 0) c.snd.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
-    else if (c.snd.rttSeq >= 0) c.snd.rtt.sample(ctx.now() - c.snd.rttSentAt);
+    if (c.snd.rttSeq >= 0) c.snd.rtt.sample(ctx.now() - c.snd.rttSentAt);
+    else if (c.tsOk && seg.options.tsEcr !== 0) {
+      c.snd.rtt.sample(seqDiff(c.tsNow(), seg.options.tsEcr));
+    }
     c.snd.rttSeq = -1;
     if (c.snd.retries > 0) c.snd.rtt.afterSynTimeout();
     c.snd.retries = 0;

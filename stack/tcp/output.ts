@@ -57,7 +57,7 @@ export function connectionPseudo(c: Tcb): number {
  * import { exampleConnection } from "../_examples.ts";
  * import { windowField } from "./output.ts";
  * const { conn } = await exampleConnection();
- * windowField(conn); // 32768: a free 1 MiB buffer, scale 5
+ * windowField(conn); // 8201: a free 1 MiB buffer (whole segments), scale 7
  * ```
  */
 export function windowField(c: Tcb): number {
@@ -202,8 +202,10 @@ export function sendSegment(
   }
   if (seqGt(end, c.snd.max)) {
     c.snd.max = end;
-    // Karn (RFC 6298 3): time only new data, and only without timestamps.
-    if (c.snd.rttSeq < 0 && !c.tsOk) {
+    // Karn (RFC 6298 3): time only new data, and only without timestamps,
+    // but our SYN always: timestamps count whole milliseconds, and a
+    // receiver's one sample (of its SYN,ACK) sizes its buffer.
+    if (c.snd.rttSeq < 0 && (!c.tsOk || seq === c.snd.iss)) {
       c.snd.rttSeq = seq;
       c.snd.rttSentAt = now;
     }

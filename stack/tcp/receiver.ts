@@ -8,6 +8,7 @@
  * @module
  */
 
+import { grownCapacity, RoundTripMeter } from "./buffers/autosize.ts";
 import { ReceiveBuffer } from "./buffers/receive_buffer.ts";
 
 /**
@@ -73,10 +74,36 @@ export class Receiver {
   lastRecvAt = 0;
   /** In-order bytes received from the peer. */
   bytesReceived = 0;
+  /** In-order arrivals per half round trip, for autosizing (FreeBSD's rfbuf_ts and rfbuf_cnt). */
+  readonly arrivals: RoundTripMeter = new RoundTripMeter();
 
   /** A receiver with a buffer of `size` bytes, offering `mss`. */
   constructor(size: number, mss: number) {
     this.buf = new ReceiveBuffer(size);
     this.mss = mss;
+  }
+
+  /**
+   * Receive-buffer autosizing (FreeBSD's tcp_autorcvbuf), for `len` bytes of
+   * in-order data that filled no gap, at `now` with a smoothed round trip of
+   * `srtt` ms: when more than three eighths of the buffer comes per half
+   * round trip, the peer sends three quarters of the window per round trip,
+   * and the buffer grows by half, in whole `seg`-byte segments, up to `max`.
+   * Returns whether it grew.
+   *
+   * @example
+   * ```ts
+   * import { Receiver } from "./receiver.ts";
+   * const rcv = new Receiver(1 << 20, 1460);
+   * for (let t = 0; t <= 50; t += 10) rcv.autoSize(100_000, t, 100, 1460, 6 << 20); // 600 KB in 50 ms
+   * rcv.autoSize(100_000, 51, 100, 1460, 6 << 20); // true: past half of the 100 ms round trip
+   * rcv.buf.capacity; // 1572420: half as much again, in whole segments
+   * ```
+   */
+  autoSize(len: number, now: number, srtt: number, seg: number, max: number): boolean {
+    const cap = this.buf.capacity;
+    if (!this.arrivals.count(len, now, srtt, cap)) return false;
+    this.buf.capacity = grownCapacity(cap, seg, max);
+    return this.buf.capacity > cap;
   }
 }

@@ -44,6 +44,8 @@ export class RttEstimator {
   srtt = 0;
   /** Whether any sample was taken (a 0 ms RTT is a real sample). */
   sampled = false;
+  /** Smallest sample (ms), Infinity before the first. */
+  min = Infinity;
   /** RTT variation (ms). */
   rttvar = 0;
   /** Current RTO (ms), including back-off. */
@@ -62,6 +64,7 @@ export class RttEstimator {
   /** Folds in one measurement (ms). */
   sample(r: number): void {
     if (r < 0) return;
+    if (r < this.min) this.min = r;
     if (!this.sampled) {
       this.sampled = true;
       this.srtt = r;

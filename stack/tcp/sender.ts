@@ -14,6 +14,7 @@ import { Bbr } from "./cc/bbr.ts";
 import { Cubic } from "./cc/cubic.ts";
 import { HyStart, type HyStartCounters } from "./cc/hystart.ts";
 import { NewReno } from "./cc/reno.ts";
+import { grownCapacity, RoundTripMeter } from "./buffers/autosize.ts";
 import { SendBuffer } from "./buffers/send_buffer.ts";
 import { Prr } from "./loss/prr.ts";
 import { Rack } from "./loss/rack.ts";
@@ -134,12 +135,47 @@ export class Sender {
   retransmits = 0;
   /** Bytes of ours the peer acknowledged. */
   bytesAcked = 0;
+  /** Bytes acknowledged per half round trip, for autosizing. */
+  readonly acks: RoundTripMeter = new RoundTripMeter();
 
   /** A sender with `config`'s buffer, timers and congestion control, counting in `mss`. */
   constructor(config: TcpConfig, mss: number) {
     this.buf = new SendBuffer(config.sndBuf);
     this.rtt = new RttEstimator(config);
     this.cc = congestionFor(config, mss);
+  }
+
+  /**
+   * Send-buffer autosizing, by the receive side's measure (FreeBSD's
+   * tcp_autorcvbuf) applied to the `acked` bytes of an ACK at `now`, over
+   * half of `rtt` (the least round trip seen, ms): when more than three
+   * eighths of the buffer was acknowledged within it while the application
+   * kept the buffer 7/8 full and the peer's window (with FreeBSD's fudge
+   * factor of 5/4) would take it all, a round trip of data no longer fits,
+   * and the buffer grows by half, in whole `seg`-byte segments, up to `max`.
+   * Returns whether it grew. (FreeBSD's own send rule, grow while the buffer
+   * is full and the windows would take more, also grew it on a path of
+   * microseconds, where a ring of megabytes only costs cache: measured,
+   * downloads 10 to 15% slower.)
+   *
+   * @example
+   * ```ts
+   * import { DEFAULT_TCP_CONFIG } from "./config.ts";
+   * import { Sender } from "./sender.ts";
+   * const snd = new Sender({ ...DEFAULT_TCP_CONFIG, sndBuf: 65536 }, 1460);
+   * snd.buf.append(new Uint8Array(65536), 0, 65536); // the application keeps it full
+   * snd.wnd = 1 << 20;
+   * snd.autoSize(30_000, 0, 100, 1460, 6 << 20); // false: the measure began
+   * snd.autoSize(1460, 51, 100, 1460, 6 << 20); // true: 30 KB acknowledged in half a round trip
+   * snd.buf.capacity; // 97820: half as much again, in whole segments
+   * ```
+   */
+  autoSize(acked: number, now: number, rtt: number, seg: number, max: number): boolean {
+    const b = this.buf, cap = b.capacity;
+    if (!this.acks.count(acked, now, rtt, cap)) return false;
+    if (b.length < cap / 8 * 7 || this.wnd / 4 * 5 < cap) return false;
+    b.capacity = grownCapacity(cap, seg, max);
+    return b.capacity > cap;
   }
 
   /** Sequence number just past the last byte in the send buffer. */

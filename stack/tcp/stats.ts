@@ -91,6 +91,8 @@ export function newTcpStats() {
       /** Windows brought back to the initial one after idleness. */
       idleRestarts: 0,
     },
+    /** Socket-buffer autosizing (FreeBSD's recvbuf_auto, sendbuf_auto): steps up. */
+    bufferAutosize: { receive: 0, send: 0 },
     /** Path-MTU black-hole detection (FreeBSD's tcps_pmtud_blackhole_*). */
     pmtudBlackhole: {
       /** The MSS was lowered to the black-hole MSS after timeouts. */

@@ -194,6 +194,10 @@ export interface ConnectionInfo extends ConnectionStatus {
   sack: boolean;
   /** The peer's window, bytes. */
   sndWnd: number;
+  /** Receive buffer, bytes (grown by autosizing from `net.inet.tcp.recvspace`). */
+  rcvBuf: number;
+  /** Send buffer, bytes (grown by autosizing from `net.inet.tcp.sendspace`). */
+  sndBuf: number;
   /** In fast recovery. */
   inRecovery: boolean;
   /** Segments sent again. */
@@ -247,6 +251,8 @@ export function info(c: Tcb, now: number): ConnectionInfo {
     timestamps: c.tsOk,
     sack: c.sackOk,
     sndWnd: c.snd.wnd,
+    rcvBuf: c.rcv.buf.capacity,
+    sndBuf: c.snd.buf.capacity,
     inRecovery: c.snd.inRecovery,
     retransmits: c.snd.retransmits,
     bytesAcked: c.snd.bytesAcked,

@@ -76,3 +76,48 @@ Deno.test({
       );
     }),
 });
+
+Deno.test({
+  name:
+    "impair: over a 200 ms path the buffers grow, and 32 MB each way beat what any 1 MiB window carries",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns, dir) => {
+      await ns.startStack(["--impair", "delay=100ms"]);
+      // One 1 MiB window per 200 ms round trip is 5.2 MB/s at most; a long
+      // path, so that the bound stays far below what the impairment's
+      // packet-by-packet delay line can carry on a loaded machine.
+      const windowBound = MB / 0.2;
+      // curl's average rate over the whole transfer, bytes per second.
+      const speed = async (what: "download" | "upload", args: string[]) =>
+        Number(
+          await ns.ok(
+            [
+              "curl",
+              "-sS",
+              "--fail",
+              "-m",
+              "60",
+              "-o",
+              "/dev/null",
+              "-w",
+              `%{speed_${what}}`,
+              ...args,
+            ],
+            70_000,
+          ),
+        );
+      const down = await speed("download", [`http://192.0.2.2/bytes/${32 * MB}`]);
+      const file = `${dir}/up.bin`;
+      await ns.ok(["sh", "-c", `head -c ${32 * MB} /dev/urandom > ${file}`]);
+      const up = await speed("upload", ["--data-binary", `@${file}`, "http://192.0.2.2/upload"]);
+      const st = await ns.tunstackJson<
+        { tcp: { bufferAutosize: { receive: number; send: number } } }
+      >(["stats"]);
+      const why = `down ${down} B/s, up ${up} B/s, ${JSON.stringify(st.tcp.bufferAutosize)}`;
+      assert.ok(down > windowBound, why);
+      assert.ok(up > windowBound, why);
+      assert.ok(st.tcp.bufferAutosize.send > 0 && st.tcp.bufferAutosize.receive > 0, why);
+    }),
+});

@@ -38,7 +38,7 @@ Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the co
   assert.equal(synack.flags, "SA");
   assert.equal(synack.ack, ISN + 1);
   assert.equal(synack.mss, 1460);
-  assert.equal(synack.wscale, 5); // our 1 MiB buffer needs shift 5
+  assert.equal(synack.wscale, 7); // the 6 MiB a buffer may grow to needs shift 7
   assert.equal(synack.sackOk, true);
   assert.deepEqual(synack.ts?.[1], 777);
   assert.equal(synack.ts![0] & 63, 7 | 16, "window scale and SACK ride in the TSval");

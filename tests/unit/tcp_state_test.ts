@@ -10,7 +10,7 @@ Deno.test("tcp: passive open answers with MSS, window scale, SACK-permitted and 
   const peer = new Peer();
   const { conn, synack } = await passiveOpen(peer);
   assert.equal(synack.mss, 1460, "MSS clamped to MTU 1500 - 40");
-  assert.equal(synack.wscale, 5, "scale for a 1 MiB buffer");
+  assert.equal(synack.wscale, 7, "scale for the 6 MiB a buffer may grow to (maxsockbuf)");
   assert.equal(synack.sackOk, true);
   assert.equal(synack.ts?.[1], 500, "TSecr echoes the SYN's TSval");
   assert.equal(conn.state, "ESTABLISHED");
