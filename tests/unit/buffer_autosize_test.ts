@@ -129,3 +129,18 @@ Deno.test("autosize: a path the window already fills leaves both buffers as they
   assert.equal(r.receiver.rcvBuf, START);
   assert.ok(r.sender.sndBuf <= 2 * MIB, `send buffer ${r.sender.sndBuf}`);
 });
+
+Deno.test("autosize: both ends take their first RTT from the timed SYN, not the millisecond timestamp clock", async () => {
+  const n = net();
+  n.ab.delayMs = n.ba.delayMs = 0.2;
+  const { client, server } = await pair(n);
+  assert.ok(client.block.tsOk && server.block.tsOk, "timestamps in use");
+  // Timestamps would have said 0 or 1 ms for this 0.4 ms round trip.
+  for (const c of [client, server]) {
+    const rtt = c.block.snd.rtt;
+    assert.ok(Math.abs(rtt.srtt - 0.4) < 0.05, `srtt ${rtt.srtt} ms`);
+    assert.equal(rtt.min, rtt.srtt, "one sample so far");
+  }
+  client.close();
+  server.close();
+});
