@@ -308,6 +308,13 @@ const KNOBS: Record<string, Knob> = {
     4096,
     1 << 30,
   ),
+  "net.inet.tcp.autosize_budget": intKnob(
+    "Bytes all connections' buffers may grow by together (tunstack extension, like Linux's tcp_mem)",
+    tcp,
+    "autosizeBudget",
+    0,
+    2 ** 40,
+  ),
   "net.inet.tcp.reass.maxqueuelen": intKnob(
     "Separate out-of-order ranges held per connection",
     tcp,

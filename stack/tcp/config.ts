@@ -30,6 +30,12 @@ export interface TcpConfig extends RtoSettings {
   sendBufAuto: boolean;
   /** Largest send buffer that growth reaches, bytes (FreeBSD's sendbuf_max; maxSockBuf caps it too). */
   sendBufMax: number;
+  /**
+   * Bytes all connections' buffers may grow by together (a budget like
+   * Linux's tcp_mem): past it no buffer grows, so that many fast peers
+   * cannot make every connection's buffers six times their size.
+   */
+  autosizeBudget: number;
   /** Congestion control for new connections. */
   congestion: CongestionName;
   /** HyStart++ (RFC 9406) in the first slow start; off: RFC 3465's slow start throughout. */
@@ -128,6 +134,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   recvBufMax: 6 << 20,
   sendBufAuto: true,
   sendBufMax: 6 << 20,
+  autosizeBudget: 256 << 20,
   congestion: "newreno",
   hystart: true,
   slowStartAfterIdle: true,

@@ -13,6 +13,7 @@ import { receivesData } from "./state.ts";
 import { closeConnection, negotiate } from "./lifecycle.ts";
 import { onDsack, onSackAck } from "./loss/recovery.ts";
 import { ConnectionRefusedError, ConnectionResetError, type Tcb } from "./tcb.ts";
+import type { TcpStats } from "./stats.ts";
 
 const { FIN, SYN, RST, ACK, PSH } = TcpFlags;
 /** RFC 7323 5.5: TS.Recent older than 24 days is invalid. */
@@ -327,20 +328,32 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
  * tcp_autorcvbuf), up to what the window scale can advertise.
  */
 function autoSizeReceive(c: Tcb, len: number): void {
-  const cfg = c.ctx.config;
-  const max = Math.min(cfg.recvBufMax, cfg.maxSockBuf, 0xffff << c.rcv.scale);
+  const cfg = c.ctx.config, cap = c.rcv.buf.capacity;
+  const max = Math.min(cfg.recvBufMax, cfg.maxSockBuf, 0xffff << c.rcv.scale, budgetCap(c, cap));
   if (c.rcv.autoSize(len, c.ctx.now(), c.snd.rtt.srtt, c.snd.mss, max)) {
-    c.ctx.stats.bufferAutosize.receive++;
+    grew(c, c.rcv.buf.capacity - cap).receive++;
   }
 }
 
 /** Grows the send buffer while a round trip of data no longer fits it. */
 function autoSizeSend(c: Tcb, acked: number, now: number): void {
-  const cfg = c.ctx.config;
+  const cfg = c.ctx.config, cap = c.snd.buf.capacity;
   const rtt = c.snd.rtt.sampled ? c.snd.rtt.min : 0;
-  if (c.snd.autoSize(acked, now, rtt, c.snd.mss, Math.min(cfg.sendBufMax, cfg.maxSockBuf))) {
-    c.ctx.stats.bufferAutosize.send++;
-  }
+  const max = Math.min(cfg.sendBufMax, cfg.maxSockBuf, budgetCap(c, cap));
+  if (c.snd.autoSize(acked, now, rtt, c.snd.mss, max)) grew(c, c.snd.buf.capacity - cap).send++;
+}
+
+/** The most a buffer of `cap` bytes may grow to within the stack-wide budget. */
+function budgetCap(c: Tcb, cap: number): number {
+  return cap + Math.max(0, c.ctx.config.autosizeBudget - c.ctx.stats.bufferAutosize.bytes);
+}
+
+/** Counts `by` bytes of growth against the budget and the connection; returns the counters. */
+function grew(c: Tcb, by: number): TcpStats["bufferAutosize"] {
+  const a = c.ctx.stats.bufferAutosize;
+  a.bytes += by;
+  c.autosized += by;
+  return a;
 }
 
 /** Lone segments ACKed in quick mode: at the start and after idleness (Linux's TCP_MAX_QUICKACKS). */

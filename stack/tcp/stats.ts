@@ -91,8 +91,12 @@ export function newTcpStats() {
       /** Windows brought back to the initial one after idleness. */
       idleRestarts: 0,
     },
-    /** Socket-buffer autosizing (FreeBSD's recvbuf_auto, sendbuf_auto): steps up. */
-    bufferAutosize: { receive: 0, send: 0 },
+    /**
+     * Socket-buffer autosizing (FreeBSD's recvbuf_auto, sendbuf_auto): steps
+     * up, and the bytes the live connections' buffers have grown by
+     * together (held under net.inet.tcp.autosize_budget).
+     */
+    bufferAutosize: { receive: 0, send: 0, bytes: 0 },
     /** Path-MTU black-hole detection (FreeBSD's tcps_pmtud_blackhole_*). */
     pmtudBlackhole: {
       /** The MSS was lowered to the black-hole MSS after timeouts. */

@@ -143,6 +143,8 @@ export class Tcb {
   listener: ListenerCore | undefined;
   /** Counted in its listener's SYN backlog (half-open). */
   synQueued = false;
+  /** Bytes autosizing grew its buffers by, counted in `tcp.bufferAutosize.bytes`. */
+  autosized = 0;
   /** Hash of the 4-tuple in the connection table. */
   hash = 0;
   /** Pseudo-header sum of the addresses and protocol, or -1 until computed. */

@@ -177,6 +177,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     this.#timed.delete(c);
     c.snd.buf.release();
     c.rcv.buf.release();
+    this.stats.bufferAutosize.bytes -= c.autosized;
+    c.autosized = 0;
     // Counted by the listener that took the SYN, even if another now has the port.
     if (c.synQueued) {
       c.synQueued = false;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_TCP_CONFIG } from "../../stack/tcp/config.ts";
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from "../../stack/tcp/config.ts";
 import { Receiver } from "../../stack/tcp/receiver.ts";
 import { Sender } from "../../stack/tcp/sender.ts";
 import { info } from "../../stack/tcp/user.ts";
@@ -76,8 +76,13 @@ Deno.test("autosize: the send buffer grows when three eighths of it was acknowle
 
 // A 20 MB/s bottleneck with 50 ms each way: a bandwidth-delay product of
 // 2 MB, twice the 1 MiB the buffers start with.
-async function longFatPath(bytes: number, bytesPerMs: number, auto = true) {
-  const tcp = { recvBufAuto: auto, sendBufAuto: auto };
+async function longFatPath(
+  bytes: number,
+  bytesPerMs: number,
+  auto = true,
+  extra: Partial<TcpConfig> = {},
+) {
+  const tcp = { recvBufAuto: auto, sendBufAuto: auto, ...extra };
   const n = net({ tcp }, { tcp });
   n.tracing = false;
   n.ab.delayMs = n.ba.delayMs = 50;
@@ -94,11 +99,14 @@ async function longFatPath(bytes: number, bytesPerMs: number, auto = true) {
     ms: n.now - start,
     sender: info(client.block, n.now),
     receiver: info(server.block, n.now),
-    sent: n.a.tcp.stats.bufferAutosize,
-    received: n.b.tcp.stats.bufferAutosize,
+    sent: { ...n.a.tcp.stats.bufferAutosize },
+    received: { ...n.b.tcp.stats.bufferAutosize },
+    leftAfterClose: 0,
   };
   client.close();
   server.close();
+  await n.run(() => n.a.tcp.connectionCount + n.b.tcp.connectionCount === 0, 600_000);
+  result.leftAfterClose = n.a.tcp.stats.bufferAutosize.bytes + n.b.tcp.stats.bufferAutosize.bytes;
   return result;
 }
 
@@ -112,6 +120,9 @@ Deno.test("autosize: over a 100 ms, 20 MB/s path both buffers grow and 40 MB bea
   assert.ok(r.sender.sndBuf > 2 * MIB, `send buffer ${r.sender.sndBuf}`);
   assert.ok(r.sender.sndBuf <= DEFAULT_TCP_CONFIG.sendBufMax);
   assert.ok(r.received.receive > 0 && r.sent.send > 0, JSON.stringify(r));
+  assert.equal(r.received.bytes, r.receiver.rcvBuf - START, "the budget counts the growth");
+  assert.equal(r.sent.bytes, r.sender.sndBuf - START);
+  assert.equal(r.leftAfterClose, 0, "closed connections give their growth back");
   assert.equal(
     r.received.send + r.sent.receive,
     0,
@@ -143,4 +154,12 @@ Deno.test("autosize: both ends take their first RTT from the timed SYN, not the 
   }
   client.close();
   server.close();
+});
+
+Deno.test("autosize: the stack-wide budget stops growth, and a closed connection gives it back", async () => {
+  const r = await longFatPath(20_000_000, 20_000, true, { autosizeBudget: 600_000 });
+  assert.ok(r.receiver.rcvBuf <= START + 600_000, `receive buffer ${r.receiver.rcvBuf}`);
+  assert.ok(r.sender.sndBuf <= START + 600_000, `send buffer ${r.sender.sndBuf}`);
+  assert.ok(r.received.bytes > 0 && r.received.bytes <= 600_000, JSON.stringify(r.received));
+  assert.equal(r.leftAfterClose, 0);
 });

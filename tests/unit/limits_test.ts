@@ -131,6 +131,7 @@ Deno.test("limits: every cap is a sysctl; bad values are refused and change noth
     ["net.inet.tcp.recvspace", "65536", () => s.tcp.config.rcvBuf],
     ["net.inet.tcp.recvbuf_max", "2097152", () => s.tcp.config.recvBufMax],
     ["net.inet.tcp.sendbuf_max", "2097152", () => s.tcp.config.sendBufMax],
+    ["net.inet.tcp.autosize_budget", "1048576", () => s.tcp.config.autosizeBudget],
     ["net.inet.tcp.reass.maxqueuelen", "10", () => s.tcp.config.maxOutOfOrderRanges],
     ["net.inet.tcp.reass.maxbytes", "4096", () => s.tcp.config.maxOutOfOrderBytes],
     ["net.inet.tcp.user_timeout", "5000", () => s.tcp.config.userTimeoutMs],
