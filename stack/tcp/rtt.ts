@@ -44,7 +44,11 @@ export class RttEstimator {
   srtt = 0;
   /** Whether any sample was taken (a 0 ms RTT is a real sample). */
   sampled = false;
-  /** Smallest sample (ms), Infinity before the first. */
+  /**
+   * Smallest sample (ms) of the connection's life, Infinity before the
+   * first (Linux windows it over 5 minutes; a path that lengthens keeps
+   * the smaller figure here).
+   */
   min = Infinity;
   /** RTT variation (ms). */
   rttvar = 0;
