@@ -1,6 +1,7 @@
 // Loss recovery on SACK connections: RACK's log and reordering window
 // (RFC 8985 6), PRR's rate (RFC 6937), and against a scripted peer a tail
-// loss probe and a lost retransmission, each repaired without an RTO.
+// loss probe and a lost retransmission, each repaired without an RTO, also
+// when the retransmission is the last segment sent.
 
 import assert from "node:assert/strict";
 import { Prr } from "../../stack/tcp/loss/prr.ts";
@@ -189,6 +190,46 @@ Deno.test("rack: a lost retransmission is sent again without waiting for an RTO"
   assert.ok(again, "segment 0 resent a second time");
   assert.equal(peer.stack.tcp.stats.timeouts, 0, "no RTO");
   assert.equal(peer.stack.tcp.stats.sackRecoveries, 1, "within the same recovery");
+});
+
+Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it gets a probe, not an RTO", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  await conn.write(new Uint8Array(MSS)); // a round trip of 5 ms first
+  peer.take();
+  await peer.advance(5);
+  const base = iss + 1 + MSS;
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(510) });
+  await conn.write(new Uint8Array(4 * MSS)); // all of it leaves: nothing new to follow
+  assert.equal(peer.take().filter((s) => s.data.length > 0).length, 4);
+  await peer.advance(1); // within the probe timeout
+  // Segment 0 is lost, 1-3 are SACKed: fast retransmit of segment 0.
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: base,
+    flags: "A",
+    ts: ts(520),
+    sack: [[base + MSS, base + 4 * MSS]],
+  });
+  assert.deepEqual(peer.take().filter((s) => s.data.length > 0).map((s) => s.seq), [base]);
+  // The retransmission is lost too, and no later segment can show it.
+  let probe;
+  for (let t = 0; t < 150 && !probe; t++) {
+    await peer.advance(1);
+    probe = peer.take().find((s) => s.data.length > 0);
+  }
+  assert.ok(probe, "a probe before the 200 ms RTO");
+  assert.deepEqual([probe.seq, probe.data.length], [base, MSS], "the first hole, again");
+  const st = peer.stack.tcp.stats;
+  assert.deepEqual([st.tailLossProbes, st.timeouts, st.sackRecoveries], [1, 0, 1]);
+  // It arrives: the recovery ends, and the probe brings no second reduction.
+  const cwnd = conn.block.snd.cc.cwnd;
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 4 * MSS, flags: "A", ts: ts(540) });
+  assert.equal(conn.block.snd.inRecovery, false);
+  assert.equal(st.tlpRecoveries, 0);
+  assert.ok(conn.block.snd.cc.cwnd >= cwnd);
 });
 
 Deno.test("dsack: a duplicate segment is reported in the next ACK's first SACK block (RFC 2883)", async () => {

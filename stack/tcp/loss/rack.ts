@@ -235,6 +235,16 @@ export class Rack {
   }
 
   /**
+   * End of the first hole: of the ranges from the first on that are not
+   * SACKed, or -1 when the log is empty.
+   */
+  firstHoleEnd(): number {
+    let i = 0;
+    while (i < this.#seq.length && !(this.#flags[i] & SACKED)) i++;
+    return i === 0 ? -1 : this.#end[i - 1];
+  }
+
+  /**
    * Three duplicate ACKs without SACK blocks: the first range is lost
    * (RFC 5681 3.2's fast retransmit, for a peer that sends no blocks).
    */

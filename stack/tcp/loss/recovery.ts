@@ -92,6 +92,9 @@ function enterSackRecovery(c: Tcb, now: number, delivered: number): void {
   c.snd.prr.onAck(delivered, c.snd.pipe, c.snd.cc.ssthresh, c.effMss);
   // The first retransmission goes whatever PRR says (RFC 6937 3).
   if (c.snd.prr.quota < c.sendRoom) c.snd.prr.quota = c.sendRoom;
+  // A probe that led here has done its work, and this reduction answers
+  // what it found: its episode ends, so the recovery may probe in turn.
+  c.snd.tlpEnd = -1;
   c.ptoAt = 0;
 }
 
@@ -143,8 +146,11 @@ export function reorderTimeout(c: Tcb, now: number): void {
 
 /**
  * Arms the probe timeout (RFC 8985 7.2) when a SACK connection has data
- * in flight, is not recovering, and no probe is outstanding; a PTO later
- * than the RTO is not armed, the RTO comes first.
+ * in flight and no probe is outstanding; a PTO later than the RTO is not
+ * armed, the RTO comes first. Unlike RFC 8985, and as FreeBSD's RACK
+ * (rack_tlp_in_recovery), also in fast recovery: a lost retransmission
+ * with nothing sent after it is otherwise found only by the RTO, and
+ * where the path loses whole TSO packets that is most recoveries' tail.
  *
  * @example
  * ```ts
@@ -158,12 +164,14 @@ export function reorderTimeout(c: Tcb, now: number): void {
 export function armProbe(c: Tcb, now: number): void {
   c.ptoAt = 0;
   if (
-    !c.ctx.config.tlp || !c.sackOk || c.snd.inRecovery || c.snd.tlpEnd !== -1 ||
+    !c.ctx.config.tlp || !c.sackOk || c.snd.tlpEnd !== -1 ||
     c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.persistAt !== 0
   ) return;
   const srtt = c.snd.rtt.srtt;
   let pto = srtt > 0 ? 2 * srtt : INITIAL_PTO_MS;
-  if (c.snd.flightSize <= c.effMss) pto += WORST_DELAYED_ACK_MS;
+  // In recovery the peer holds data out of order and ACKs at once
+  // (RFC 5681 4.2), so a lone segment's ACK is not delayed.
+  if (c.snd.flightSize <= c.effMss && !c.snd.inRecovery) pto += WORST_DELAYED_ACK_MS;
   const at = now + pto + PTO_SLACK_MS;
   if (c.rtoAt !== 0 && at >= c.rtoAt) return;
   c.ptoAt = at;
@@ -173,7 +181,10 @@ export function armProbe(c: Tcb, now: number): void {
 /**
  * The probe timeout fired (RFC 8985 7.3): send one segment of new data if
  * the window lets it go, else the last segment again, so the peer's ACK
- * brings the SACK information RACK needs; then the RTO runs as usual.
+ * brings the SACK information RACK needs; then the RTO runs as usual. In
+ * fast recovery the segment sent again is the first hole's, what the RTO
+ * would send; the recovery has already answered the loss, so the probe
+ * episode brings no second window reduction.
  *
  * @example
  * ```ts
@@ -189,19 +200,25 @@ export function armProbe(c: Tcb, now: number): void {
 export function probeTimeout(c: Tcb, now: number): void {
   c.ptoAt = 0;
   // A shut window is the persist timer's to probe.
-  if (c.snd.inRecovery || c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.snd.wnd === 0) {
-    return;
-  }
+  if (c.snd.una === c.snd.max || c.snd.nxt !== c.snd.max || c.snd.wnd === 0) return;
   if (c.persistAt !== 0) return;
   const avail = seqDiff(c.snd.dataEnd, c.snd.nxt);
   const room = c.snd.wnd - seqDiff(c.snd.nxt, c.snd.una);
   const len = Math.min(avail, c.sendRoom);
+  const fin = c.snd.finQueued && c.snd.max === seqAdd(c.snd.dataEnd, 1);
   if (avail > 0 && room >= len) {
     sendSegment(c, c.snd.nxt, len, len === avail ? ACK | PSH : ACK);
     c.snd.tlpRetransmitted = false;
+  } else if (c.snd.inRecovery) {
+    // Up to one MSS from SND.UNA within the first hole, FIN included.
+    const holeEnd = c.snd.rack.firstHoleEnd();
+    const finInHole = fin && holeEnd === c.snd.max;
+    const n = Math.min(c.sendRoom, seqDiff(finInHole ? c.snd.dataEnd : holeEnd, c.snd.una));
+    const withFin = finInHole && seqAdd(c.snd.una, n) === c.snd.dataEnd;
+    sendSegment(c, c.snd.una, n, withFin ? ACK | FIN : ACK);
+    c.snd.tlpRetransmitted = false;
   } else {
     // The highest segment sent: up to one MSS ending at SND.MAX, FIN included.
-    const fin = c.snd.finQueued && c.snd.max === seqAdd(c.snd.dataEnd, 1);
     const top = fin ? c.snd.dataEnd : c.snd.max;
     const n = Math.min(c.sendRoom, seqDiff(top, c.snd.una));
     sendSegment(c, seqAdd(top, -n), n, fin ? ACK | FIN : ACK);
