@@ -232,6 +232,31 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
   assert.ok(conn.block.snd.cc.cwnd >= cwnd);
 });
 
+Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not for the next 10 ms tick", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await open(peer);
+  await conn.write(new Uint8Array(MSS)); // a round trip of 2 ms first
+  peer.take();
+  await peer.advance(2);
+  const base = iss + 1 + MSS;
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(502) });
+  await conn.write(new Uint8Array(3 * MSS));
+  peer.take();
+  const first = conn.block.ptoAt;
+  assert.ok(first > peer.now);
+  const wakes: number[] = [];
+  peer.stack.tcp.onWake = (at) => wakes.push(at);
+  // The first segment's ACK moves the probe later; the wake-up asked for
+  // the first time comes, and finds nothing due.
+  await peer.advance(1);
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + MSS, flags: "A", ts: ts(503) });
+  const moved = conn.block.ptoAt;
+  assert.ok(moved > first);
+  wakes.length = 0;
+  peer.stack.tick(first);
+  assert.deepEqual(wakes, [moved]);
+});
+
 Deno.test("dsack: a duplicate segment is reported in the next ACK's first SACK block (RFC 2883)", async () => {
   const peer = new Peer();
   const { conn, iss, ts } = await open(peer);
