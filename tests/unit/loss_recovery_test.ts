@@ -115,6 +115,27 @@ async function open(peer: Peer, opts: { ts?: boolean } = {}) {
 
 const MSS = 1448;
 
+/** An open connection with one round trip of `ms` measured; `base` is where its data goes on. */
+async function openTimed(peer: Peer, ms: number) {
+  const o = await open(peer);
+  await o.conn.write(new Uint8Array(MSS));
+  peer.take();
+  await peer.advance(ms);
+  const base = o.iss + 1 + MSS;
+  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: o.ts(500 + ms) });
+  return { ...o, base };
+}
+
+/** The first data segment the stack sends within `ms`, in 1 ms steps, or undefined. */
+async function nextData(peer: Peer, ms: number) {
+  for (let t = 0; t < ms; t++) {
+    await peer.advance(1);
+    const seg = peer.take().find((s) => s.data.length > 0);
+    if (seg) return seg;
+  }
+  return undefined;
+}
+
 Deno.test("tlp: a lost tail gets a probe, not an RTO, and RACK repairs the rest (RFC 8985 7)", async () => {
   const peer = new Peer();
   const { conn, iss, ts } = await open(peer);
@@ -125,11 +146,7 @@ Deno.test("tlp: a lost tail gets a probe, not an RTO, and RACK repairs the rest 
   // The first two arrive; the last two are lost.
   peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 2 * MSS, flags: "A", ts: ts(520) });
   peer.take();
-  let probe;
-  for (let t = 0; t < 150 && !probe; t++) {
-    await peer.advance(1);
-    probe = peer.take().find((s) => s.data.length > 0);
-  }
+  const probe = await nextData(peer, 150);
   assert.ok(probe, "a probe before the 200 ms RTO");
   assert.equal(probe.seq, base + 3 * MSS, "the probe is the last segment");
   assert.equal(peer.stack.tcp.stats.tailLossProbes, 1);
@@ -143,11 +160,7 @@ Deno.test("tlp: a lost tail gets a probe, not an RTO, and RACK repairs the rest 
     ts: ts(540),
     sack: [[base + 3 * MSS, base + 4 * MSS]],
   });
-  let repair;
-  for (let t = 0; t < 50 && !repair; t++) {
-    await peer.advance(1);
-    repair = peer.take().find((s) => s.data.length > 0);
-  }
+  const repair = await nextData(peer, 50);
   assert.ok(repair, "the hole is resent");
   assert.equal(repair.seq, base + 2 * MSS);
   const st = peer.stack.tcp.stats;
@@ -194,12 +207,7 @@ Deno.test("rack: a lost retransmission is sent again without waiting for an RTO"
 
 Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it gets a probe, not an RTO", async () => {
   const peer = new Peer();
-  const { conn, iss, ts } = await open(peer);
-  await conn.write(new Uint8Array(MSS)); // a round trip of 5 ms first
-  peer.take();
-  await peer.advance(5);
-  const base = iss + 1 + MSS;
-  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(510) });
+  const { conn, base, ts } = await openTimed(peer, 5);
   await conn.write(new Uint8Array(4 * MSS)); // all of it leaves: nothing new to follow
   assert.equal(peer.take().filter((s) => s.data.length > 0).length, 4);
   await peer.advance(1); // within the probe timeout
@@ -215,11 +223,7 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
   });
   assert.deepEqual(peer.take().filter((s) => s.data.length > 0).map((s) => s.seq), [base]);
   // The retransmission is lost too, and no later segment can show it.
-  let probe;
-  for (let t = 0; t < 150 && !probe; t++) {
-    await peer.advance(1);
-    probe = peer.take().find((s) => s.data.length > 0);
-  }
+  const probe = await nextData(peer, 150);
   assert.ok(probe, "a probe before the 200 ms RTO");
   assert.deepEqual([probe.seq, probe.data.length], [base, MSS], "the first hole, again");
   const st = peer.stack.tcp.stats;
@@ -234,12 +238,7 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
 
 Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not for the next 10 ms tick", async () => {
   const peer = new Peer();
-  const { conn, iss, ts } = await open(peer);
-  await conn.write(new Uint8Array(MSS)); // a round trip of 2 ms first
-  peer.take();
-  await peer.advance(2);
-  const base = iss + 1 + MSS;
-  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(502) });
+  const { conn, base, ts } = await openTimed(peer, 2);
   await conn.write(new Uint8Array(3 * MSS));
   peer.take();
   const first = conn.block.ptoAt;
