@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Prr } from "../../stack/tcp/loss/prr.ts";
 import { Rack } from "../../stack/tcp/loss/rack.ts";
-import { ISN, P, passiveOpen, Peer } from "../_peer.ts";
+import { ISN, P, passiveOpen, Peer, settle } from "../_peer.ts";
 
 Deno.test("rack: a hole is lost at once after three SACKed segments, not before", () => {
   const r = new Rack();
@@ -234,6 +234,38 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
   assert.equal(conn.block.snd.inRecovery, false);
   assert.equal(st.tlpRecoveries, 0);
   assert.ok(conn.block.snd.cc.cwnd >= cwnd);
+});
+
+Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN again with it", async () => {
+  const peer = new Peer();
+  const { conn, base, ts } = await openTimed(peer, 5);
+  await conn.write(new Uint8Array(3 * MSS));
+  conn.close();
+  await settle();
+  assert.deepEqual(peer.take().map((s) => [s.seq - base, s.data.length, s.flags]), [
+    [0, MSS, "A"],
+    [MSS, MSS, "A"],
+    [2 * MSS, MSS, "PA"],
+    [3 * MSS, 0, "FA"],
+  ]);
+  await peer.advance(1);
+  // Segment 0 lost, 1 SACKed: one segment is no DupThresh, so RACK's
+  // reordering window runs out before segment 0 goes again.
+  const ack = (a: number, t: number, sack?: [number, number][]) =>
+    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: a, flags: "A", ts: ts(t), sack });
+  ack(base, 511, [[base + MSS, base + 2 * MSS]]);
+  const again = await nextData(peer, 20);
+  assert.equal(again?.seq, base);
+  // It arrives: a partial ACK, still in recovery. Segment 2 and the FIN,
+  // sent before it, are lost, and RACK sends them again: lost too, with
+  // nothing sent after them. The probe sends both at once.
+  ack(base + 2 * MSS, 520);
+  assert.equal(conn.block.snd.inRecovery, true);
+  assert.equal((await nextData(peer, 20))?.seq, base + 2 * MSS);
+  const probe = await nextData(peer, 150);
+  assert.ok(probe, "a probe before the 200 ms RTO");
+  assert.deepEqual([probe.seq - base, probe.data.length, probe.flags], [2 * MSS, MSS, "FA"]);
+  assert.equal(peer.stack.tcp.stats.timeouts, 0);
 });
 
 Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not for the next 10 ms tick", async () => {
