@@ -268,6 +268,22 @@ Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN
   assert.equal(peer.stack.tcp.stats.timeouts, 0);
 });
 
+Deno.test("tlp: in recovery, a peer that SACKs SND.UNA itself still gets a probe from SND.UNA", async () => {
+  const peer = new Peer();
+  const { conn, base, ts } = await openTimed(peer, 5);
+  await conn.write(new Uint8Array(4 * MSS));
+  peer.take();
+  await peer.advance(1);
+  const ack = (t: number, sack: [number, number][]) =>
+    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(t), sack });
+  ack(520, [[base + MSS, base + 4 * MSS]]); // segment 0 lost: fast retransmit
+  assert.equal((await nextData(peer, 1))?.seq, base);
+  ack(521, [[base, base + 4 * MSS]]); // a block that holds SND.UNA: no hole left
+  const probe = await nextData(peer, 150);
+  assert.ok(probe, "a probe before the 200 ms RTO");
+  assert.deepEqual([probe.seq, probe.data.length], [base, MSS]);
+});
+
 Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not for the next 10 ms tick", async () => {
   const peer = new Peer();
   const { conn, base, ts } = await openTimed(peer, 2);

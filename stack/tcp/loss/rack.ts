@@ -236,7 +236,8 @@ export class Rack {
 
   /**
    * End of the first hole: of the ranges from the first on that are not
-   * SACKed, or -1 when the log is empty.
+   * SACKed, or -1 when there are none (an empty log, or a peer that
+   * SACKed SND.UNA itself).
    */
   firstHoleEnd(): number {
     let i = 0;

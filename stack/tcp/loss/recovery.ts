@@ -211,7 +211,8 @@ export function probeTimeout(c: Tcb, now: number): void {
     c.snd.tlpRetransmitted = false;
   } else if (c.snd.inRecovery) {
     // Up to one MSS from SND.UNA within the first hole, FIN included.
-    const holeEnd = c.snd.rack.firstHoleEnd();
+    let holeEnd = c.snd.rack.firstHoleEnd();
+    if (holeEnd === -1) holeEnd = c.snd.max;
     const finInHole = fin && holeEnd === c.snd.max;
     const n = Math.min(c.sendRoom, seqDiff(finInHole ? c.snd.dataEnd : holeEnd, c.snd.una));
     const withFin = finInHole && seqAdd(c.snd.una, n) === c.snd.dataEnd;
