@@ -327,7 +327,7 @@ export function tcpOutput(c: Tcb, uncork = false): void {
     let len = Math.max(0, Math.min(avail, maxSeg, room));
     // Linux's tcp_cwnd_test: a packet of at most half the window, so at
     // least two are in flight and the SACK of one shows the other lost.
-    if (!recovering && len > full) len = Math.min(len, Math.max(full, c.snd.cc.cwnd >>> 1));
+    if (!recovering && len > full) len = Math.min(len, Math.max(full, c.snd.cc.cwnd / 2));
     // With TSO, a burst that stops short of the data ends on a segment
     // boundary, so the device never makes a runt in the middle of a stream.
     if (len > full && len < avail) len -= len % full;
