@@ -294,7 +294,15 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
   const hadGap = c.rcv.buf.rangeCount > 0;
   // Autosizing measures a bulk stream: in order, with no loss to repair.
   if (!hadGap && c.ctx.config.recvBufAuto) autoSizeReceive(c, len);
-  const adv = c.rcv.buf.write(0, buf, off, len);
+  let adv = 0;
+  const direct = c.rcv.direct;
+  if (direct !== undefined && !hadGap && c.rcv.buf.readable === 0) {
+    // A reader waits with its buffer: what fits goes there, not via ours.
+    adv = Math.min(len, direct.length - c.rcv.directLen);
+    direct.set(buf.subarray(off, off + adv), c.rcv.directLen);
+    c.rcv.directLen += adv;
+  }
+  if (adv < len) adv += c.rcv.buf.write(0, buf, off + adv, len - adv);
   c.rcv.nxt = seqAdd(c.rcv.nxt, adv);
   s.bytesReceived += adv;
   c.rcv.bytesReceived += adv;

@@ -74,6 +74,13 @@ export class Receiver {
   lastRecvAt = 0;
   /** In-order bytes received from the peer. */
   bytesReceived = 0;
+  /**
+   * The buffer of a reader waiting on an empty receive buffer: in-order
+   * data goes straight into it, one copy instead of two (into the buffer,
+   * then out of it); `directLen` bytes so far.
+   */
+  direct: Uint8Array | undefined;
+  directLen = 0;
   /** In-order arrivals per half round trip, for autosizing (FreeBSD's rfbuf_ts and rfbuf_cnt). */
   readonly arrivals: RoundTripMeter = new RoundTripMeter();
 

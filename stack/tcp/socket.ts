@@ -150,7 +150,31 @@ export class TcpConn implements ConnectionEvents {
       }
       this.#readSinceYield = 0;
       if (n === null) return null;
+      const direct = await this.#waitForData(p);
+      if (direct > 0) return direct;
+    }
+  }
+
+  /**
+   * Waits for data to read, lending `p` to the receiver when no other read
+   * waits: in-order data that arrives meanwhile goes straight into it.
+   * Returns how many bytes did.
+   */
+  async #waitForData(p: Uint8Array): Promise<number> {
+    const rcv = this.#c.rcv;
+    const lent = rcv.direct === undefined;
+    if (lent) {
+      rcv.direct = p;
+      rcv.directLen = 0;
+    }
+    try {
       await new Promise<void>((r) => this.#readers.push(r));
+      return lent ? rcv.directLen : 0;
+    } finally {
+      if (lent) {
+        rcv.direct = undefined;
+        rcv.directLen = 0;
+      }
     }
   }
 

@@ -550,6 +550,47 @@ Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACK
   assert.equal(peer.stack.tcp.stats.delayedAcks, 1);
 });
 
+Deno.test("tcp: a waiting read takes in-order data straight into its buffer, the rest after it in order", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  const bytes = (from: number, n: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (from + i) & 255);
+  const seg = (at: number, n: number) =>
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1 + at,
+      ack: iss + 1,
+      flags: "A",
+      data: bytes(at, n),
+      ts: ts(502),
+    });
+  const buf = new Uint8Array(3000);
+  const reading = conn.read(buf);
+  await settle();
+  // Two segments in one batch: the first and part of the second fit the
+  // waiting buffer; the rest is queued in the receive buffer.
+  seg(0, 1448);
+  seg(1448, 1448 * 2);
+  const rcv = conn.block.rcv;
+  assert.deepEqual([rcv.directLen, rcv.buf.readable], [3000, 4344 - 3000]);
+  assert.equal(await reading, 3000);
+  assert.deepEqual(buf, bytes(0, 3000));
+  const rest = new Uint8Array(4000);
+  assert.equal(await conn.read(rest), 1344);
+  assert.deepEqual(rest.subarray(0, 1344), bytes(3000, 1344));
+  // Out of order, nothing goes straight in; the segment that fills the gap
+  // goes through the buffer too, which then holds both, in order.
+  const later = conn.read(buf);
+  await settle();
+  seg(4344 + 1448, 1448);
+  seg(4344, 1448);
+  assert.deepEqual([rcv.directLen, rcv.buf.readable], [0, 2896]);
+  assert.equal(await later, 2896);
+  assert.deepEqual(buf.subarray(0, 2896), bytes(4344, 2896));
+  assert.equal(rcv.direct, undefined, "the buffer is given back");
+});
+
 Deno.test("tcp: coalesced segments read in one turn get one ACK, unless a quarter of the buffer waits", async () => {
   const peer = new Peer({ tcp: { rcvBuf: 1 << 20 } });
   const { iss, ts } = await passiveOpen(peer);
