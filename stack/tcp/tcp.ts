@@ -387,17 +387,19 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** Runs due timers and expires TIME_WAIT records. */
   tick(now: number): void {
+    // A probe or reordering timer moved later after its wake-up was asked
+    // for (every ACK moves the probe) is asked for again, or it would wait
+    // for the next tick: the earliest of them, once.
+    let next = Infinity;
     for (const c of this.#timed) {
       if (!runTimers(c, now)) {
         this.#timed.delete(c);
         continue;
       }
-      // A probe or reordering timer moved later after its wake-up was asked
-      // for (every ACK moves the probe) is asked for again, or it would wait
-      // for the next tick.
-      const fine = c.ptoAt === 0 ? c.reoAt : c.reoAt === 0 ? c.ptoAt : Math.min(c.ptoAt, c.reoAt);
-      if (fine !== 0) this.onWake?.(fine);
+      if (c.ptoAt !== 0 && c.ptoAt < next) next = c.ptoAt;
+      if (c.reoAt !== 0 && c.reoAt < next) next = c.reoAt;
     }
+    if (next !== Infinity) this.onWake?.(next);
     this.timewait.scan(now);
   }
 
