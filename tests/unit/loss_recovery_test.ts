@@ -115,15 +115,20 @@ async function open(peer: Peer, opts: { ts?: boolean } = {}) {
 
 const MSS = 1448;
 
-/** An open connection with one round trip of `ms` measured; `base` is where its data goes on. */
+/**
+ * An open connection with one round trip of `ms` measured; `base` is where
+ * its data goes on, and `ack` sends the peer's ACK with a TSval and SACK blocks.
+ */
 async function openTimed(peer: Peer, ms: number) {
   const o = await open(peer);
+  const ack = (a: number, tsVal: number, sack?: [number, number][]) =>
+    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: a, flags: "A", ts: o.ts(tsVal), sack });
   await o.conn.write(new Uint8Array(MSS));
   peer.take();
   await peer.advance(ms);
   const base = o.iss + 1 + MSS;
-  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: o.ts(500 + ms) });
-  return { ...o, base };
+  ack(base, 500 + ms);
+  return { ...o, base, ack };
 }
 
 /** The first data segment the stack sends within `ms`, in 1 ms steps, or undefined. */
@@ -207,20 +212,12 @@ Deno.test("rack: a lost retransmission is sent again without waiting for an RTO"
 
 Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it gets a probe, not an RTO", async () => {
   const peer = new Peer();
-  const { conn, base, ts } = await openTimed(peer, 5);
+  const { conn, base, ack } = await openTimed(peer, 5);
   await conn.write(new Uint8Array(4 * MSS)); // all of it leaves: nothing new to follow
   assert.equal(peer.take().filter((s) => s.data.length > 0).length, 4);
   await peer.advance(1); // within the probe timeout
   // Segment 0 is lost, 1-3 are SACKed: fast retransmit of segment 0.
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: base,
-    flags: "A",
-    ts: ts(520),
-    sack: [[base + MSS, base + 4 * MSS]],
-  });
+  ack(base, 520, [[base + MSS, base + 4 * MSS]]);
   assert.deepEqual(peer.take().filter((s) => s.data.length > 0).map((s) => s.seq), [base]);
   // The retransmission is lost too, and no later segment can show it.
   const probe = await nextData(peer, 150);
@@ -230,7 +227,7 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
   assert.deepEqual([st.tailLossProbes, st.timeouts, st.sackRecoveries], [1, 0, 1]);
   // It arrives: the recovery ends, and the probe brings no second reduction.
   const cwnd = conn.block.snd.cc.cwnd;
-  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + 4 * MSS, flags: "A", ts: ts(540) });
+  ack(base + 4 * MSS, 540);
   assert.equal(conn.block.snd.inRecovery, false);
   assert.equal(st.tlpRecoveries, 0);
   assert.ok(conn.block.snd.cc.cwnd >= cwnd);
@@ -238,7 +235,7 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
 
 Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN again with it", async () => {
   const peer = new Peer();
-  const { conn, base, ts } = await openTimed(peer, 5);
+  const { conn, base, ack } = await openTimed(peer, 5);
   await conn.write(new Uint8Array(3 * MSS));
   conn.close();
   await settle();
@@ -251,8 +248,6 @@ Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN
   await peer.advance(1);
   // Segment 0 lost, 1 SACKed: one segment is no DupThresh, so RACK's
   // reordering window runs out before segment 0 goes again.
-  const ack = (a: number, t: number, sack?: [number, number][]) =>
-    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: a, flags: "A", ts: ts(t), sack });
   ack(base, 511, [[base + MSS, base + 2 * MSS]]);
   const again = await nextData(peer, 20);
   assert.equal(again?.seq, base);
@@ -270,15 +265,13 @@ Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN
 
 Deno.test("tlp: in recovery, a peer that SACKs SND.UNA itself still gets a probe from SND.UNA", async () => {
   const peer = new Peer();
-  const { conn, base, ts } = await openTimed(peer, 5);
+  const { conn, base, ack } = await openTimed(peer, 5);
   await conn.write(new Uint8Array(4 * MSS));
   peer.take();
   await peer.advance(1);
-  const ack = (t: number, sack: [number, number][]) =>
-    peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base, flags: "A", ts: ts(t), sack });
-  ack(520, [[base + MSS, base + 4 * MSS]]); // segment 0 lost: fast retransmit
+  ack(base, 520, [[base + MSS, base + 4 * MSS]]); // segment 0 lost: fast retransmit
   assert.equal((await nextData(peer, 1))?.seq, base);
-  ack(521, [[base, base + 4 * MSS]]); // a block that holds SND.UNA: no hole left
+  ack(base, 521, [[base, base + 4 * MSS]]); // a block that holds SND.UNA: no hole left
   const probe = await nextData(peer, 150);
   assert.ok(probe, "a probe before the 200 ms RTO");
   assert.deepEqual([probe.seq, probe.data.length], [base, MSS]);
@@ -286,7 +279,7 @@ Deno.test("tlp: in recovery, a peer that SACKs SND.UNA itself still gets a probe
 
 Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not for the next 10 ms tick", async () => {
   const peer = new Peer();
-  const { conn, base, ts } = await openTimed(peer, 2);
+  const { conn, base, ack } = await openTimed(peer, 2);
   await conn.write(new Uint8Array(3 * MSS));
   peer.take();
   const first = conn.block.ptoAt;
@@ -296,7 +289,7 @@ Deno.test("tlp: a probe timer an ACK moved later asks for its wake-up again, not
   // The first segment's ACK moves the probe later; the wake-up asked for
   // the first time comes, and finds nothing due.
   await peer.advance(1);
-  peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: base + MSS, flags: "A", ts: ts(503) });
+  ack(base + MSS, 503);
   const moved = conn.block.ptoAt;
   assert.ok(moved > first);
   wakes.length = 0;
