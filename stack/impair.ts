@@ -374,6 +374,7 @@ export class ImpairedLink {
         this.#in.offer(buf, len, this.#clock());
         this.#arm();
       },
+      takeYield: () => stack.takeYield?.() ?? false,
     };
   }
 

@@ -14,6 +14,12 @@ export interface PacketHandler {
    * (already verified, or left partial by a local sender).
    */
   receive(buf: Uint8Array<ArrayBuffer>, len: number, csumValid?: boolean): void;
+  /**
+   * Whether the last packets left the application something to do now (a
+   * read that waited is satisfied): the caller should let the event loop
+   * run before it hands over the next packet. Reading clears it.
+   */
+  takeYield?(): boolean;
 }
 
 /** virtio_net_hdr GSO types (linux/virtio_net.h). */

@@ -122,6 +122,11 @@ export class Stack implements PacketHandler {
     });
   }
 
+  /** Whether the application has something to do before the next packet ({@linkcode PacketHandler.takeYield}). */
+  takeYield(): boolean {
+    return this.tcp.takeYield();
+  }
+
   /** Handles one packet from the link. */
   receive(buf: Uint8Array, len: number, csumValid = false): void {
     const cap = this.#capture;

@@ -216,6 +216,12 @@ export class PacketLoop implements Link {
           // A bug in packet handling must not take the device down.
           console.error("tunstack: packet handler failed:", err);
         }
+        // The application has work now (a reader's buffer is full): its
+        // turn comes before the rest of the queue is read.
+        if (handler.takeYield?.()) {
+          n++;
+          break;
+        }
       }
       if (n > 0) {
         this.stats.batches++;

@@ -301,6 +301,7 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
     adv = Math.min(len, direct.length - c.rcv.directLen);
     direct.set(buf.subarray(off, off + adv), c.rcv.directLen);
     c.rcv.directLen += adv;
+    if (c.rcv.directLen === direct.length) c.ctx.yieldToReader();
   }
   if (adv < len) adv += c.rcv.buf.write(0, buf, off + adv, len - adv);
   c.rcv.nxt = seqAdd(c.rcv.nxt, adv);

@@ -60,6 +60,13 @@ export interface TcpContext {
   deferAck(c: Tcb): void;
   /** Run `c`'s output after the application has had one turn (its corked tail). */
   deferOutput(c: Tcb): void;
+  /**
+   * A reader's lent buffer is full: ask the packet source to let the
+   * application run before the next packet, so that the reader takes it
+   * and lends its buffer again instead of the rest of the batch going
+   * through the receive buffer (a second copy).
+   */
+  yieldToReader(): void;
 }
 
 /**

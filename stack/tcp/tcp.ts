@@ -60,6 +60,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #listeners = new Map<number, ListenerCore>();
   #timed = new Set<Tcb>();
   #deferred: Tcb[] = [];
+  #yieldAsked = false;
   #seg = new TcpSegment();
   #isn: IsnGenerator;
   #ports: EphemeralPorts;
@@ -295,6 +296,17 @@ export class TcpLayer implements TcpContext, AcceptHost {
   deferOutput(c: Tcb): void {
     c.snd.corkedTail = true;
     this.#defer(c);
+  }
+
+  yieldToReader(): void {
+    this.#yieldAsked = true;
+  }
+
+  /** Whether a reader asked for a turn since the last call (the stack's `takeYield`). */
+  takeYield(): boolean {
+    const asked = this.#yieldAsked;
+    this.#yieldAsked = false;
+    return asked;
   }
 
   #defer(c: Tcb): void {

@@ -550,7 +550,7 @@ Deno.test("tcp: delayed ACK fires after its timeout; every second segment is ACK
   assert.equal(peer.stack.tcp.stats.delayedAcks, 1);
 });
 
-Deno.test("tcp: a waiting read takes in-order data straight into its buffer, the rest after it in order", async () => {
+Deno.test("tcp: a waiting read takes in-order data straight into its buffer, asks for its turn when full, the rest after it in order", async () => {
   const peer = new Peer();
   const { conn, iss, ts } = await passiveOpen(peer);
   const bytes = (from: number, n: number) =>
@@ -569,11 +569,14 @@ Deno.test("tcp: a waiting read takes in-order data straight into its buffer, the
   const reading = conn.read(buf);
   await settle();
   // Two segments in one batch: the first and part of the second fit the
-  // waiting buffer; the rest is queued in the receive buffer.
+  // waiting buffer; the rest is queued in the receive buffer. The buffer
+  // once full, the stack asks its packet source for the reader's turn.
   seg(0, 1448);
+  assert.equal(peer.stack.takeYield(), false, "room left in the reader's buffer");
   seg(1448, 1448 * 2);
   const rcv = conn.block.rcv;
   assert.deepEqual([rcv.directLen, rcv.buf.readable], [3000, 4344 - 3000]);
+  assert.deepEqual([peer.stack.takeYield(), peer.stack.takeYield()], [true, false]);
   assert.equal(await reading, 3000);
   assert.deepEqual(buf, bytes(0, 3000));
   const rest = new Uint8Array(4000);
