@@ -134,3 +134,15 @@ Deno.test("buffers: a released ring serves the next buffer, given back only when
   assert.equal(c.read(out), 2);
   assert.deepEqual([...out], [4, 5]);
 });
+
+Deno.test("buffers: a gone connection's send ring is given back with its unsent bytes dropped", () => {
+  // An aborted bulk sender still holds data; its ring must serve the next
+  // connection (an odd capacity, so that no other test's spare answers).
+  const cap = 300_001;
+  const b = new SendBuffer(cap);
+  assert.equal(b.append(new Uint8Array(cap).fill(9), 0, cap), cap);
+  b.release();
+  assert.equal(b.length, 0, "nothing is left to send");
+  const next = growRing(EMPTY, 0, cap, cap);
+  assert.equal(next[0], 9, "the next ring of that size is the released one, not a fresh one");
+});

@@ -74,12 +74,17 @@ export class SendBuffer {
     this.#len -= n;
   }
 
-  /** Gives the ring back for reuse when it holds nothing (the connection is gone). */
+  /**
+   * Gives the ring back for reuse: the connection is gone, and what it still
+   * held will never be sent (an abort: RFC 9293 3.10.7.1, queued SENDs are
+   * reset). Kept, the ring of every aborted bulk sender was garbage, and
+   * the next one faulted in a fresh megabyte.
+   */
   release(): void {
-    if (this.#len !== 0) return;
     releaseRing(this.#buf);
     this.#buf = EMPTY;
     this.#head = 0;
+    this.#len = 0;
   }
 
   /** Copies `n` bytes starting `from` bytes after the front into `dst[dstOff]`. */
