@@ -432,7 +432,7 @@ async function requestResponse(makers: [string, () => Promise<Target>][]): Promi
   // Every server up at once, for `interleaved`.
   const servers: { name: string; client: Netns; url: string }[] = [];
   const cleanups: (() => Promise<void>)[] = [];
-  const table: Record<string, Record<string, RrRun>> = {};
+  const table: Record<string, Record<string, RrRun & { runs: RrRun[] }>> = {};
   try {
     for (const [name, make] of makers) {
       const t = await make();
@@ -464,6 +464,7 @@ async function requestResponse(makers: [string, () => Promise<Target>][]): Promi
           perSec: Math.round(median(rs.map((r) => r.perSec))),
           p50Us: pick((r) => r.p50Us),
           p99Us: pick((r) => r.p99Us),
+          runs: rs,
         };
         console.log(
           `  ${name.padEnd(8)} ${load.key.padEnd(8)} ${
@@ -714,7 +715,7 @@ async function underLoss(gvisor: boolean): Promise<void> {
   ];
   if (gvisor) makers.splice(2, 0, ["gvisor", () => gvisorTarget(), ["down", "up"]]);
   // Every server up at once, for `interleaved`.
-  const loss: Record<string, Record<string, LossRun>> = {};
+  const loss: Record<string, Record<string, LossRun & { runs: LossRun[] }>> = {};
   const up: {
     name: string;
     t: Target;
@@ -755,6 +756,8 @@ async function underLoss(gvisor: boolean): Promise<void> {
           loss[name][`${dir} ${p * 100}%`] = {
             mbPerSec: median(rs.map((r) => r.mbPerSec)),
             rexmitPerMb: rex.length ? median(rex) : undefined,
+            // Every run too: the spread says as much as the median here.
+            runs: rs,
           };
           console.log(
             `  ${name.padEnd(12)} ${dir.padEnd(4)} ${String(p * 100).padEnd(4)}% ${
