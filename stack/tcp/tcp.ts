@@ -61,6 +61,9 @@ export class TcpLayer implements TcpContext, AcceptHost {
   #timed = new Set<Tcb>();
   #deferred: Tcb[] = [];
   #yieldAsked = false;
+  /** The clock read once for the segment being processed (`#stamped` while it is). */
+  #stamp = 0;
+  #stamped = false;
   #seg = new TcpSegment();
   #isn: IsnGenerator;
   #ports: EphemeralPorts;
@@ -93,7 +96,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   now(): number {
-    return this.#clock();
+    return this.#stamped ? this.#stamp : this.#clock();
   }
 
   /** Connections in the table (not TIME_WAIT records). */
@@ -144,7 +147,15 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const c = this.#table.find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
       s.demux.connection++;
-      segmentArrives(c, seg);
+      // One clock reading per segment, as Linux's tcp_mstamp: the ACK's
+      // processing and what it sends share it (a reading per step otherwise).
+      this.#stamp = this.#clock();
+      this.#stamped = true;
+      try {
+        segmentArrives(c, seg);
+      } finally {
+        this.#stamped = false;
+      }
       return;
     }
     const tw = this.timewait;
