@@ -13,6 +13,7 @@ import { Icmp } from "./icmp.ts";
 import { IpLayer } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
 import { type CapturedPacket, Verdicts } from "./capture.ts";
+import { WakeTimer } from "./_wake.ts";
 import type { TcpConfig } from "./tcp/config.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
@@ -73,8 +74,7 @@ export class Stack implements PacketHandler {
   /** The clock. */
   readonly clock: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #wake: ReturnType<typeof setTimeout> | undefined;
-  #wakeAt = 0;
+  #wake: WakeTimer<ReturnType<typeof setTimeout>> | undefined;
 
   /** Creates a stack; attach it to a link before it can send. */
   constructor(options: StackOptions) {
@@ -172,21 +172,19 @@ export class Stack implements PacketHandler {
   start(): void {
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => this.tick(), TICK_MS);
-    this.tcp.onWake = (at) => {
-      if (this.#wake !== undefined && this.#wakeAt <= at) return;
-      if (this.#wake !== undefined) clearTimeout(this.#wake);
-      this.#wakeAt = at;
-      this.#wake = setTimeout(() => {
-        this.#wake = undefined;
-        this.tick();
-      }, Math.max(0, at - this.clock()));
-    };
+    const wake = this.#wake = new WakeTimer(
+      this.clock,
+      () => this.tick(),
+      setTimeout,
+      clearTimeout,
+    );
+    this.tcp.onWake = (at) => wake.request(at);
   }
 
   /** Stops the timers and resets every connection. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    if (this.#wake !== undefined) clearTimeout(this.#wake);
+    this.#wake?.cancel();
     this.#timer = this.#wake = undefined;
     this.tcp.onWake = undefined;
     this.tcp.shutdown();
