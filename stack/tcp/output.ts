@@ -108,13 +108,13 @@ export function sendSegment(
     f.wscale = (active ? ctx.config.windowScale : c.offeredScale) ? c.rcv.scale : -1;
     f.sackPermitted = active ? ctx.config.sack : c.sackOk;
     f.timestamp = active ? ctx.config.timestamps : c.tsOk;
-    f.tsVal = c.tsNow();
+    f.tsVal = c.tsNow(now);
     f.tsEcr = active ? 0 : c.rcv.tsRecent;
     // RFC 7323 2.2: the window in a SYN is never scaled.
     f.window = Math.min(0xffff, c.rcv.buf.window);
   } else {
     f.timestamp = c.tsOk;
-    f.tsVal = c.tsNow();
+    f.tsVal = c.tsNow(now);
     f.tsEcr = c.rcv.tsRecent;
     f.window = flags & RST ? 0 : windowField(c);
     if (c.sackOk && (c.rcv.buf.rangeCount > 0 || c.rcv.dsackLeft !== -1) && !(flags & RST)) {

@@ -244,9 +244,9 @@ export class Tcb {
       : 0;
   }
 
-  /** Our current timestamp value (RFC 7323 5.4: 1 ms clock plus offset). */
-  tsNow(): number {
-    return timestampClock(this.ctx.now(), this.tsOffset);
+  /** Our timestamp value (RFC 7323 5.4: 1 ms clock plus offset), now or at a time already read. */
+  tsNow(now: number = this.ctx.now()): number {
+    return timestampClock(now, this.tsOffset);
   }
 
   /**

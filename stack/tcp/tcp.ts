@@ -87,7 +87,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const cfg = this.config;
     this.#ports = new EphemeralPorts(cfg.ephemeralLow, cfg.ephemeralHigh);
     this.timewait = new TimeWaitTable(
-      { ip, tcpStats: this.stats, now: clock },
+      { ip, tcpStats: this.stats, now: () => this.now() },
       { ...DEFAULT_TIMEWAIT_SETTINGS, ...timewait },
       autoMaxTcpTw(cfg.ephemeralLow, cfg.ephemeralHigh, cfg.maxConnections),
     );
@@ -123,6 +123,18 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /** A TCP segment from the IP layer. */
   input(d: IpDatagram): void {
+    // One clock reading per segment, as Linux's tcp_mstamp: its processing
+    // and what it sends share it (a reading per step otherwise).
+    this.#stamp = this.#clock();
+    this.#stamped = true;
+    try {
+      this.#input(d);
+    } finally {
+      this.#stamped = false;
+    }
+  }
+
+  #input(d: IpDatagram): void {
     const s = this.stats;
     s.segmentsReceived++;
     if (d.multicast) {
@@ -147,15 +159,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const c = this.#table.find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
       s.demux.connection++;
-      // One clock reading per segment, as Linux's tcp_mstamp: the ACK's
-      // processing and what it sends share it (a reading per step otherwise).
-      this.#stamp = this.#clock();
-      this.#stamped = true;
-      try {
-        segmentArrives(c, seg);
-      } finally {
-        this.#stamped = false;
-      }
+      segmentArrives(c, seg);
       return;
     }
     const tw = this.timewait;
