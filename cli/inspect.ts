@@ -237,6 +237,9 @@ export function formatConnections(rows: ConnectionInfo[], details: boolean, head
           : ` bbr:(mode:${r.bbr.mode},bw:${+(r.bbr.bandwidthBytesPerSec * 8 / 1e6).toFixed(
             1,
           )}Mbps,mrtt:${r.bbr.minRttMs === null ? "-" : ms(r.bbr.minRttMs)})`) +
+        (r.pacingRateBytesPerSec === null
+          ? ""
+          : ` pacing_rate:${+(r.pacingRateBytesPerSec * 8 / 1e6).toFixed(1)}Mbps`) +
         ` snd_wnd:${r.sndWnd} rcvbuf:${r.rcvBuf} sndbuf:${r.sndBuf}` +
         ` bytes_acked:${r.bytesAcked} bytes_received:${r.bytesReceived}` +
         ` retrans:${r.retransmits}` +

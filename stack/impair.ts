@@ -214,8 +214,12 @@ export class Impairer {
   #order = 0;
   /** When the rate's wire is free again, ms. */
   #wireFreeAt = 0;
-  /** Packets waiting for the wire (for `limit`). */
-  #queued = 0;
+  /**
+   * When each packet given to the rate's wire has left it, ms, oldest
+   * first: those not yet gone are the queue `limit` bounds. Packets only
+   * delayed are on the wire, not in its queue.
+   */
+  #wireEnds: number[] = [];
 
   /** `deliver` receives each packet that survives, when its time comes. */
   constructor(
@@ -253,12 +257,17 @@ export class Impairer {
     if (s.jitterMs > 0) at = Math.max(now, at + (2 * r() - 1) * s.jitterMs);
     if (s.rateBps > 0) {
       // A bottleneck: each packet occupies the wire for its length at the rate.
-      if (this.#queued >= s.limit) {
+      const ends = this.#wireEnds;
+      let gone = 0;
+      while (gone < ends.length && ends[gone] <= now) gone++;
+      if (gone > 0) ends.splice(0, gone);
+      if (ends.length >= s.limit) {
         c.queueDrops++;
         return;
       }
       const start = Math.max(now, this.#wireFreeAt);
       this.#wireFreeAt = start + (n * 8 * 1000) / s.rateBps;
+      ends.push(this.#wireFreeAt);
       at += this.#wireFreeAt - now;
     }
     if (s.reorder > 0 && r() < s.reorder) {
@@ -276,7 +285,6 @@ export class Impairer {
   }
 
   #hold(h: Held): void {
-    if (this.#spec.rateBps > 0) this.#queued++;
     // Sorted by (at, order); most inserts land at the end.
     const q = this.#held;
     let i = q.length;
@@ -290,7 +298,6 @@ export class Impairer {
     let i = 0;
     while (i < q.length && q[i].at <= now) {
       const h = q[i++];
-      if (this.#spec.rateBps > 0) this.#queued--;
       this.#deliver(h.packet, h.packet.length);
     }
     if (i > 0) q.splice(0, i);

@@ -23,8 +23,10 @@ export interface Impairment {
   reorderMs?: number;
   /** One-way delay, ms. */
   delayMs?: number;
-  /** A bottleneck: bytes per ms the wire carries, packets queueing for it without limit. */
+  /** A bottleneck: bytes per ms the wire carries, packets queueing for it. */
   bytesPerMs?: number;
+  /** Bytes the bottleneck's queue holds; a packet that would not fit is dropped (default: no limit). */
+  queueBytes?: number;
   /** Drop packets for which this returns true (after the random impairments). */
   filter?: (packet: Uint8Array) => boolean;
 }
@@ -88,6 +90,8 @@ export class SimNetwork {
   readonly trace: { at: number; from: "a" | "b"; packet: Uint8Array }[] = [];
   /** Keep `trace` (off for bulk transfers). */
   tracing = true;
+  /** Packets a full bottleneck queue dropped (`queueBytes`). */
+  queueDrops = 0;
   #queue: Pending[] = [];
   #seq = 0;
   /** When each direction's bottleneck is free again, ms. */
@@ -113,6 +117,12 @@ export class SimNetwork {
     if (imp.filter?.(packet)) return;
     let at = this.now + (imp.delayMs ?? 0.05);
     if (imp.bytesPerMs) {
+      // What waits for the wire is the time it stays busy, in bytes.
+      const queued = (this.#wireFree[from] - this.now) * imp.bytesPerMs;
+      if (imp.queueBytes !== undefined && queued + packet.length > imp.queueBytes) {
+        this.queueDrops++;
+        return;
+      }
       const start = Math.max(this.now, this.#wireFree[from]);
       this.#wireFree[from] = start + packet.length / imp.bytesPerMs;
       at += this.#wireFree[from] - this.now;

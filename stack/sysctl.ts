@@ -114,6 +114,13 @@ const KNOBS: Record<string, Knob> = {
     "HyStart++ (RFC 9406): leave the first slow start when the RTT grows, not at the first loss",
     "hystart",
   ),
+  "net.inet.tcp.pacing": intKnob(
+    "Pacing, in TSO packets of a millisecond's data: 0 none, 1 BBR at its model's rate, 2 NewReno and CUBIC too (200% of cwnd/SRTT in slow start, 120% after)",
+    tcp,
+    "pacing",
+    0,
+    2,
+  ),
   "net.inet.tcp.slowstart_after_idle": tcpBool(
     "After an RTO without a segment from the peer, send again from the initial window (RFC 5681 4.1)",
     "slowStartAfterIdle",

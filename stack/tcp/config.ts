@@ -40,6 +40,11 @@ export interface TcpConfig extends RtoSettings {
   congestion: CongestionName;
   /** HyStart++ (RFC 9406) in the first slow start; off: RFC 3465's slow start throughout. */
   hystart: boolean;
+  /**
+   * Pacing (see `pacing.ts`): 0 none, 1 BBR at the rate it sets, 2 NewReno
+   * and CUBIC too, at Linux's rates for them.
+   */
+  pacing: number;
   /** Restart from the initial window after an RTO's idleness (RFC 5681 4.1). */
   slowStartAfterIdle: boolean;
   /** Offer and use SACK (RFC 2018). */
@@ -137,6 +142,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   autosizeBudget: 256 << 20,
   congestion: "newreno",
   hystart: true,
+  pacing: 1,
   slowStartAfterIdle: true,
   sack: true,
   tlp: true,

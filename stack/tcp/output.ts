@@ -23,6 +23,7 @@ import {
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
 import type { Tcb, TcpContext } from "./tcb.ts";
 import { armProbe, retransmitLost } from "./loss/recovery.ts";
+import { pacedBurst, paceSent, paceWait, pacingRate } from "./pacing.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
 const hdr = new TcpRepr();
@@ -154,6 +155,7 @@ export function sendSegment(
   const s = ctx.stats;
   s.freebsd.tcps_sndtotal++;
   if (len > 0) {
+    paceSent(c, len, now, pacingRate(c));
     s.dataSegmentsSent++;
     s.bytesSent += len;
     // Data that answers the peer's within the delayed-ACK time: ping-pong
@@ -243,13 +245,14 @@ export function sendAck(c: Tcb): void {
 
 /**
  * Most data in one segment: one MSS, or with TSO as many whole segments as
- * fit a 64 KB packet (the device cuts them up).
+ * fit a 64 KB packet (the device cuts them up), or when paced at `rate`
+ * a millisecond's worth.
  */
-function tsoLimit(c: Tcb): number {
+function tsoLimit(c: Tcb, rate: number): number {
   const ip = c.ctx.ip;
   if (ip.gsoMax <= ip.mtu) return c.sendRoom;
   const room = ip.gsoMax - (c.local.length === 4 ? 20 : 40) - 60;
-  return Math.max(c.effMss, room - (room % c.effMss));
+  return pacedBurst(rate, c.effMss, Math.max(c.effMss, room - (room % c.effMss)));
 }
 
 /**
@@ -313,8 +316,9 @@ export function tcpOutput(c: Tcb, uncork = false): void {
   // In SACK recovery, what RACK judged lost goes first; PRR (or BBR's
   // window) sets the pace.
   const recovering = c.snd.inRecovery && c.sackOk;
-  const maxSeg = tsoLimit(c);
-  let sent = recovering && retransmitLost(c, maxSeg);
+  const rate = pacingRate(c);
+  const maxSeg = tsoLimit(c, rate);
+  let sent = recovering && retransmitLost(c, maxSeg, rate);
   const full = c.sendRoom;
   let newData = false;
   for (;;) {
@@ -358,6 +362,7 @@ export function tcpOutput(c: Tcb, uncork = false): void {
       const swsOk = len >= c.snd.maxWnd / 2;
       if (!resend && !nagleOk && !swsOk) break;
     }
+    if (len > 0 && paceWait(c, rate)) break;
     let flags = ACK;
     if (len > 0 && len === avail) flags |= PSH;
     if (fin) flags |= FIN;
@@ -380,7 +385,8 @@ export function tcpOutput(c: Tcb, uncork = false): void {
   // A zero window met after a timeout rewound SND.NXT is probed the same
   // way, for as long as the peer answers (RFC 1122 4.2.2.17), instead of
   // retransmitting into it until the retries run out.
-  const waiting = seqDiff(c.snd.dataEnd, c.snd.nxt) > 0 && c.rtoAt === 0 && c.persistAt === 0;
+  const waiting = seqDiff(c.snd.dataEnd, c.snd.nxt) > 0 && c.rtoAt === 0 && c.persistAt === 0 &&
+    c.paceAt === 0;
   if (waiting && (c.snd.nxt === c.snd.max || c.snd.wnd === 0)) armPersist(c);
   if (!sent && c.rcv.ackNow) sendAck(c);
 }

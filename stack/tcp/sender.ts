@@ -68,6 +68,8 @@ export class Sender {
   smallEnd = 0;
   /** A partial TSO packet waits for the end of the turn (autocorking, see `tcpOutput`). */
   corkedTail = false;
+  /** The pacing clock: when the next data segment may leave, ms (see `pacing.ts`). */
+  nextSendAt = 0;
 
   /** RTT estimator. */
   readonly rtt: RttEstimator;

@@ -179,6 +179,8 @@ export class Tcb {
   ptoAt = 0;
   /** RACK's reordering timer (RFC 8985 6.2 step 5). */
   reoAt = 0;
+  /** Pacing: data waits until then (see `pacing.ts`). */
+  paceAt = 0;
   /** Delayed-ACK timer. */
   delackAt = 0;
   /** Persist (zero-window probe) timer. */

@@ -425,6 +425,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
       }
       if (c.ptoAt !== 0 && c.ptoAt < next) next = c.ptoAt;
       if (c.reoAt !== 0 && c.reoAt < next) next = c.reoAt;
+      if (c.paceAt !== 0 && c.paceAt < next) next = c.paceAt;
     }
     if (next !== Infinity) this.onWake?.(next);
     this.timewait.scan(now);

@@ -36,6 +36,7 @@ export function stopTimers(c: Tcb): void {
   c.rtoAt =
     c.ptoAt =
     c.reoAt =
+    c.paceAt =
     c.delackAt =
     c.persistAt =
     c.keepAt =
@@ -62,6 +63,10 @@ export function runTimers(c: Tcb, now: number): boolean {
     reorderTimeout(c, now);
     tcpOutput(c);
   }
+  if (c.paceAt !== 0 && now >= c.paceAt) {
+    c.paceAt = 0;
+    tcpOutput(c);
+  }
   if (c.persistAt !== 0 && now >= c.persistAt) persistTimeout(c, now);
   if (gone(c)) return false;
   if (c.delackAt !== 0 && now >= c.delackAt) {
@@ -78,7 +83,8 @@ export function runTimers(c: Tcb, now: number): boolean {
     c.finWait2At = 0;
     if (c.state === "FIN-WAIT-2") closeConnection(c);
   }
-  return c.rtoAt !== 0 || c.ptoAt !== 0 || c.reoAt !== 0 || c.persistAt !== 0 || c.delackAt !== 0 ||
+  return c.rtoAt !== 0 || c.ptoAt !== 0 || c.reoAt !== 0 || c.paceAt !== 0 || c.persistAt !== 0 ||
+    c.delackAt !== 0 ||
     c.keepAt !== 0 ||
     c.finWait2At !== 0;
 }

@@ -9,6 +9,7 @@
  */
 
 import { Bbr, type BbrMode } from "./cc/bbr.ts";
+import { pacingRate } from "./pacing.ts";
 import { closeConnection } from "./lifecycle.ts";
 import { sendAbortReset, tcpOutput } from "./output.ts";
 import { isSynchronized, receivesData, type TcpState } from "./state.ts";
@@ -182,6 +183,8 @@ export interface ConnectionInfo extends ConnectionStatus {
   ssthresh: number | null;
   /** BBR's model of the path (null under NewReno or CUBIC). */
   bbr: { mode: BbrMode; bandwidthBytesPerSec: number; minRttMs: number | null } | null;
+  /** The rate data is paced at, bytes per second (null: not paced; `net.inet.tcp.pacing`). */
+  pacingRateBytesPerSec: number | null;
   /** Send MSS (the peer's, clamped to the path). */
   mss: number;
   /** Window scale shifts, ours to receive and the peer's (null without scaling). */
@@ -245,6 +248,7 @@ export function info(c: Tcb, now: number): ConnectionInfo {
         minRttMs: c.snd.cc.minRtt === Infinity ? null : c.snd.cc.minRtt,
       }
       : null,
+    pacingRateBytesPerSec: pacingRate(c) > 0 ? Math.round(pacingRate(c) * 1000) : null,
     mss: c.snd.mss,
     rcvWscale: scaled ? c.rcv.scale : null,
     sndWscale: scaled ? c.snd.scale : null,

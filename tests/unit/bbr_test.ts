@@ -258,9 +258,11 @@ Deno.test("bbr: ss -i shows the model of a connection that has sent", async () =
   assert.ok(row.bbr.minRttMs !== null && row.bbr.minRttMs >= 2, `min RTT ${row.bbr.minRttMs}`);
   assert.match(
     formatConnections([row], true),
-    /cwnd:\d+ bbr:\(mode:(startup|drain|probe_bw|probe_rtt),bw:[\d.]+Mbps,mrtt:[\d.]+\)/,
+    /cwnd:\d+ bbr:\(mode:(startup|drain|probe_bw|probe_rtt),bw:[\d.]+Mbps,mrtt:[\d.]+\) pacing_rate:[\d.]+Mbps/,
   );
+  assert.equal(row.pacingRateBytesPerSec, Math.round(client.block.snd.cc.pacingRate! * 1000));
   assert.equal(info(server.block, n.now).bbr, null, "the other end runs NewReno");
+  assert.equal(info(server.block, n.now).pacingRateBytesPerSec, null, "... unpaced");
   client.close();
   server.close();
 });

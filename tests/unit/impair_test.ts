@@ -143,6 +143,26 @@ Deno.test("impair: rate spaces packets by their length and tail-drops past the q
   assert.equal(times.length, 6);
 });
 
+Deno.test("impair: packets that only wait out the delay are past the queue, as on a long wire", () => {
+  let delivered = 0;
+  // 1 ms per packet on the wire, 50 ms of delay after it, a queue of 2.
+  const imp = new Impairer(
+    { ...noImpairment(), rateBps: 12e6, delayMs: 50, limit: 2 },
+    rng(1),
+    () => delivered++,
+  );
+  // One packet a millisecond for 40 ms: the wire keeps up, so nothing
+  // queues, though 40 are held for the delay at the end.
+  for (let now = 0; now < 40; now++) imp.offer(new Uint8Array(1500), 1500, now);
+  assert.equal(imp.counters.queueDrops, 0);
+  // Four at once: the queue (the packet on the wire counted, as above)
+  // takes two, and two are dropped.
+  for (let i = 0; i < 4; i++) imp.offer(new Uint8Array(1500), 1500, 40);
+  assert.equal(imp.counters.queueDrops, 2);
+  imp.release(200);
+  assert.equal(delivered, 42);
+});
+
 Deno.test("impair: ImpairedLink delays what the stack sends, on the real clock", async () => {
   const sent: Uint8Array[] = [];
   const received: number[] = [];

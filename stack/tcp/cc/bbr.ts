@@ -19,9 +19,13 @@
  * products the window holds three send bursts and what ACK aggregation
  * needs (Linux's extra_acked).
  *
- * Not done: pacing. Without it the gain cycle of PROBE_BW (1.25, 0.75,
- * then 1) would have nothing to act on, so it is left out; the window's
- * second bandwidth-delay product is what probes for more.
+ * The pacing rate (see `pacing.ts`) is the bandwidth times a gain, less
+ * 1%: 2/ln 2 in STARTUP (where it never falls), its inverse in DRAIN, 1
+ * in PROBE_RTT, and in PROBE_BW a cycle of eight phases of a minimum RTT
+ * each, 1.25 to probe for more bandwidth (until the pipe holds 1.25
+ * BDPs or a loss), 0.75 to drain what that queued (until the pipe is
+ * one BDP), then six at 1. Unpaced, the window's second bandwidth-delay
+ * product is what probes for more.
  *
  * @module
  */
@@ -52,6 +56,12 @@ const MAX_QUANTUM = 65536;
 const EXTRA_ACKED_ROUNDS = 5;
 /** Most time's worth of bandwidth the aggregation allowance may add, ms (bbr_extra_acked_max_us). */
 const EXTRA_ACKED_MAX_MS = 100;
+/** PROBE_BW's pacing gains, a phase per minimum RTT (Linux's bbr_pacing_gain). */
+const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+/** Paced this much below the estimate, so that a queue its errors build drains (bbr_pacing_margin_percent). */
+const PACING_MARGIN = 0.99;
+/** The round trip the first pacing rate assumes before any sample, ms (as Linux without an SRTT). */
+const INITIAL_RTT_MS = 1;
 
 /** BBR's state machine. */
 export type BbrMode = "startup" | "drain" | "probe_bw" | "probe_rtt";
@@ -108,11 +118,37 @@ export class Bbr implements CongestionControl {
   #extraRounds = 0;
   #epochAt = -1;
   #epochAcked = 0;
+  // PROBE_BW's gain cycle.
+  #cycleIdx = 0;
+  #cycleAt = 0;
+  #cycleLoss = false;
+  #pacingRate: number;
+  #seenRtt = false;
 
   /** Starts in STARTUP with RFC 6928's initial window for `mss`. */
   constructor(mss: number) {
     this.#mss = mss;
     this.cwnd = initialWindow(mss);
+    this.#pacingRate = (HIGH_GAIN * this.cwnd) / INITIAL_RTT_MS;
+  }
+
+  /** The rate to pace at, bytes per ms. */
+  get pacingRate(): number {
+    return this.#pacingRate;
+  }
+
+  /** The gain on the bandwidth that the pacing rate has now. */
+  get pacingGain(): number {
+    switch (this.mode) {
+      case "startup":
+        return HIGH_GAIN;
+      case "drain":
+        return 1 / HIGH_GAIN;
+      case "probe_bw":
+        return PROBE_BW_GAINS[this.#cycleIdx];
+      default:
+        return 1;
+    }
   }
 
   /** Estimated bottleneck bandwidth, bytes per ms (0 before a sample). */
@@ -154,14 +190,17 @@ export class Bbr implements CongestionControl {
     }
     this.#updateBandwidth(rs, roundStart);
     this.#updateAckAggregation(rs, now, roundStart);
+    this.#updateCyclePhase(pipe, now);
     this.#updateMinRtt(rs, pipe, now, roundStart);
     if (this.mode === "startup" && this.#filled) this.mode = "drain";
-    if (this.mode === "drain" && pipe <= this.#bdp(1)) this.mode = "probe_bw";
+    if (this.mode === "drain" && pipe <= this.#bdp(1)) this.#enterProbeBw(now);
+    this.#setPacingRate(rs.rtt);
     this.#setCwnd(rs, pipe, delivered);
   }
 
   /** Fast recovery begins: packet conservation for a round (Linux's bbr_set_cwnd_to_recover_or_restore). */
   onLoss(): void {
+    this.#cycleLoss = true;
     this.#saveCwnd();
     this.#conservation = true;
     this.#enteredRecovery = true;
@@ -201,6 +240,61 @@ export class Bbr implements CongestionControl {
     const bw = this.bandwidth;
     if (bw === 0 || this.#minRtt === Infinity) return initialWindow(this.#mss);
     return gain * bw * this.#minRtt;
+  }
+
+  /** Room for a send burst: a millisecond's data (Linux's TSO goal), 2 segments to 64 KiB. */
+  get #quantum(): number {
+    return Math.min(MAX_QUANTUM, Math.max(2 * this.#mss, this.bandwidth));
+  }
+
+  /** What `gain` BDPs put in flight, bursts included (Linux's bbr_inflight). */
+  #inflight(gain: number): number {
+    return this.#bdp(gain) + 3 * this.#quantum;
+  }
+
+  /**
+   * PROBE_BW starts at a phase of the cycle picked from the clock (Linux
+   * picks at random), never at 0.75, so flows that started together do
+   * not probe together.
+   */
+  #enterProbeBw(now: number): void {
+    this.mode = "probe_bw";
+    const start = Math.floor(now * 1000) % (PROBE_BW_GAINS.length - 1);
+    this.#cycleIdx = (2 + start) % PROBE_BW_GAINS.length;
+    this.#cycleAt = now;
+    this.#cycleLoss = false;
+  }
+
+  /** The next phase of the cycle once this one has run its course (Linux's bbr_is_next_cycle_phase). */
+  #updateCyclePhase(pipe: number, now: number): void {
+    if (this.mode !== "probe_bw") return;
+    const gain = PROBE_BW_GAINS[this.#cycleIdx];
+    const fullLength = now - this.#cycleAt > this.#minRtt;
+    const next = gain > 1
+      ? fullLength && (this.#cycleLoss || pipe >= this.#inflight(gain))
+      : gain < 1
+      ? fullLength || pipe <= this.#inflight(1)
+      : fullLength;
+    if (!next) return;
+    this.#cycleIdx = (this.#cycleIdx + 1) % PROBE_BW_GAINS.length;
+    this.#cycleAt = now;
+    this.#cycleLoss = false;
+  }
+
+  /**
+   * Linux's bbr_set_pacing_rate: the first RTT sample replaces the
+   * initial rate's guess of 1 ms; STARTUP only raises the rate after it,
+   * its bandwidth still growing.
+   */
+  #setPacingRate(rtt: number): void {
+    if (!this.#seenRtt && rtt > 0) {
+      this.#seenRtt = true;
+      this.#pacingRate = (HIGH_GAIN * this.cwnd) / rtt;
+    }
+    const bw = this.bandwidth;
+    if (bw === 0) return;
+    const rate = this.pacingGain * bw * PACING_MARGIN;
+    if (this.#filled || rate > this.#pacingRate) this.#pacingRate = rate;
   }
 
   #updateBandwidth(rs: RateSample, roundStart: boolean): void {
@@ -286,7 +380,8 @@ export class Bbr implements CongestionControl {
     if (this.#probeRttRoundDone && now >= this.#probeRttDoneAt) {
       this.#minRttAt = now;
       this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
-      this.mode = this.#filled ? "probe_bw" : "startup";
+      if (this.#filled) this.#enterProbeBw(now);
+      else this.mode = "startup";
     }
   }
 
@@ -294,10 +389,8 @@ export class Bbr implements CongestionControl {
     const mss = this.#mss;
     const acked = rs.newlyDelivered;
     const gain = this.mode === "startup" || this.mode === "drain" ? HIGH_GAIN : CWND_GAIN;
-    // Room for three bursts of a millisecond's data (Linux's TSO goal), 2 segments to 64 KiB.
-    const quantum = Math.min(MAX_QUANTUM, Math.max(2 * mss, this.bandwidth));
     const target = Math.max(
-      this.#bdp(gain) + 3 * quantum + this.#aggregationAllowance,
+      this.#inflight(gain) + this.#aggregationAllowance,
       MIN_CWND_SEGMENTS * mss,
     );
     let cwnd = this.cwnd;

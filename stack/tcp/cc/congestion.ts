@@ -31,6 +31,8 @@ export interface CongestionControl {
   ssthresh: number;
   /** Whether PRR (RFC 6937) paces fast recovery; if not, recovery sends the window less the pipe. */
   readonly prr: boolean;
+  /** The rate to pace data at, bytes per ms, for algorithms that set one (BBR). */
+  readonly pacingRate?: number;
   /**
    * Every ACK that delivered data, in recovery too, once loss detection has
    * run: its delivery rate sample, the pipe after it, the time, and the

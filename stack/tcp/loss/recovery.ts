@@ -12,6 +12,7 @@ import { TcpFlags } from "../../wire/tcp.ts";
 import { sendSegment } from "../output.ts";
 import { seqAdd, seqDiff, seqGe, seqLt } from "../seq.ts";
 import type { Tcb } from "../tcb.ts";
+import { paceWait } from "../pacing.ts";
 
 const { ACK, FIN, PSH } = TcpFlags;
 
@@ -235,7 +236,8 @@ export function probeTimeout(c: Tcb, now: number): void {
 /**
  * In fast recovery: sends again what RACK judged lost, in sequence order,
  * in packets of up to `maxSeg` bytes (TSO), as far as PRR's quota (or
- * BBR's window) goes. Returns true when something was sent.
+ * BBR's window) goes and pacing at `rate` (bytes per ms, 0: none) lets
+ * it. Returns true when something was sent.
  *
  * @example
  * ```ts
@@ -245,7 +247,7 @@ export function probeTimeout(c: Tcb, now: number): void {
  * retransmitLost(conn); // false: RACK judged nothing lost
  * ```
  */
-export function retransmitLost(c: Tcb, maxSeg = c.sendRoom): boolean {
+export function retransmitLost(c: Tcb, maxSeg = c.sendRoom, rate = 0): boolean {
   let sent = false;
   const full = c.sendRoom;
   for (let r = c.snd.rack.nextLost(); r !== undefined; r = c.snd.rack.nextLost()) {
@@ -259,6 +261,7 @@ export function retransmitLost(c: Tcb, maxSeg = c.sendRoom): boolean {
     if (data > allowance) data = allowance >= full ? allowance - (allowance % full) : 0;
     const fin = finEnd && seqAdd(seq, data) === c.snd.dataEnd;
     if (data <= 0 && !fin) break;
+    if (data > 0 && paceWait(c, rate)) break;
     sendSegment(c, seq, data, fin ? ACK | FIN : ACK);
     sent = true;
   }
