@@ -54,23 +54,16 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
   const remote = new Uint8Array(family === 4 ? 4 : 16);
   if (family === 4) remote.set([10, 0, 0, 0]);
   else remote.set(parseIp("2001:db8:1::")!);
+  // The fields tcp_twstart copies, in the connection block's two halves.
   const block = {
     remote,
     localPort: 80,
     remotePort: 0,
-    sndMax: 1,
-    rcvNxt: 2,
-    iss: 3,
-    irs: 4,
-    rcvAdv: 65537,
-    rcvScale: 0,
+    snd: { max: 1, iss: 3 },
+    rcv: { nxt: 2, irs: 4, scale: 0, tsRecent: 5, ackNow: false, buf: { window: 65535 } },
     tsOk: true,
-    tsRecent: 5,
     tsOffset: 6,
     createdAt: 0,
-    noDelay: false,
-    keepAlive: false,
-    ackNow: false,
   };
   const c = block as unknown as Tcb;
   const set = (i: number) => {

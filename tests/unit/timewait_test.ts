@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { sysctlSet } from "../../stack/sysctl.ts";
 import { autoMaxTcpTw } from "../../stack/tcp/timewait/timewait.ts";
+import { runScale } from "../../bench/timewait_scale.ts";
 import { ip, tcpBytes, type TcpSpec } from "../_packets.ts";
 import { ISN, listen80, P, passiveOpen, Peer, type Seen, settle } from "../_peer.ts";
 
@@ -461,4 +462,13 @@ Deno.test("timewait: TSvals continue across incarnations to the same peer (offse
     tcp.timestampOffset(ip("192.0.2.2"), ip("192.0.2.9")),
     "another peer, another offset",
   );
+});
+
+Deno.test("timewait: the bench's scale run fills, finds and expires every record of both families", async () => {
+  // deno task bench part 1 at a thousandth of its size: that it runs, not how fast.
+  for (const family of [4, 6] as const) {
+    const r = await runScale(family, 1000);
+    assert.equal(r.entries, 1000);
+    assert.ok(r.slabBytesPerEntry > 0 && r.insertPerSec > 0 && r.expirePerSec > 0);
+  }
 });

@@ -317,9 +317,8 @@ export class TimeWaitTable {
     const v6 = addrLen === 16;
     const w0 = readU32(buf, off);
     const h = hashTuple(this.#seed, buf, off, addrLen, remotePort, localPort);
-    const table = this.#hash;
-    const mask = table.length - 1;
-    for (let i = h & mask;; i = (i + 1) & mask) {
+    const table = this.#hash, size = table.length;
+    for (let i = homeCell(h, size);; i = i + 1 === size ? 0 : i + 1) {
       const e = table[i];
       if (e === 0) return NIL;
       if (e < 0) continue;
@@ -647,10 +646,12 @@ export class TimeWaitTable {
     this.#rehash();
   }
 
-  // Index size: a power of two at least 4/3 of the slab (load <= 0.75).
+  // Index size: 1.5 cells per slab slot, so a full slab loads it to 2/3
+  // and tombstones have room to gather before a rebuild. Any size will do
+  // (see homeCell): a power of two at 1,000,000 records would be 2^21
+  // cells, 8.4 bytes a record instead of 6.
   #rehash(): void {
-    let size = 16;
-    while (size < (this.#cap * 4) / 3) size *= 2;
+    const size = Math.max(16, Math.ceil(this.#cap * 1.5));
     this.#hash = new Int32Array(size);
     this.#deleted = 0;
     for (const q of this.#fifos.values()) {
@@ -679,22 +680,20 @@ export class TimeWaitTable {
     // of the index, rebuild it first (`slot` is not in it yet). Only inserts
     // get here, never an expiry tick: deleting keeps live + deleted constant.
     if ((this.#count + 1 + this.#deleted) * 4 > this.#hash.length * 3) this.#rehash();
-    const t = this.#hash;
-    const mask = t.length - 1;
-    let i = this.#slotHash(slot) & mask;
-    while (t[i] > 0) i = (i + 1) & mask;
+    const t = this.#hash, size = t.length;
+    let i = homeCell(this.#slotHash(slot), size);
+    while (t[i] > 0) i = i + 1 === size ? 0 : i + 1;
     if (t[i] < 0) this.#deleted--;
     t[i] = slot + 1;
   }
 
   #unhash(slot: number): void {
-    const t = this.#hash;
-    const mask = t.length - 1;
-    for (let i = this.#slotHash(slot) & mask;; i = (i + 1) & mask) {
+    const t = this.#hash, size = t.length;
+    for (let i = homeCell(this.#slotHash(slot), size);; i = i + 1 === size ? 0 : i + 1) {
       if (t[i] === 0) return;
       if (t[i] === slot + 1) {
         // Mark deleted; if the next cell is empty the run can end here.
-        if (t[(i + 1) & mask] === 0) t[i] = 0;
+        if (t[i + 1 === size ? 0 : i + 1] === 0) t[i] = 0;
         else {
           t[i] = -1;
           this.#deleted++;
@@ -703,6 +702,13 @@ export class TimeWaitTable {
       }
     }
   }
+}
+
+// The index cell a 32-bit hash starts probing at, in an index of `size`
+// cells (Lemire's multiply-shift range reduction: uniform for any size,
+// and below `size` since the product's rounding cannot reach it).
+function homeCell(h: number, size: number): number {
+  return Math.floor(((h >>> 0) * size) / 4294967296);
 }
 
 // A copy of one slab column with room for `cap` entries.
