@@ -129,7 +129,13 @@ async function loadgen(
   args: string[],
   timeoutMs = 300_000,
 ): Promise<Record<string, number>> {
-  const out = await t.client.ok([`${BIN}/loadgen`, ...args], timeoutMs);
+  let out;
+  try {
+    out = await t.client.ok([`${BIN}/loadgen`, ...args], timeoutMs);
+  } catch (e) {
+    // Say what the server was doing: a stack that stopped answering, or exited.
+    throw t.log ? new Error(`${(e as Error).message}\n${t.name}: ${t.log()}`) : e;
+  }
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 

@@ -34,6 +34,8 @@ export interface Target {
   pid?: number;
   /** The server's own namespace, when it has one (the kernel's). */
   server?: Netns;
+  /** What the serving process has printed lately, for a load that failed (tunstack's). */
+  log?(): string;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,10 @@ export async function tunstackTarget(flags: string[] = []): Promise<Target> {
     client: ns,
     host: "192.0.2.2",
     pid: p.pid,
+    log: () =>
+      `${p.ended ? "exited" : "running"}; stdout: ${p.stdout.slice(-1500)} stderr: ${
+        p.stderr.slice(-1500)
+      }`,
     async close() {
       await ns.close();
       await Deno.remove(ns.controlDir, { recursive: true }).catch(() => {});

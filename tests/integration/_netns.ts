@@ -49,6 +49,11 @@ export class Proc {
     return this.child.pid;
   }
 
+  /** Whether the process has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /** Waits until `pattern` shows in stdout or stderr. */
   async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
     const end = Date.now() + timeoutMs;
