@@ -16,10 +16,14 @@ function sha(text: string): string {
  * against the same bytes, 'a'..'z' repeated, made locally.
  */
 async function checkedDownload(ns: Netns, n: number, seconds: number): Promise<void> {
+  // pipefail: a transfer curl gave up on fails with curl's own words, not
+  // as a hash of what arrived before it stopped.
   const down = await ns.ok([
-    "sh",
+    "bash",
+    "-o",
+    "pipefail",
     "-c",
-    `curl -sS --fail -m ${seconds} http://192.0.2.2/bytes/${n} | sha256sum`,
+    `curl -sS --fail -m ${seconds} -w '%{stderr}%{size_download} bytes' http://192.0.2.2/bytes/${n} | sha256sum`,
   ], (seconds + 10) * 1000);
   const want = await ns.ok([
     "sh",
