@@ -118,8 +118,10 @@ export class SimNetwork {
     let at = this.now + (imp.delayMs ?? 0.05);
     if (imp.bytesPerMs) {
       // What waits for the wire is the time it stays busy, in bytes.
-      const queued = (this.#wireFree[from] - this.now) * imp.bytesPerMs;
-      if (imp.queueBytes !== undefined && queued + packet.length > imp.queueBytes) {
+      if (
+        imp.queueBytes !== undefined &&
+        (this.#wireFree[from] - this.now) * imp.bytesPerMs + packet.length > imp.queueBytes
+      ) {
         this.queueDrops++;
         return;
       }

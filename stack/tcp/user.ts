@@ -229,6 +229,7 @@ export interface ConnectionInfo extends ConnectionStatus {
 export function info(c: Tcb, now: number): ConnectionInfo {
   // After the handshake options are negotiated, offeredScale means "in use".
   const scaled = c.offeredScale && c.state !== "SYN-SENT";
+  const pace = pacingRate(c);
   return {
     ...status(c),
     localAddress: formatIp(c.local),
@@ -248,7 +249,7 @@ export function info(c: Tcb, now: number): ConnectionInfo {
         minRttMs: c.snd.cc.minRtt === Infinity ? null : c.snd.cc.minRtt,
       }
       : null,
-    pacingRateBytesPerSec: pacingRate(c) > 0 ? Math.round(pacingRate(c) * 1000) : null,
+    pacingRateBytesPerSec: pace > 0 ? Math.round(pace * 1000) : null,
     mss: c.snd.mss,
     rcvWscale: scaled ? c.rcv.scale : null,
     sndWscale: scaled ? c.snd.scale : null,

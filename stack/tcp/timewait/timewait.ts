@@ -318,7 +318,7 @@ export class TimeWaitTable {
     const w0 = readU32(buf, off);
     const h = hashTuple(this.#seed, buf, off, addrLen, remotePort, localPort);
     const table = this.#hash, size = table.length;
-    for (let i = homeCell(h, size);; i = i + 1 === size ? 0 : i + 1) {
+    for (let i = homeCell(h, size);; i = nextCell(i, size)) {
       const e = table[i];
       if (e === 0) return NIL;
       if (e < 0) continue;
@@ -682,18 +682,18 @@ export class TimeWaitTable {
     if ((this.#count + 1 + this.#deleted) * 4 > this.#hash.length * 3) this.#rehash();
     const t = this.#hash, size = t.length;
     let i = homeCell(this.#slotHash(slot), size);
-    while (t[i] > 0) i = i + 1 === size ? 0 : i + 1;
+    while (t[i] > 0) i = nextCell(i, size);
     if (t[i] < 0) this.#deleted--;
     t[i] = slot + 1;
   }
 
   #unhash(slot: number): void {
     const t = this.#hash, size = t.length;
-    for (let i = homeCell(this.#slotHash(slot), size);; i = i + 1 === size ? 0 : i + 1) {
+    for (let i = homeCell(this.#slotHash(slot), size);; i = nextCell(i, size)) {
       if (t[i] === 0) return;
       if (t[i] === slot + 1) {
         // Mark deleted; if the next cell is empty the run can end here.
-        if (t[i + 1 === size ? 0 : i + 1] === 0) t[i] = 0;
+        if (t[nextCell(i, size)] === 0) t[i] = 0;
         else {
           t[i] = -1;
           this.#deleted++;
@@ -709,6 +709,11 @@ export class TimeWaitTable {
 // and below `size` since the product's rounding cannot reach it).
 function homeCell(h: number, size: number): number {
   return Math.floor(((h >>> 0) * size) / 4294967296);
+}
+
+// The cell linear probing visits after `i`, wrapping at the end.
+function nextCell(i: number, size: number): number {
+  return i + 1 === size ? 0 : i + 1;
 }
 
 // A copy of one slab column with room for `cap` entries.
