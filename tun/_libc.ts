@@ -53,6 +53,38 @@ export function errno(): number {
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
 }
 
+/**
+ * One `read` or `write` on a non-blocking fd: its result, or its errno
+ * negated. An errno that `expected` does not take is confirmed by calling
+ * once more, for errno is read by a second FFI call and the runtime has been
+ * seen to change it in between (once in millions of calls here: ENOENT
+ * after a read of an empty eventfd, and so a TUN device taken for lost). A
+ * real failure repeats; a misread one does not. `readErrno` is for tests.
+ *
+ * @example
+ * ```ts
+ * import { Errno, ioCall } from "./_libc.ts";
+ * const buf = new Uint8Array(8);
+ * const fail = () => -1;
+ * ioCall(fail, 3, buf, 8n, (e) => e === Errno.EAGAIN, () => Errno.EAGAIN); // -11
+ * ```
+ */
+export function ioCall(
+  call: (fd: number, buf: Uint8Array<ArrayBuffer>, len: bigint) => number,
+  fd: number,
+  buf: Uint8Array<ArrayBuffer>,
+  len: bigint,
+  expected: (e: number) => boolean,
+  readErrno: () => number = errno,
+): number {
+  for (let attempt = 0;; attempt++) {
+    const n = call(fd, buf, len);
+    if (n >= 0) return n;
+    const e = readErrno();
+    if (expected(e) || attempt === 1) return -e;
+  }
+}
+
 /** libc's message for an errno value. */
 export function strerror(code: number): string {
   const p = libc().strerror(code);
@@ -78,6 +110,7 @@ export const Errno = {
   EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
+  EIO: 5,
   EAGAIN: 11,
   EACCES: 13,
   EBUSY: 16,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { cString, Errno, errno, libc, OpenFlags, SyscallError } from "./_libc.ts";
+import { cString, Errno, errno, ioCall, libc, OpenFlags, SyscallError } from "./_libc.ts";
 
 const { O_RDWR, O_NONBLOCK, O_CLOEXEC } = OpenFlags;
 
@@ -25,6 +25,19 @@ const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
 const IFNAMSIZ = 16;
+
+/** A read that found nothing (or was interrupted): try again later. */
+function readAgain(e: number): boolean {
+  return e === Errno.EAGAIN || e === Errno.EINTR;
+}
+
+/**
+ * A write whose packet is lost, not the device: a full queue, an
+ * interruption, or EIO (the interface is down, as a cable pulled).
+ */
+function writeLost(e: number): boolean {
+  return e === Errno.EAGAIN || e === Errno.EINTR || e === Errno.EIO;
+}
 
 /** Length of `struct virtio_net_hdr` placed before each packet in vnet mode. */
 export const VNET_HDR_LEN = 10;
@@ -165,11 +178,10 @@ export class TunDevice {
    * queued. Throws on a real error.
    */
   read(buf: Uint8Array<ArrayBuffer>, size: bigint): number {
-    const n = libc().read(this.fd, buf, size);
+    const n = ioCall(libc().read, this.fd, buf, size, readAgain);
     if (n >= 0) return n;
-    const e = errno();
-    if (e === Errno.EAGAIN || e === Errno.EINTR) return 0;
-    throw new SyscallError("read " + this.name, e);
+    if (readAgain(-n)) return 0;
+    throw new SyscallError("read " + this.name, -n);
   }
 
   /**
@@ -177,13 +189,10 @@ export class TunDevice {
    * packet is dropped, as a NIC would) and throws on a real error.
    */
   write(buf: Uint8Array<ArrayBuffer>, len: number): boolean {
-    const n = libc().write(this.fd, buf, BigInt(len));
+    const n = ioCall(libc().write, this.fd, buf, BigInt(len), writeLost);
     if (n >= 0) return true;
-    const e = errno();
-    if (e === Errno.EAGAIN || e === Errno.EINTR) return false;
-    // EIO: the interface is down; a packet to a down link is lost, not fatal.
-    if (e === 5) return false;
-    throw new SyscallError("write " + this.name, e);
+    if (writeLost(-n)) return false;
+    throw new SyscallError("write " + this.name, -n);
   }
 
   /**
