@@ -54,22 +54,23 @@ export function errno(): number {
 }
 
 /**
- * One `read` or `write` on a non-blocking fd: its result, or its errno
- * negated. An errno that `expected` does not take is confirmed by calling
- * once more, for errno is read by a second FFI call and the runtime has been
- * seen to change it in between (once in millions of calls here: ENOENT
- * after a read of an empty eventfd, and so a TUN device taken for lost). A
- * real failure repeats; a misread one does not. `readErrno` is for tests.
+ * What a `read` or `write` on a non-blocking fd that just returned -1
+ * failed with: the repeat's result if it succeeds, else errno negated. An
+ * errno that `expected` does not take is confirmed by calling once more,
+ * for errno is read by a second FFI call and the runtime has been seen to
+ * change it in between (once in millions of calls here: ENOENT after a read
+ * of an empty eventfd, and so a TUN device taken for lost). A real failure
+ * repeats; a misread one does not. The first call stays with the caller,
+ * where FFI's fast path serves it. `readErrno` is for tests.
  *
  * @example
  * ```ts
- * import { Errno, ioCall } from "./_libc.ts";
+ * import { afterFailure, Errno } from "./_libc.ts";
  * const buf = new Uint8Array(8);
- * const fail = () => -1;
- * ioCall(fail, 3, buf, 8n, (e) => e === Errno.EAGAIN, () => Errno.EAGAIN); // -11
+ * afterFailure(() => -1, 3, buf, 8n, (e) => e === Errno.EAGAIN, () => Errno.EAGAIN); // -11
  * ```
  */
-export function ioCall(
+export function afterFailure(
   call: (fd: number, buf: Uint8Array<ArrayBuffer>, len: bigint) => number,
   fd: number,
   buf: Uint8Array<ArrayBuffer>,
@@ -77,12 +78,10 @@ export function ioCall(
   expected: (e: number) => boolean,
   readErrno: () => number = errno,
 ): number {
-  for (let attempt = 0;; attempt++) {
-    const n = call(fd, buf, len);
-    if (n >= 0) return n;
-    const e = readErrno();
-    if (expected(e) || attempt === 1) return -e;
-  }
+  const e = readErrno();
+  if (expected(e)) return -e;
+  const n = call(fd, buf, len);
+  return n >= 0 ? n : -readErrno();
 }
 
 /** libc's message for an errno value. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { cString, Errno, errno, ioCall, libc, OpenFlags, SyscallError } from "./_libc.ts";
+import { afterFailure, cString, Errno, errno, libc, OpenFlags, SyscallError } from "./_libc.ts";
 
 const { O_RDWR, O_NONBLOCK, O_CLOEXEC } = OpenFlags;
 
@@ -178,7 +178,10 @@ export class TunDevice {
    * queued. Throws on a real error.
    */
   read(buf: Uint8Array<ArrayBuffer>, size: bigint): number {
-    const n = ioCall(libc().read, this.fd, buf, size, readAgain);
+    const c = libc();
+    let n = c.read(this.fd, buf, size);
+    if (n >= 0) return n;
+    n = afterFailure(c.read, this.fd, buf, size, readAgain);
     if (n >= 0) return n;
     if (readAgain(-n)) return 0;
     throw new SyscallError("read " + this.name, -n);
@@ -189,7 +192,10 @@ export class TunDevice {
    * packet is dropped, as a NIC would) and throws on a real error.
    */
   write(buf: Uint8Array<ArrayBuffer>, len: number): boolean {
-    const n = ioCall(libc().write, this.fd, buf, BigInt(len), writeLost);
+    const c = libc(), size = BigInt(len);
+    let n = c.write(this.fd, buf, size);
+    if (n >= 0) return true;
+    n = afterFailure(c.write, this.fd, buf, size, writeLost);
     if (n >= 0) return true;
     if (writeLost(-n)) return false;
     throw new SyscallError("write " + this.name, -n);
