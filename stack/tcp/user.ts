@@ -52,25 +52,29 @@ export function send(c: Tcb, p: Uint8Array, off: number, n: number): number {
  * ```
  */
 export function receive(c: Tcb, p: Uint8Array): number {
-  const held = c.rcv.buf.readable;
   const n = c.rcv.buf.read(p);
-  if (n > 0) windowUpdate(c, held);
+  if (n > 0) windowUpdate(c);
   return n;
 }
 
 // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by at
 // least two segments or half the buffer. At once if the peer may be
-// stalled: under two segments offered, or a buffer at least half full
-// (`held` bytes before the read) now offering twice as much (Linux's
-// tcp_cleanup_rbuf), as what we offered may be in flight, or lost, and the
-// sender waits on it. Otherwise within the delayed-ACK time, so that a
-// reply about to be sent carries the update.
-function windowUpdate(c: Tcb, held: number): void {
+// stalled: under two segments offered, or at most half the buffer offered
+// and now twice as much (Linux's tcp_cleanup_rbuf), as what we offered may
+// be in flight, or lost, and the sender waits on it. That holds however
+// the reader takes the bytes: in pieces, or while a hole keeps RCV.NXT
+// back (the offer was fixed when the hole opened, and a sender whose
+// retransmission is lost may need the room to send the data that shows
+// it). Not against the handshake's offer, which the SYN's unscaled field
+// kept small. Otherwise within the delayed-ACK time, so that a reply about
+// to be sent carries the update.
+function windowUpdate(c: Tcb): void {
   if (!receivesData(c.state)) return;
   const offered = Math.max(0, (c.rcv.adv - c.rcv.nxt) | 0);
   const window = c.rcv.buf.window, capacity = c.rcv.buf.capacity;
   if (window - offered < Math.min(capacity / 2, 2 * c.rcv.mss)) return;
-  if (offered < 2 * c.rcv.mss || (held >= capacity / 2 && window >= 2 * offered)) {
+  const small = c.rcv.scaledOffer && 2 * offered <= capacity;
+  if (offered < 2 * c.rcv.mss || (small && window >= 2 * offered)) {
     c.rcv.ackNow = true;
     tcpOutput(c);
   } else if (c.delackAt === 0) {

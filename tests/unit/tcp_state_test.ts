@@ -491,6 +491,58 @@ Deno.test("tcp: a reader emptying a buffer over half full sends the opened windo
   assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
 });
 
+Deno.test("tcp: a reader taking a small offer's bytes in pieces sends the opened window at once", async () => {
+  const peer = new Peer({ tcp: { rcvBuf: 65536 } });
+  const { conn, iss, ts } = await passiveOpen(peer);
+  // 28 segments unread: 40 KB held, about 24 KB offered (under half).
+  for (let i = 0; i < 28; i++) {
+    peer.send({
+      sport: P,
+      dport: 80,
+      seq: ISN + 1 + i * 1448,
+      ack: iss + 1,
+      flags: "A",
+      data: new Uint8Array(1448),
+      ts: ts(502),
+    });
+  }
+  await peer.advance(50);
+  const scale = conn.block.rcv.scale;
+  const offered = peer.take().filter((s) => s.data.length === 0).at(-1)!.window << scale;
+  assert.ok(offered <= 65536 / 2, `offered ${offered}`);
+  // The first half read leaves less than twice the offer: no ACK yet.
+  assert.equal(await conn.read(new Uint8Array(14 * 1448)), 14 * 1448);
+  assert.equal(peer.take().length, 0, "nothing for the first piece");
+  // The second leaves under half the buffer held, as a reader keeping up
+  // would, and offers twice as much: that goes at once, not in 40 ms.
+  assert.equal(await conn.read(new Uint8Array(14 * 1448)), 14 * 1448);
+  const [update] = peer.take();
+  assert.ok(update && update.data.length === 0, "an ACK at once");
+  assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
+});
+
+Deno.test("tcp: reading a request against the handshake's small offer sends no window update", async () => {
+  const peer = new Peer();
+  const { conn, iss, ts } = await passiveOpen(peer);
+  // The SYN-ACK's unscaled field offered 64 KB of a 1 MB buffer: reading
+  // opens far more than twice that, but no sender waits on it, and the
+  // answer written next carries the ACK and the window.
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: iss + 1,
+    flags: "PA",
+    data: new Uint8Array(100),
+    ts: ts(502),
+  });
+  assert.equal(await conn.read(new Uint8Array(4096)), 100);
+  await conn.write(new Uint8Array(10));
+  await settle();
+  const [first] = peer.take();
+  assert.ok(first && first.data.length === 10, "the answer comes first, with the ACK");
+});
+
 Deno.test("tcp: Nagle holds a second small segment until the first is ACKed; setNoDelay sends it", async () => {
   const peer = new Peer();
   const { conn } = await passiveOpen(peer);
