@@ -143,12 +143,17 @@ export async function passiveOpen(
   });
   await settle();
   assert.ok(conn, "accepted");
+  const stamp = ts ? (v: number): [number, number] => [v, tsv] : () => undefined;
   return {
     conn: conn!,
     iss,
     listener,
     synack,
-    ts: ts ? (v: number): [number, number] => [v, tsv] : () => undefined,
+    ts: stamp,
+    /** The peer sends `data` in order, `at` bytes into its stream. */
+    sendData(data: Uint8Array, at = 0, flags = "PA"): void {
+      peer.send({ sport, dport: 80, seq: ISN + 1 + at, ack: iss + 1, flags, data, ts: stamp(502) });
+    },
   };
 }
 

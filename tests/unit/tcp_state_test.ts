@@ -462,80 +462,53 @@ Deno.test("tcp: a slow reader closes the window; the sender probes it and resume
   assert.equal(got, total);
 });
 
-Deno.test("tcp: a reader emptying a buffer over half full sends the opened window at once", async () => {
+/**
+ * A 64 KB receive buffer holding 28 unread segments (40 KB), every ACK
+ * out: what the last one offered, about 24 KB (under half the buffer).
+ */
+async function unreadHalf() {
   const peer = new Peer({ tcp: { rcvBuf: 65536 } });
-  const { conn, iss, ts } = await passiveOpen(peer);
-  // 28 segments unread: 40 KB held, about 24 KB still offered.
-  for (let i = 0; i < 28; i++) {
-    const data = new Uint8Array(1448);
-    peer.send({
-      sport: P,
-      dport: 80,
-      seq: ISN + 1 + i * 1448,
-      ack: iss + 1,
-      flags: "A",
-      data,
-      ts: ts(502),
-    });
-  }
+  const { conn, sendData } = await passiveOpen(peer);
+  for (let i = 0; i < 28; i++) sendData(new Uint8Array(1448), i * 1448, "A");
   await peer.advance(50); // every ACK, delayed ones included, is out
-  const last = peer.take().filter((s) => s.data.length === 0).at(-1)!;
   const scale = conn.block.rcv.scale;
-  const offered = last.window << scale;
+  const offered = peer.take().filter((s) => s.data.length === 0).at(-1)!.window << scale;
   assert.ok(offered < 30_000 && offered >= 2 * 1460, `offered ${offered}`);
+  /** The segment sent next must be an ACK offering at least twice as much. */
+  const updateNow = () => {
+    const [update] = peer.take();
+    assert.ok(update && update.data.length === 0, "an ACK at once");
+    assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
+  };
+  return { peer, conn, updateNow };
+}
+
+Deno.test("tcp: a reader emptying a buffer over half full sends the opened window at once", async () => {
+  const { conn, updateNow } = await unreadHalf();
   assert.equal(await conn.read(new Uint8Array(65536)), 28 * 1448);
   // The window more than doubles: the update leaves now, not within the
   // delayed-ACK time (the sender may be waiting on what it was offered).
-  const [update] = peer.take();
-  assert.ok(update && update.data.length === 0, "an ACK at once");
-  assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
+  updateNow();
 });
 
 Deno.test("tcp: a reader taking a small offer's bytes in pieces sends the opened window at once", async () => {
-  const peer = new Peer({ tcp: { rcvBuf: 65536 } });
-  const { conn, iss, ts } = await passiveOpen(peer);
-  // 28 segments unread: 40 KB held, about 24 KB offered (under half).
-  for (let i = 0; i < 28; i++) {
-    peer.send({
-      sport: P,
-      dport: 80,
-      seq: ISN + 1 + i * 1448,
-      ack: iss + 1,
-      flags: "A",
-      data: new Uint8Array(1448),
-      ts: ts(502),
-    });
-  }
-  await peer.advance(50);
-  const scale = conn.block.rcv.scale;
-  const offered = peer.take().filter((s) => s.data.length === 0).at(-1)!.window << scale;
-  assert.ok(offered <= 65536 / 2, `offered ${offered}`);
+  const { peer, conn, updateNow } = await unreadHalf();
   // The first half read leaves less than twice the offer: no ACK yet.
   assert.equal(await conn.read(new Uint8Array(14 * 1448)), 14 * 1448);
   assert.equal(peer.take().length, 0, "nothing for the first piece");
   // The second leaves under half the buffer held, as a reader keeping up
   // would, and offers twice as much: that goes at once, not in 40 ms.
   assert.equal(await conn.read(new Uint8Array(14 * 1448)), 14 * 1448);
-  const [update] = peer.take();
-  assert.ok(update && update.data.length === 0, "an ACK at once");
-  assert.ok(update.window << scale >= 2 * offered, `window ${update.window << scale}`);
+  updateNow();
 });
 
 Deno.test("tcp: reading a request against the handshake's small offer sends no window update", async () => {
   const peer = new Peer();
-  const { conn, iss, ts } = await passiveOpen(peer);
+  const { conn, sendData } = await passiveOpen(peer);
   // The SYN-ACK's unscaled field offered 64 KB of a 1 MB buffer: reading
   // opens far more than twice that, but no sender waits on it, and the
   // answer written next carries the ACK and the window.
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: iss + 1,
-    flags: "PA",
-    data: new Uint8Array(100),
-    ts: ts(502),
-  });
+  sendData(new Uint8Array(100));
   assert.equal(await conn.read(new Uint8Array(4096)), 100);
   await conn.write(new Uint8Array(10));
   await settle();
@@ -828,16 +801,8 @@ Deno.test("tcp: keepalive probes an idle connection and drops it when unanswered
 
 Deno.test("tcp: closing with unread data sends RST (RFC 9293 3.10.4)", async () => {
   const peer = new Peer();
-  const { conn, iss, ts } = await passiveOpen(peer);
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: iss + 1,
-    flags: "PA",
-    data: new Uint8Array(5),
-    ts: ts(502),
-  });
+  const { conn, sendData } = await passiveOpen(peer);
+  sendData(new Uint8Array(5));
   peer.take();
   conn.close();
   const [r] = peer.take();
