@@ -273,6 +273,8 @@ interface LossRun {
   mbPerSec: number;
   /** Retransmitted segments per MB, from the sender's own counters, if it has them. */
   rexmitPerMb?: number;
+  /** The sender's retransmission timeouts in the run: one costs at least 200 ms here. */
+  rtos?: number;
 }
 
 /**
@@ -324,25 +326,36 @@ async function lossRun(
   const mb = LOSS_BYTES / 2 ** 20;
   return {
     mbPerSec: round((gbps * 1e9) / 8 / 2 ** 20, 1),
-    rexmitPerMb: before === undefined || after === undefined
-      ? undefined
-      : round((after - before) / mb, 1),
+    rexmitPerMb: before && after ? round((after.rexmit - before.rexmit) / mb, 1) : undefined,
+    rtos: before && after ? after.rtos - before.rtos : undefined,
   };
 }
 
-/** The retransmission counter of whoever sends in `dir` (the client sends up). */
+/** A sender's counters: retransmitted segments and retransmission timeouts. */
+interface SenderCounts {
+  rexmit: number;
+  rtos: number;
+}
+
+/** The retransmission counters of whoever sends in `dir` (the client sends up). */
 function senderCounter(
   t: Target,
   dir: LossDir,
   client: Netns,
-): () => Promise<number | undefined> {
-  const nstat = async (ns: Netns) =>
-    Number(/^TcpRetransSegs\s+(\d+)/m.exec(await ns.ok(["nstat", "-az", "TcpRetransSegs"]))?.[1]);
+): () => Promise<SenderCounts | undefined> {
+  const nstat = async (ns: Netns) => {
+    const out = await ns.ok(["nstat", "-az", "TcpRetransSegs", "TcpExtTCPTimeouts"]);
+    const get = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, "m").exec(out)?.[1]);
+    return { rexmit: get("TcpRetransSegs"), rtos: get("TcpExtTCPTimeouts") };
+  };
   if (dir !== "down") return () => nstat(client);
   if (t.name === "tunstack") {
-    return async () =>
-      (await t.client.tunstackJson<{ tcp: { retransmittedSegments: number } }>(["stats"])).tcp
-        .retransmittedSegments;
+    return async () => {
+      const { tcp } = await t.client.tunstackJson<
+        { tcp: { retransmittedSegments: number; timeouts: number } }
+      >(["stats"]);
+      return { rexmit: tcp.retransmittedSegments, rtos: tcp.timeouts };
+    };
   }
   const server = t.server;
   if (server) return () => nstat(server);
@@ -779,7 +792,10 @@ async function underLoss(gvisor: boolean): Promise<void> {
           };
           console.log(
             `  ${name.padEnd(12)} ${dir.padEnd(8)} ${String(p * 100).padEnd(4)}% ${
-              rs.map((r) => `${r.mbPerSec} MB/s (${r.rexmitPerMb ?? "-"} rexmit/MB)`).join(", ")
+              rs.map((r) =>
+                `${r.mbPerSec} MB/s (${r.rexmitPerMb ?? "-"} rexmit/MB, ${r.rtos ?? "-"} RTO)`
+              )
+                .join(", ")
             }`,
           );
         }
@@ -799,10 +815,15 @@ async function underLoss(gvisor: boolean): Promise<void> {
     kc = loss["kernel-cubic"];
   const f = (x?: number) => (x === undefined ? "-" : String(x));
   const ratio = (a?: number, c?: number) => (a !== undefined && c ? String(round(a / c)) : "-");
+  // RTOs summed over a row's runs: a run with one is a run 200 ms longer.
+  const rtos = (x?: LossRun & { runs: LossRun[] }) =>
+    x?.runs.every((r) => r.rtos !== undefined)
+      ? String(x.runs.reduce((a, r) => a + r.rtos!, 0))
+      : "-";
   console.log(
-    `\n| direction, loss | tunstack MB/s | tunstack bbr | gVisor | kernel (${kernelCc}) | kernel cubic | tunstack bbr/kernel | tunstack/kernel cubic | best tunstack/gVisor | rexmit/MB tunstack | tunstack bbr | gVisor | kernel |`,
+    `\n| direction, loss | tunstack MB/s | tunstack bbr | gVisor | kernel (${kernelCc}) | kernel cubic | tunstack bbr/kernel | tunstack/kernel cubic | best tunstack/gVisor | rexmit/MB tunstack | tunstack bbr | gVisor | kernel | RTOs in the runs: tunstack / bbr / kernel |`,
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const key of Object.keys(s)) {
     // Up, tunstack receives: its congestion control has no part in the rate.
     const best = Math.max(s[key].mbPerSec, b[key]?.mbPerSec ?? 0);
@@ -814,7 +835,9 @@ async function underLoss(gvisor: boolean): Promise<void> {
         ratio(b[key]?.mbPerSec ?? s[key].mbPerSec, k[key].mbPerSec)
       } | ${ratio(s[key].mbPerSec, kc[key]?.mbPerSec)} | ${ratio(best, g[key]?.mbPerSec)} | ${
         f(s[key].rexmitPerMb)
-      } | ${f(b[key]?.rexmitPerMb)} | ${f(g[key]?.rexmitPerMb)} | ${f(k[key].rexmitPerMb)} |`,
+      } | ${f(b[key]?.rexmitPerMb)} | ${f(g[key]?.rexmitPerMb)} | ${f(k[key].rexmitPerMb)} | ${
+        rtos(s[key])
+      } / ${rtos(b[key])} / ${rtos(k[key])} |`,
     );
   }
 }
