@@ -110,7 +110,7 @@ export const ISN = 1_000_000; // the peer's ISN
 /** LISTEN -> SYN-RECEIVED -> ESTABLISHED with every option. */
 export async function passiveOpen(
   peer: Peer,
-  opts: { ts?: boolean; port?: number; listen?: boolean } = {},
+  opts: { ts?: boolean; port?: number; listen?: boolean; wscale?: boolean } = {},
 ) {
   const sport = opts.port ?? P;
   const listener = opts.listen === false ? undefined : peer.stack.listen({ port: 80 });
@@ -124,7 +124,7 @@ export async function passiveOpen(
     seq: ISN,
     flags: "S",
     mss: 1460,
-    wscale: 7,
+    wscale: opts.wscale === false ? undefined : 7,
     sackOk: true,
     ts: ts ? [500, 0] : undefined,
   });

@@ -176,7 +176,7 @@ export function sendSegment(
   }
   if (!(flags & SYN)) {
     c.rcv.lastWindowField = f.window;
-    c.rcv.scaledOffer = true;
+    c.rcv.offeredPastSyn = true;
     const edge = seqAdd(c.rcv.nxt, f.window << c.rcv.scale);
     if (seqGt(edge, c.rcv.adv)) c.rcv.adv = edge;
   } else if (seqGt(seqAdd(c.rcv.nxt, f.window), c.rcv.adv)) c.rcv.adv = seqAdd(c.rcv.nxt, f.window);

@@ -46,8 +46,8 @@ export class Receiver {
   synData: Uint8Array | undefined;
   /** The window field last sent (unscaled), for TIME_WAIT's last_win. */
   lastWindowField = 0;
-  /** A window has gone out scaled: the SYN's 16 bits no longer bound our offer (RFC 7323 2.2). */
-  scaledOffer = false;
+  /** A window has gone out past the SYN, whose field is never scaled (RFC 7323 2.2). */
+  offeredPastSyn = false;
   /** TS.Recent (RFC 7323 4.3). */
   tsRecent = 0;
   /** When TS.Recent was recorded, ms. */

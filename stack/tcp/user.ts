@@ -59,21 +59,23 @@ export function receive(c: Tcb, p: Uint8Array): number {
 
 // RFC 9293 3.8.6.2.2: tell the peer when reading opened the window by at
 // least two segments or half the buffer. At once if the peer may be
-// stalled: under two segments offered, or at most half the buffer offered
-// and now twice as much (Linux's tcp_cleanup_rbuf), as what we offered may
-// be in flight, or lost, and the sender waits on it. That holds however
-// the reader takes the bytes: in pieces, or while a hole keeps RCV.NXT
-// back (the offer was fixed when the hole opened, and a sender whose
-// retransmission is lost may need the room to send the data that shows
-// it). Not against the handshake's offer, which the SYN's unscaled field
-// kept small. Otherwise within the delayed-ACK time, so that a reply about
-// to be sent carries the update.
+// stalled: under two segments offered, or at most half the most we can
+// offer and now twice as much (Linux's tcp_cleanup_rbuf), as what we
+// offered may be in flight, or lost, and the sender waits on it. That
+// holds however the reader takes the bytes: in pieces, or while a hole
+// keeps RCV.NXT back (the offer was fixed when the hole opened, and a
+// sender whose retransmission is lost may need the room to send the data
+// that shows it). Not against the handshake's offer, which the SYN's
+// unscaled field kept small. Otherwise within the delayed-ACK time, so
+// that a reply about to be sent carries the update.
 function windowUpdate(c: Tcb): void {
   if (!receivesData(c.state)) return;
   const offered = Math.max(0, (c.rcv.adv - c.rcv.nxt) | 0);
-  const window = c.rcv.buf.window, capacity = c.rcv.buf.capacity;
-  if (window - offered < Math.min(capacity / 2, 2 * c.rcv.mss)) return;
-  const small = c.rcv.scaledOffer && 2 * offered <= capacity;
+  // The most the window field can say: without scaling, 64 KB of any buffer.
+  const most = Math.min(c.rcv.buf.capacity, 0xffff << c.rcv.scale);
+  const window = Math.min(c.rcv.buf.window, most);
+  if (window - offered < Math.min(most / 2, 2 * c.rcv.mss)) return;
+  const small = c.rcv.offeredPastSyn && 2 * offered <= most;
   if (offered < 2 * c.rcv.mss || (small && window >= 2 * offered)) {
     c.rcv.ackNow = true;
     tcpOutput(c);

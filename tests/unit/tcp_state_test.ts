@@ -502,6 +502,23 @@ Deno.test("tcp: a reader taking a small offer's bytes in pieces sends the opened
   updateNow();
 });
 
+Deno.test("tcp: without window scaling, a reader keeping up sends no window update per read", async () => {
+  // No quick ACKs: each lone segment of a fresh connection would get one.
+  const peer = new Peer({ tcp: { quickAck: false } });
+  const { conn, sendData } = await passiveOpen(peer, { wscale: false });
+  // 64 KB is the most the field can offer, far under the 1 MB buffer: each
+  // read frees a segment, never twice what stands offered.
+  const buf = new Uint8Array(65536);
+  let acks = 0;
+  for (let i = 0; i < 8; i++) {
+    sendData(new Uint8Array(1448), i * 1448, "A");
+    assert.equal(await conn.read(buf), 1448);
+    await settle();
+    acks += peer.take().filter((s) => s.data.length === 0).length;
+  }
+  assert.ok(acks <= 4, `${acks} ACKs for 8 segments (RFC 5681: one per two)`);
+});
+
 Deno.test("tcp: reading a request against the handshake's small offer sends no window update", async () => {
   const peer = new Peer();
   const { conn, sendData } = await passiveOpen(peer);
