@@ -110,7 +110,7 @@ export const ISN = 1_000_000; // the peer's ISN
 /** LISTEN -> SYN-RECEIVED -> ESTABLISHED with every option. */
 export async function passiveOpen(
   peer: Peer,
-  opts: { ts?: boolean; port?: number; listen?: boolean; wscale?: boolean } = {},
+  opts: { ts?: boolean; port?: number; listen?: boolean; wscale?: boolean; rttMs?: number } = {},
 ) {
   const sport = opts.port ?? P;
   const listener = opts.listen === false ? undefined : peer.stack.listen({ port: 80 });
@@ -133,6 +133,8 @@ export async function passiveOpen(
   assert.equal(synack.ack, ISN + 1);
   const iss = synack.seq;
   const tsv = synack.ts?.[0] ?? 0;
+  // The handshake's round trip, else 0 ms: no path has one.
+  if (opts.rttMs) await peer.advance(opts.rttMs);
   peer.send({
     sport,
     dport: 80,

@@ -107,7 +107,7 @@ Deno.test("prr: below ssthresh, the slow-start bound lets pipe grow back by at m
   assert.equal(p.onAck(3000, 2000, 5000, 1000), 3000); // ssthresh - pipe caps it
 });
 
-async function open(peer: Peer, opts: { ts?: boolean } = {}) {
+async function open(peer: Peer, opts: { ts?: boolean; rttMs?: number } = {}) {
   const o = await passiveOpen(peer, opts);
   o.conn.setNoDelay(true);
   return o;
@@ -119,8 +119,8 @@ const MSS = 1448;
  * An open connection with one round trip of `ms` measured; `base` is where
  * its data goes on, and `ack` sends the peer's ACK with a TSval and SACK blocks.
  */
-async function openTimed(peer: Peer, ms: number) {
-  const o = await open(peer);
+async function openTimed(peer: Peer, ms: number, rttMs?: number) {
+  const o = await open(peer, { rttMs });
   const ack = (a: number, tsVal: number, sack?: [number, number][]) =>
     peer.send({ sport: P, dport: 80, seq: ISN + 1, ack: a, flags: "A", ts: o.ts(tsVal), sack });
   await o.conn.write(new Uint8Array(MSS));
@@ -231,6 +231,82 @@ Deno.test("tlp: in recovery, a lost retransmission with nothing sent after it ge
   assert.equal(conn.block.snd.inRecovery, false);
   assert.equal(st.tlpRecoveries, 0);
   assert.ok(conn.block.snd.cc.cwnd >= cwnd);
+});
+
+Deno.test("tlp: a recovery the reordering timer starts gets a probe for its lost retransmission", async () => {
+  const peer = new Peer();
+  // Every round trip 4 ms or more: RACK's window (min RTT / 4) is 1 ms.
+  const { conn, base, ack } = await openTimed(peer, 5, 4);
+  await conn.write(new Uint8Array(2 * MSS)); // all of it leaves: nothing new to follow
+  assert.equal(peer.take().filter((s) => s.data.length > 0).length, 2);
+  await peer.advance(4);
+  // Segment 1 is SACKed, segment 0 not: under DupThresh, so RACK waits out
+  // its reordering window, and its timer, not an ACK, starts the recovery.
+  ack(base, 520, [[base + MSS, base + 2 * MSS]]);
+  assert.equal(peer.take().filter((s) => s.data.length > 0).length, 0, "not yet lost");
+  const resent = await nextData(peer, 5);
+  assert.ok(resent && resent.seq === base, "segment 0 resent when the window ran out");
+  assert.equal(peer.stack.tcp.stats.sackRecoveries, 1);
+  // That retransmission is lost too: a probe repeats it, not the RTO.
+  const probe = await nextData(peer, 150);
+  assert.ok(probe, "a probe before the 200 ms RTO");
+  assert.deepEqual([probe.seq, probe.data.length], [base, MSS], "the first hole, again");
+  const st = peer.stack.tcp.stats;
+  assert.deepEqual([st.tailLossProbes, st.timeouts], [1, 0]);
+});
+
+Deno.test("tlp: in recovery, progress lets a later lost retransmission have a probe of its own", async () => {
+  const peer = new Peer();
+  const { conn, base, ack } = await openTimed(peer, 5);
+  await conn.write(new Uint8Array(6 * MSS)); // all of it leaves: nothing new to follow
+  assert.equal(peer.take().filter((s) => s.data.length > 0).length, 6);
+  await peer.advance(1);
+  // Segments 0 and 3 are lost; 1, 2, 4 and 5 SACKed: both resent.
+  const seg = (i: number) => base + i * MSS;
+  ack(base, 520, [[seg(1), seg(3)], [seg(4), seg(6)]]);
+  const resent = () =>
+    peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / MSS);
+  assert.deepEqual(resent(), [0, 3]);
+  // Both retransmissions are lost: the probe repeats the first hole.
+  let probe = await nextData(peer, 150);
+  assert.equal(probe && (probe.seq - base) / MSS, 0, "the first probe: segment 0");
+  // It arrives: SND.UNA moves up to the second hole, and the probe, sent
+  // after segment 3's retransmission, shows that one lost: resent.
+  ack(seg(3), 540, [[seg(4), seg(6)]]);
+  assert.deepEqual(resent(), [3]);
+  // Lost again, with nothing sent after it: a second probe, not the RTO.
+  probe = await nextData(peer, 150);
+  assert.equal(probe && (probe.seq - base) / MSS, 3, "the second probe: segment 3");
+  const st = peer.stack.tcp.stats;
+  assert.deepEqual([st.tailLossProbes, st.timeouts, st.sackRecoveries], [2, 0, 1]);
+});
+
+Deno.test("tlp: in recovery, a probe that is only SACKed still lets the next stall have one", async () => {
+  const peer = new Peer();
+  const { conn, base, ack } = await openTimed(peer, 5);
+  conn.write(new Uint8Array(40 * MSS));
+  await settle();
+  const seg = (i: number) => base + i * MSS;
+  const sent = () => peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / MSS);
+  assert.equal(sent().length, 10, "the initial window");
+  await peer.advance(1);
+  // Segment 0 is lost, 1-9 SACKed: recovery resends 0 and PRR lets 10-13 follow.
+  ack(base, 520, [[seg(1), seg(10)]]);
+  assert.deepEqual(sent(), [0, 10, 11, 12, 13]);
+  // All five are lost: the probe is new data, segment 14.
+  await peer.advance(1);
+  let probe = await nextData(peer, 150);
+  assert.equal(probe && (probe.seq - base) / MSS, 14, "the first probe: new data");
+  // Only the probe arrives. SND.UNA stays, but RACK now knows 0 and 10-13
+  // lost, and PRR lets the first of them go again.
+  ack(base, 540, [[seg(1), seg(10)], [seg(14), seg(15)]]);
+  const again = sent();
+  assert.equal(again[0], 0, `resent ${again}`);
+  // Those are lost too: a second probe, not the RTO.
+  probe = await nextData(peer, 150);
+  assert.ok(probe, "a second probe before the 200 ms RTO");
+  const st = peer.stack.tcp.stats;
+  assert.deepEqual([st.tailLossProbes, st.timeouts, st.sackRecoveries], [2, 0, 1]);
 });
 
 Deno.test("tlp: in recovery, a probe for a hole that holds the FIN sends the FIN again with it", async () => {

@@ -42,7 +42,12 @@ const PTO_SLACK_MS = 2;
  * ```
  */
 export function onSackAck(c: Tcb, now: number, delivered: number): void {
-  if (c.snd.tlpEnd !== -1 && seqGe(c.snd.una, c.snd.tlpEnd)) {
+  // In fast recovery the episode also ends when an ACK delivers data: the
+  // probe brings no reduction there, and what is resent next, lost in turn
+  // with nothing sent after it, may need a probe of its own (as FreeBSD's
+  // RACK allows a TLP again once data is acknowledged).
+  const progressed = c.snd.inRecovery && delivered > 0;
+  if (c.snd.tlpEnd !== -1 && (seqGe(c.snd.una, c.snd.tlpEnd) || progressed)) {
     // 7.4: the probe's episode is over. Unless a D-SACK said it repaired
     // nothing, the probe was what repaired a loss: respond as to one.
     if (c.snd.tlpRetransmitted && !c.snd.tlpDsack) {
@@ -129,7 +134,9 @@ export function onDsack(c: Tcb, left: number, right: number): void {
 
 /**
  * The reordering timer fired (RFC 8985 6.2 step 5): what it waited for
- * is now due.
+ * is now due. A probe no longer armed is armed again, as after an ACK: a
+ * recovery begun here cancelled it, and its first retransmission, lost
+ * too with nothing sent after it, would otherwise wait for the RTO.
  *
  * @example
  * ```ts
@@ -143,6 +150,7 @@ export function onDsack(c: Tcb, left: number, right: number): void {
 export function reorderTimeout(c: Tcb, now: number): void {
   c.reoAt = 0;
   detectLoss(c, now, 0);
+  if (c.ptoAt === 0) armProbe(c, now);
 }
 
 /**
