@@ -44,8 +44,9 @@ const PTO_SLACK_MS = 2;
 export function onSackAck(c: Tcb, now: number, delivered: number): void {
   // In fast recovery the episode also ends when an ACK delivers data: the
   // probe brings no reduction there, and what is resent next, lost in turn
-  // with nothing sent after it, may need a probe of its own (as FreeBSD's
-  // RACK allows a TLP again once data is acknowledged).
+  // with nothing sent after it, may need a probe of its own (FreeBSD's RACK
+  // too sends more than one, counting those without new data against a
+  // limit).
   const progressed = c.snd.inRecovery && delivered > 0;
   if (c.snd.tlpEnd !== -1 && (seqGe(c.snd.una, c.snd.tlpEnd) || progressed)) {
     // 7.4: the probe's episode is over. Unless a D-SACK said it repaired
