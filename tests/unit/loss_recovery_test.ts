@@ -131,6 +131,11 @@ async function openTimed(peer: Peer, ms: number, rttMs?: number) {
   return { ...o, base, ack };
 }
 
+/** The data segments the stack has sent since the last take, as segment numbers from `base`. */
+function segmentsSent(peer: Peer, base: number): number[] {
+  return peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / MSS);
+}
+
 /** The first data segment the stack sends within `ms`, in 1 ms steps, or undefined. */
 async function nextData(peer: Peer, ms: number) {
   for (let t = 0; t < ms; t++) {
@@ -264,8 +269,7 @@ Deno.test("tlp: in recovery, progress lets a later lost retransmission have a pr
   // Segments 0 and 3 are lost; 1, 2, 4 and 5 SACKed: both resent.
   const seg = (i: number) => base + i * MSS;
   ack(base, 520, [[seg(1), seg(3)], [seg(4), seg(6)]]);
-  const resent = () =>
-    peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / MSS);
+  const resent = () => segmentsSent(peer, base);
   assert.deepEqual(resent(), [0, 3]);
   // Both retransmissions are lost: the probe repeats the first hole.
   let probe = await nextData(peer, 150);
@@ -287,7 +291,7 @@ Deno.test("tlp: in recovery, a probe that is only SACKed still lets the next sta
   conn.write(new Uint8Array(40 * MSS));
   await settle();
   const seg = (i: number) => base + i * MSS;
-  const sent = () => peer.take().filter((s) => s.data.length > 0).map((s) => (s.seq - base) / MSS);
+  const sent = () => segmentsSent(peer, base);
   assert.equal(sent().length, 10, "the initial window");
   await peer.advance(1);
   // Segment 0 is lost, 1-9 SACKed: recovery resends 0 and PRR lets 10-13 follow.
