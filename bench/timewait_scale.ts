@@ -64,6 +64,7 @@ export async function runScale(family: 4 | 6, n = 1_000_000): Promise<ScaleResul
     tsOk: true,
     tsOffset: 6,
     createdAt: 0,
+    ipFields: { ttl: 0, tos: 0 },
   };
   const c = block as unknown as Tcb;
   const set = (i: number) => {

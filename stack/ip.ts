@@ -166,6 +166,50 @@ export interface IpProblem {
   multicastOk: boolean;
 }
 
+/**
+ * The header fields a socket sets on the packets it sends (IP_TTL and IP_TOS,
+ * IPV6_UNICAST_HOPS and IPV6_TCLASS): a `ttl` of 0 takes the layer's
+ * default; `tos` is the whole TOS or traffic-class byte.
+ */
+export interface IpHeaderFields {
+  /** TTL or hop limit, 1 to 255; 0 for the layer's default. */
+  ttl: number;
+  /** TOS (IPv4) or traffic class (IPv6). */
+  tos: number;
+}
+
+/** A socket's TTL and TOS options, as an application gives them. */
+export interface IpFieldOptions {
+  /** TTL (IPv6: hop limit), 1 to 255; 0 for the stack's default. */
+  ttl?: number;
+  /** TOS (IPv6: traffic class) byte: DSCP in its upper six bits. */
+  tos?: number;
+}
+
+/**
+ * Sets `fields` from `options`, checking each. TCP here does not negotiate
+ * ECN, so the TOS byte's two ECN bits are cleared (RFC 3168 6.1.1: such a
+ * sender's packets are Not-ECT), as Linux does for its TCP sockets.
+ *
+ * @example
+ * ```ts
+ * import { setHeaderFields } from "./ip.ts";
+ * const fields = { ttl: 0, tos: 0 };
+ * setHeaderFields(fields, { ttl: 4, tos: 0xb9 }); // DSCP EF, with an ECN bit
+ * fields.tos; // 0xb8: the ECN bit is cleared
+ * ```
+ */
+export function setHeaderFields(fields: IpHeaderFields, options: IpFieldOptions): void {
+  const { ttl, tos } = options;
+  for (const [name, v] of [["TTL", ttl], ["TOS", tos]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 255)) {
+      throw new RangeError(`Invalid ${name}: ${v} (must be an integer from 0 to 255)`);
+    }
+  }
+  if (ttl !== undefined) fields.ttl = ttl;
+  if (tos !== undefined) fields.tos = tos & 0xfc;
+}
+
 /** Our addresses. */
 export interface IpConfig {
   /** The stack's IPv4 address, if any. */
@@ -449,7 +493,8 @@ export class IpLayer {
 
   /**
    * Sends the `payloadLen` bytes at `payloadOffset` in `txBuffer` from `src`
-   * to `dst`. A packet to one of our own addresses is looped back.
+   * to `dst`, with the TTL and TOS of `fields` if given. A packet to one of
+   * our own addresses is looped back.
    */
   send(
     src: IpAddress,
@@ -457,16 +502,19 @@ export class IpLayer {
     protocol: number,
     payloadLen: number,
     offload?: TxOffload,
+    fields?: IpHeaderFields,
   ): boolean {
     const h = this.#headroom;
     const tx = this.#tx;
+    const ttl = fields?.ttl || this.#ttl;
+    const tos = fields?.tos ?? 0;
     let len: number;
     if (src.length === 4) {
       this.#ident = (this.#ident + 1) & 0xffff;
-      len = emitIpv4Header(tx, h, src, dst, protocol, payloadLen, this.#ttl, this.#ident) +
+      len = emitIpv4Header(tx, h, src, dst, protocol, payloadLen, ttl, this.#ident, tos) +
         payloadLen;
     } else {
-      len = emitIpv6Header(tx, h, src, dst, protocol, payloadLen, this.#ttl) + payloadLen;
+      len = emitIpv6Header(tx, h, src, dst, protocol, payloadLen, ttl, tos) + payloadLen;
     }
     this.stats.txPackets++;
     if (this.isLocalAddress(dst)) {
@@ -497,6 +545,7 @@ export class IpLayer {
     protocol: number,
     payloadLen: number,
     how: { headerLen: number; checksumOffset: number; segmentSize: number },
+    fields?: IpHeaderFields,
   ): boolean {
     const ipHl = src.length === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
     const o = this.#offload;
@@ -506,7 +555,7 @@ export class IpLayer {
     o.hdrLen = ipHl + how.headerLen;
     o.csumStart = ipHl;
     o.csumOffset = how.checksumOffset;
-    return this.send(src, dst, protocol, payloadLen, o);
+    return this.send(src, dst, protocol, payloadLen, o, fields);
   }
 
   // Looped-back packets are queued and delivered from a microtask, so a

@@ -10,7 +10,7 @@
 
 import type { Link, PacketHandler, TxOffload } from "./link.ts";
 import { Icmp } from "./icmp.ts";
-import { IpLayer } from "./ip.ts";
+import { type IpFieldOptions, IpLayer, setHeaderFields } from "./ip.ts";
 import type { CounterTree } from "./stats.ts";
 import { type CapturedPacket, Verdicts } from "./capture.ts";
 import { WakeTimer } from "./_wake.ts";
@@ -192,9 +192,12 @@ export class Stack implements PacketHandler {
 
   /**
    * Listens for TCP connections on `port` (on every address of ours, or
-   * only `hostname`).
+   * only `hostname`); `ttl` and `tos` mark its answers and the connections
+   * it accepts, as {@linkcode TcpListener.setTtl} and `setTos` do.
    */
-  listen(options: { hostname?: string; port: number; backlog?: number }): TcpListener {
+  listen(
+    options: { hostname?: string; port: number; backlog?: number } & IpFieldOptions,
+  ): TcpListener {
     let local: IpAddress | undefined;
     if (
       options.hostname !== undefined && options.hostname !== "0.0.0.0" && options.hostname !== "::"
@@ -204,12 +207,16 @@ export class Stack implements PacketHandler {
         throw new Error(`Invalid address: ${options.hostname} is not one of the stack's addresses`);
       }
     }
+    const fields = { ttl: 0, tos: 0 };
+    setHeaderFields(fields, options); // checked before the port is taken
     const core = this.tcp.listen(options.port, local, options.backlog);
+    Object.assign(core.ipFields, fields);
     return new TcpListener(this.tcp, core, local ? formatIp(local) : "0.0.0.0");
   }
 
   /**
-   * Opens a TCP connection; resolves once established.
+   * Opens a TCP connection; resolves once established. `ttl` and `tos` mark
+   * its packets from the SYN on, as {@linkcode TcpConn.setTtl} and `setTos` do.
    *
    * @example
    * ```ts
@@ -222,12 +229,13 @@ export class Stack implements PacketHandler {
    * state; // "ESTABLISHED"
    * ```
    */
-  async connect(options: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
+  async connect(
+    options: { hostname: string; port: number; localPort?: number } & IpFieldOptions,
+  ): Promise<TcpConn> {
     const remote = parseIp(options.hostname);
     if (!remote) throw new Error(`Invalid address: "${options.hostname}"`);
-    const conn = new TcpConn(
-      this.tcp.connect(remote, options.port, { localPort: options.localPort }),
-    );
+    const { port, localPort, ttl, tos } = options;
+    const conn = new TcpConn(this.tcp.connect(remote, port, { localPort, ttl, tos }));
     await conn.established();
     return conn;
   }

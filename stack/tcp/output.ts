@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { IpDatagram, IpLayer } from "../ip.ts";
+import type { IpDatagram, IpHeaderFields, IpLayer } from "../ip.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import { addressPseudoSum } from "../wire/checksum.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
@@ -146,10 +146,10 @@ export function sendSegment(
       headerLen: hl,
       checksumOffset: TcpField.CHECKSUM,
       segmentSize: len > perSegment ? perSegment : 0,
-    });
+    }, c.ipFields);
   } else {
     emitTcp(tx, off, f, len, connectionPseudo(c));
-    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len);
+    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len, undefined, c.ipFields);
   }
 
   const s = ctx.stats;
@@ -437,7 +437,8 @@ const rstRemote = new Uint8Array(16);
 
 /**
  * Sends the header `f` with no data from `local` to `remote`, outside any
- * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs.
+ * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs, with the TTL
+ * and TOS of `fields` (the socket's that answers) if given.
  *
  * @example
  * ```ts
@@ -459,16 +460,19 @@ export function sendHeaderOnly(
   local: IpAddress,
   remote: IpAddress,
   f: TcpRepr,
+  fields?: IpHeaderFields,
 ): void {
   const pseudo = addressPseudoSum(local, remote, IpProtocol.TCP, 0);
   emitTcp(ip.txBuffer, ip.payloadOffset(local.length), f, 0, pseudo);
-  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen());
+  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen(), undefined, fields);
 }
 
 /**
  * Answers a segment that has no connection with RST (RFC 9293 3.10.7.1):
  * `<SEQ=SEG.ACK><CTL=RST>` when it carried ACK, else
- * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST.
+ * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST. The
+ * `fields` are those of the socket the segment reached, if any (FreeBSD's
+ * tcp_respond takes the TTL and TOS of the inpcb it found).
  *
  * @example
  * ```ts
@@ -481,7 +485,12 @@ export function sendHeaderOnly(
  * net.b.tcp.stats.resetsSent; // 1
  * ```
  */
-export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): void {
+export function sendResetFor(
+  ctx: TcpContext,
+  d: IpDatagram,
+  seg: TcpSegment,
+  fields?: IpHeaderFields,
+): void {
   const flags = seg.flags;
   if (flags & RST) return;
   const f = hdr;
@@ -498,7 +507,7 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
     f.ack = seqAdd(seg.seq, seqLen(flags, seg.dataLen));
     f.flags = RST | ACK;
   }
-  sendReply(ctx, d, f);
+  sendReply(ctx, d, f, fields);
   ctx.stats.resetsSent++;
 }
 
@@ -524,13 +533,18 @@ export function sendResetFor(ctx: TcpContext, d: IpDatagram, seg: TcpSegment): v
  * net.trace.at(-1)!.from; // "b": 192.0.2.2 answered 192.0.2.1
  * ```
  */
-export function sendReply(ctx: TcpContext, d: IpDatagram, f: TcpRepr): void {
+export function sendReply(
+  ctx: TcpContext,
+  d: IpDatagram,
+  f: TcpRepr,
+  fields?: IpHeaderFields,
+): void {
   const n = d.addrLen;
   const local = n === 4 ? rstLocal.subarray(0, 4) : rstLocal;
   const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;
   local.set(d.buf.subarray(d.dstOff, d.dstOff + n));
   remote.set(d.buf.subarray(d.srcOff, d.srcOff + n));
-  sendHeaderOnly(ctx.ip, local, remote, f);
+  sendHeaderOnly(ctx.ip, local, remote, f, fields);
   ctx.stats.freebsd.tcps_sndtotal++;
   ctx.stats.freebsd.tcps_sndctrl++;
 }

@@ -9,6 +9,7 @@
  */
 
 import { setImmediate } from "node:timers";
+import { setHeaderFields } from "../ip.ts";
 import { formatIp } from "../wire/ip_address.ts";
 import type { ListenerCore } from "./open/accept.ts";
 import { tcpOutput } from "./output.ts";
@@ -322,6 +323,42 @@ export class TcpConn implements ConnectionEvents {
   }
 
   /**
+   * Sets the TTL (IPv6: hop limit) of the packets this connection sends
+   * from now on, TIME_WAIT's ACKs included: 1 to 255, or 0 for the stack's
+   * default (BSD's IP_TTL and IPV6_UNICAST_HOPS).
+   *
+   * @example
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client, net } = await exampleConnection();
+   * client.setTtl(4);
+   * await client.write(new Uint8Array(10));
+   * net.trace.at(-1)!.packet[8]; // 4: the IPv4 TTL of its data segment
+   * ```
+   */
+  setTtl(ttl: number): void {
+    setHeaderFields(this.#c.ipFields, { ttl });
+  }
+
+  /**
+   * Sets the TOS (IPv6: traffic class) byte of the packets this connection
+   * sends from now on, DSCP in its upper six bits (BSD's IP_TOS and
+   * IPV6_TCLASS); the two ECN bits stay clear, as ECN is not negotiated.
+   *
+   * @example
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { client, net } = await exampleConnection();
+   * client.setTos(0xb8); // DSCP EF
+   * await client.write(new Uint8Array(10));
+   * net.trace.at(-1)!.packet[1]; // 184
+   * ```
+   */
+  setTos(tos: number): void {
+    setHeaderFields(this.#c.ipFields, { tos });
+  }
+
+  /**
    * Turns keepalive probes on or off (RFC 9293 3.8.4), optionally with this
    * connection's own timing (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT);
    * the defaults are the stack's settings. Does nothing once the connection
@@ -435,6 +472,31 @@ export class TcpListener implements AsyncIterable<TcpConn> {
     this.#core = core;
     this.addr = { transport: "tcp", hostname, port: core.port };
     core.onReady = () => wake(this.#waiters);
+  }
+
+  /**
+   * Sets the TTL (IPv6: hop limit) of the listener's answers and of the
+   * connections it accepts from now on (see {@linkcode TcpConn.setTtl}).
+   *
+   * @example
+   * ```ts
+   * import { exampleConnection } from "../_examples.ts";
+   * const { net } = await exampleConnection();
+   * const listener = net.b.listen({ port: 7 });
+   * listener.setTtl(200);
+   * listener.close();
+   * ```
+   */
+  setTtl(ttl: number): void {
+    setHeaderFields(this.#core.ipFields, { ttl });
+  }
+
+  /**
+   * Sets the TOS (IPv6: traffic class) byte of the listener's answers and
+   * of the connections it accepts from now on (see {@linkcode TcpConn.setTos}).
+   */
+  setTos(tos: number): void {
+    setHeaderFields(this.#core.ipFields, { tos });
   }
 
   /** Waits for the next established connection. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { IpLayer } from "../ip.ts";
+import type { IpHeaderFields, IpLayer } from "../ip.ts";
 import type { ListenerCore } from "./open/accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
@@ -205,6 +205,8 @@ export class Tcb {
   challengeCount = 0;
   /** Corked: hold partial segments until uncorked (Linux's TCP_CORK). */
   corked = false;
+  /** TTL and TOS of its packets (a passive open takes its listener's). */
+  readonly ipFields: IpHeaderFields = { ttl: 0, tos: 0 };
   /** Keepalive on. */
   keepAlive = false;
   /** Idle time before the first keepalive probe, ms (RFC 9293 3.8.4). */

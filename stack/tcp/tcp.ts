@@ -9,7 +9,13 @@
 
 import { ChallengeAcks } from "./challenge_ack.ts";
 import { setImmediate } from "node:timers";
-import type { IcmpErrorReport, IpDatagram, IpLayer } from "../ip.ts";
+import {
+  type IcmpErrorReport,
+  type IpDatagram,
+  type IpFieldOptions,
+  type IpLayer,
+  setHeaderFields,
+} from "../ip.ts";
 import { icmpError } from "./path/icmp_error.ts";
 import { IpProtocol } from "../wire/ipv4.ts";
 import { pseudoSum } from "../wire/checksum.ts";
@@ -174,6 +180,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const l = this.#listeners.get(seg.dstPort);
     if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
+      if (!l.listening) {
+        // A socket bound but not listening is CLOSED (RFC 9293 3.10.7.1).
+        s.dropped.noSocket++;
+        sendResetFor(this, d, seg, l.ipFields);
+        return;
+      }
       s.demux.listener++;
       listenInput(this, l, d, seg, issFloor);
       return;
@@ -240,6 +252,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const remote = d.buf.slice(d.srcOff, d.srcOff + d.addrLen);
     const c = new Tcb(this, local, seg.dstPort, remote, seg.srcPort, "SYN-RECEIVED");
     c.listener = l;
+    c.ipFields.ttl = l.ipFields.ttl;
+    c.ipFields.tos = l.ipFields.tos;
     this.#newIss(c, issFloor);
     this.#insert(c);
     return c;
@@ -366,6 +380,40 @@ export class TcpLayer implements TcpContext, AcceptHost {
   }
 
   /**
+   * Binds `port` (optionally one local address) without listening, as BSD's
+   * bind() before listen(): nobody else can listen there, and a segment to
+   * it gets an RST with the bound socket's `ipFields`, as FreeBSD's
+   * tcp_dropwithreset answers from the CLOSED socket its lookup found.
+   * {@linkcode TcpLayer.listenBound} starts it; `unlisten` releases it.
+   *
+   * @example
+   * ```ts
+   * import { IpLayer } from "../ip.ts";
+   * import { parseIp } from "../wire/ip_address.ts";
+   * import { TcpLayer } from "./tcp.ts";
+   * const tcp = new TcpLayer(new IpLayer({ ipv4: parseIp("192.0.2.2") }), () => 0);
+   * const l = tcp.bind(80);
+   * l.ipFields.ttl = 4;
+   * tcp.listenBound(l, 16);
+   * l.listening; // true
+   * ```
+   */
+  bind(port: number, local?: Uint8Array): ListenerCore {
+    const l = this.listen(port, local);
+    l.listening = false;
+    return l;
+  }
+
+  /** Starts listening on a port {@linkcode TcpLayer.bind} bound. */
+  listenBound(l: ListenerCore, backlog?: number): void {
+    if (l.closed || l.listening) {
+      throw new Error(`Invalid listener: port ${l.port} is not bound without listening`);
+    }
+    l.acceptBacklog = backlog ?? this.config.acceptBacklog;
+    l.listening = true;
+  }
+
+  /**
    * Stops a listener; connections waiting in its queue, and those still
    * half-open, are reset: nobody could accept them any more.
    */
@@ -378,8 +426,15 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
   }
 
-  /** Active open towards `remote`:`port` (RFC 9293 3.10.1). */
-  connect(remote: Uint8Array, port: number, options: { localPort?: number } = {}): Tcb {
+  /**
+   * Active open towards `remote`:`port` (RFC 9293 3.10.1), its packets with
+   * the TTL and TOS of `options` from the SYN on.
+   */
+  connect(
+    remote: Uint8Array,
+    port: number,
+    options: { localPort?: number } & IpFieldOptions = {},
+  ): Tcb {
     checkPort(port, true);
     const local = remote.length === 4 ? this.ip.ipv4 : this.ip.ipv6;
     if (!local) {
@@ -397,6 +452,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
       }
     }
     const c = new Tcb(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
+    setHeaderFields(c.ipFields, options);
     this.#newIss(c);
     c.rcv.adv = 0;
     this.#insert(c);

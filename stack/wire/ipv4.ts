@@ -109,7 +109,7 @@ export class Ipv4Packet {
 
 /**
  * Writes a 20-byte IPv4 header at `buf[0]` with DF set and fills its
- * checksum. Returns the header length.
+ * checksum; `tos` is the TOS byte (DSCP and ECN). Returns the header length.
  *
  * @example
  * ```ts
@@ -127,10 +127,11 @@ export function emitIpv4Header(
   payloadLen: number,
   ttl: number,
   ident: number,
+  tos = 0,
 ): number {
   const total = IPV4_HEADER_LEN + payloadLen;
   buf[off] = 0x45;
-  buf[off + 1] = 0;
+  buf[off + 1] = tos;
   buf[off + 2] = total >> 8;
   buf[off + 3] = total & 0xff;
   buf[off + 4] = (ident >> 8) & 0xff;

@@ -192,7 +192,8 @@ export class Ipv6Packet {
 }
 
 /**
- * Writes a 40-byte IPv6 header at `buf[off]`. Returns its length.
+ * Writes a 40-byte IPv6 header at `buf[off]` with flow label 0;
+ * `trafficClass` is the byte that holds DSCP and ECN. Returns its length.
  *
  * @example
  * ```ts
@@ -209,9 +210,10 @@ export function emitIpv6Header(
   protocol: number,
   payloadLen: number,
   hopLimit: number,
+  trafficClass = 0,
 ): number {
-  buf[off] = 0x60;
-  buf[off + 1] = 0;
+  buf[off] = 0x60 | (trafficClass >> 4);
+  buf[off + 1] = (trafficClass & 0x0f) << 4;
   buf[off + 2] = 0;
   buf[off + 3] = 0;
   buf[off + 4] = payloadLen >> 8;

@@ -315,7 +315,7 @@ class ScriptRun {
         this.ep = { ...this.ep, localPort: w.srcPort, remotePort: w.dstPort };
       }
     }
-    const actual = toScriptSpace(w, this.map);
+    const actual = p.absolute ? w : toScriptSpace(w, this.map);
     const got = formatPacket(
       ">",
       actual.flags,

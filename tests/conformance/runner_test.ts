@@ -102,6 +102,7 @@ Deno.test("conformance script: packets, times and system calls", () => {
       "* > S. ...(0) ack 9 win 1 <...>",
       "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)",
       "+0 fcntl(3, F_GETFL) = 0x02 (flags O_RDWR)",
+      "+0 > (tos 0x20) R. 0:0(0)! ack 1 win 0",
     ].join("\n"),
     new Set(),
   );
@@ -119,6 +120,13 @@ Deno.test("conformance script: packets, times and system calls", () => {
   assert.equal(c.time.kind, "any");
   assert.ok(d.kind === "syscall" && d.result === -1 && d.errno === "EINPROGRESS");
   assert.ok(e.kind === "syscall" && e.result === 2 && e.errno === undefined);
+  const f = s.events[5];
+  assert.ok(
+    f.kind === "packet" && f.packet.absolute && f.packet.seq === 0,
+    "`!`: not ISS-relative",
+  );
+  assert.equal(f.kind === "packet" && f.packet.ip.tos, 0x20);
+  assert.ok(a.kind === "packet" && !a.packet.absolute);
   assert.throws(
     () => parseScript("0 < S 0:5(3) win 1", new Set()),
     /line 1: inconsistent TCP sequence numbers/,

@@ -44,6 +44,8 @@ export interface ScriptPacket {
   options: ScriptOption[] | undefined;
   /** IP fields written in parentheses before the flags: ttl, tos, hlim, class. */
   ip: Record<string, number>;
+  /** `!` after the sequence: compared as written, not relative to the ISS. */
+  absolute?: boolean;
 }
 
 /** An ICMP line: `< icmp unreachable frag_needed mtu 1280 [1:1461(1460)]`. */
@@ -286,7 +288,8 @@ function parsePacket(body: string, line: number): ScriptPacket {
     }
   }
   rest = rest.slice(sm[0].length);
-  if (rest.startsWith("!")) throw new ScriptError(line, `"!" after the sequence is not supported`);
+  const absolute = rest.startsWith("!");
+  if (absolute) rest = rest.slice(1).trimStart();
   let ack: number | undefined;
   let window: number | undefined;
   let options: ScriptOption[] | undefined = [];
@@ -309,7 +312,7 @@ function parsePacket(body: string, line: number): ScriptPacket {
   }
   if (rest.startsWith("/udp")) throw new ScriptError(line, "UDP encapsulation is not supported");
   if (rest !== "") throw new ScriptError(line, `unexpected "${rest}" in packet`);
-  return { direction, flags, seq, length, ack, window, options, ip };
+  return { direction, flags, seq, length, ack, window, options, ip, absolute };
 }
 
 function parseOptions(inner: string, line: number): ScriptOption[] {

@@ -7,8 +7,10 @@
  * @module
  */
 
+import { setHeaderFields } from "../../stack/ip.ts";
+import type { ListenerCore } from "../../stack/tcp/open/accept.ts";
 import type { Stack } from "../../stack/stack.ts";
-import { BrokenPipeError, TcpConn, type TcpListener } from "../../stack/tcp/socket.ts";
+import { BrokenPipeError, TcpConn, TcpListener } from "../../stack/tcp/socket.ts";
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -39,6 +41,17 @@ export const ERRNO: Record<string, number> = {
   ECONNREFUSED: 61,
 };
 
+/** The DSCP names of netinet/ip.h (IPTOS_DSCP_CS1 ...), as TOS bytes. */
+const IPTOS: Record<string, number> = {
+  IPTOS_DSCP_EF: 0xb8,
+  ...Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((n) => [`IPTOS_DSCP_CS${n}`, n << 5])),
+  ...Object.fromEntries(
+    [1, 2, 3, 4].flatMap((x) =>
+      [1, 2, 3].map((y) => [`IPTOS_DSCP_AF${x}${y}`, (8 * x + 2 * y) << 2])
+    ),
+  ),
+};
+
 const O_RDWR = 0x0002;
 const O_NONBLOCK = 0x0004;
 
@@ -67,6 +80,8 @@ export interface Descriptor {
   nonblocking: boolean;
   /** Bound port (0 until bind, connect or accept). */
   port: number;
+  /** Bound, not yet listening or connected. */
+  bound?: ListenerCore;
   /** Listening. */
   listener?: TcpListener;
   /** Connected (or connecting). */
@@ -80,6 +95,14 @@ export interface Descriptor {
 function int(a: SyscallArg | undefined, what: string): number {
   if (a?.kind === "int") return a.value;
   throw new Unsupported(`${what} must be a number`);
+}
+
+/** A number, or a TOS name standing for one. */
+function value(a: SyscallArg | undefined, what: string): number {
+  if (a?.kind === "symbols" && a.names.length === 1 && a.names[0] in IPTOS) {
+    return IPTOS[a.names[0]];
+  }
+  return int(a, what);
 }
 
 function symbol(a: SyscallArg | undefined): string {
@@ -157,6 +180,11 @@ export class Sockets {
           ["TCP_NODELAY", 0],
           ["SO_KEEPALIVE", 0],
           ["SO_REUSEADDR", 0],
+          // FreeBSD's defaults (net.inet.ip.ttl, net.inet6.ip6.hlim), as getsockopt reports them.
+          ["IP_TTL", 64],
+          ["IP_TOS", 0],
+          ["IPV6_UNICAST_HOPS", 64],
+          ["IPV6_TCLASS", 0],
         ]);
         return {
           value: this.#newFd({ nonblocking: false, port: 0, errorReported: false, options }),
@@ -177,13 +205,24 @@ export class Sockets {
       }
       case "bind": {
         const d = this.#fd(args);
+        if (d.bound || d.listener || d.conn) return { value: -1, errno: "EINVAL" };
+        // Bound in the stack: a segment to the port before listen() is
+        // answered from this socket, with its TTL and TOS.
+        d.bound = this.#stack.tcp.bind(this.#peer.port);
         d.port = this.#peer.port;
+        this.#applyIpOptions(d);
         return { value: 0 };
       }
       case "listen": {
         const d = this.#fd(args);
         if (d.conn) return { value: -1, errno: "EINVAL" };
-        d.listener = this.#stack.listen({ port: d.port, backlog: int(args[1], "the backlog") });
+        const backlog = int(args[1], "the backlog");
+        if (d.bound) {
+          this.#stack.tcp.listenBound(d.bound, backlog);
+          d.listener = new TcpListener(this.#stack.tcp, d.bound, "0.0.0.0");
+          d.bound = undefined;
+        } else d.listener = this.#stack.listen({ port: d.port, backlog });
+        this.#applyIpOptions(d);
         this.current = d;
         return { value: 0 };
       }
@@ -211,6 +250,8 @@ export class Sockets {
         if (d.conn) {
           return { value: -1, errno: d.conn.state === "SYN-SENT" ? "EALREADY" : "EISCONN" };
         }
+        if (d.bound) this.#stack.tcp.unlisten(d.bound); // the connection takes the port
+        d.bound = undefined;
         const block = this.#stack.tcp.connect(this.#peer.remote, this.#peer.port, {
           localPort: d.port || undefined,
         });
@@ -226,7 +267,7 @@ export class Sockets {
       case "setsockopt": {
         const d = this.#fd(args);
         const opt = symbol(args[2]);
-        const v = args[3]?.kind === "array" ? int(args[3].items[0], opt) : int(args[3], opt);
+        const v = args[3]?.kind === "array" ? value(args[3].items[0], opt) : value(args[3], opt);
         return this.#setsockopt(d, opt, v);
       }
       case "read":
@@ -266,6 +307,7 @@ export class Sockets {
         const d = this.fds.get(fd);
         if (!d) return { value: -1, errno: "EBADF" };
         this.fds.delete(fd);
+        if (d.bound) this.#stack.tcp.unlisten(d.bound);
         d.conn?.close();
         d.listener?.close();
         return { value: 0 };
@@ -274,7 +316,21 @@ export class Sockets {
     throw new Unsupported(`system call ${name}()`);
   }
 
+  // IP_TTL and IP_TOS, or their IPv6 names, on whatever the descriptor holds.
+  #applyIpOptions(d: Descriptor): void {
+    const o = d.options;
+    const v6 = this.#peer.remote.length === 16;
+    const ttl = o.get(v6 ? "IPV6_UNICAST_HOPS" : "IP_TTL")!;
+    const tos = o.get(v6 ? "IPV6_TCLASS" : "IP_TOS")!;
+    if (d.bound) setHeaderFields(d.bound.ipFields, { ttl, tos });
+    for (const s of [d.conn, d.listener]) {
+      s?.setTtl(ttl);
+      s?.setTos(tos);
+    }
+  }
+
   #applyOptions(d: Descriptor): void {
+    this.#applyIpOptions(d);
     const c = d.conn!;
     const o = d.options;
     c.setNoDelay(o.get("TCP_NODELAY") !== 0);
@@ -310,6 +366,7 @@ export class Sockets {
     }
     d.options.set(opt, v);
     if (d.conn) this.#applyOptions(d);
+    else this.#applyIpOptions(d);
     return { value: 0 };
   }
 }

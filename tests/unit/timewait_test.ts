@@ -359,6 +359,7 @@ Deno.test("timewait: the index survives heavy churn (tombstones never fill it)",
     tsOk: false,
     tsOffset: 0,
     createdAt: 0,
+    ipFields: { ttl: 0, tos: 0 },
     noDelay: false,
     keepAlive: false,
   };

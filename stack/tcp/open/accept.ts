@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { IpDatagram } from "../../ip.ts";
+import type { IpDatagram, IpHeaderFields } from "../../ip.ts";
 import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
 import { negotiate } from "../lifecycle.ts";
 import { sendResetFor, tcpOutput } from "../output.ts";
@@ -30,7 +30,7 @@ export class ListenerCore {
   /** Most half-open connections. */
   readonly synBacklog: number;
   /** Most established connections waiting for accept. */
-  readonly acceptBacklog: number;
+  acceptBacklog: number;
   /** Half-open connections now. */
   synPending = 0;
   /** Established, not yet accepted. */
@@ -41,6 +41,13 @@ export class ListenerCore {
   closed = false;
   /** When this listener last answered a SYN with a cookie (ms). */
   cookieSentAt = -Infinity;
+  /** TTL and TOS of its answers, and of the connections it accepts. */
+  readonly ipFields: IpHeaderFields = { ttl: 0, tos: 0 };
+  /**
+   * Taking SYNs; false while only bound (BSD's bind before listen), when
+   * every segment gets an RST with its `ipFields` as from a CLOSED socket.
+   */
+  listening = true;
 
   /** A listener on `port`. */
   constructor(
@@ -111,7 +118,7 @@ export function listenInput(
     // The third segment of a handshake we answered with a cookie?
     if (!(flags & TcpFlags.SYN) && host.acceptCookie(l, d, seg)) return;
     s.dropped.listenBadFlags++;
-    sendResetFor(host, d, seg);
+    sendResetFor(host, d, seg, l.ipFields);
     return;
   }
   // Third: SYN.
