@@ -224,6 +224,7 @@ export function formatConnections(rows: ConnectionInfo[], details: boolean, head
     const opts = [
       r.timestamps ? "ts" : "",
       r.sack ? "sack" : "",
+      r.ecn ? "ecn" : "",
       r.rcvWscale === null ? "" : `wscale:${r.sndWscale},${r.rcvWscale}`,
     ]
       .filter(Boolean).join(" ");

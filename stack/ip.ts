@@ -56,6 +56,8 @@ export class IpDatagram {
   payloadLen = 0;
   /** TTL / hop limit. */
   ttl = 0;
+  /** The ECN field (RFC 3168 5): 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE. */
+  ecn = 0;
   /** Whether the destination is multicast or broadcast. */
   multicast = false;
   /** The link vouches for the transport checksum (offload or loopback). */
@@ -377,6 +379,7 @@ export class IpLayer {
       d.payloadOff = ip.payloadOffset;
       d.payloadLen = ip.payloadLen;
       d.ttl = ip.ttl;
+      d.ecn = ip.tos & 3;
       d.multicast = buf[16] >= 224 || (buf[16] === 255 && buf[19] === 255);
     } else if (version === 6) {
       const ip = this.#v6;
@@ -421,6 +424,7 @@ export class IpLayer {
       d.payloadOff = ip.payloadOffset;
       d.payloadLen = ip.payloadLen;
       d.ttl = ip.hopLimit;
+      d.ecn = ip.trafficClass & 3;
       d.multicast = buf[24] === 0xff;
     } else {
       s.dropped.badVersion++;

@@ -110,6 +110,13 @@ const KNOBS: Record<string, Knob> = {
     "Offer and use SACK (RFC 2018)",
     "sack",
   ),
+  "net.inet.tcp.ecn.enable": intKnob(
+    "ECN (RFC 3168): 0 never, 1 ask for it on active opens and accept it, 2 accept it when a peer asks",
+    tcp,
+    "ecn",
+    0,
+    2,
+  ),
   "net.inet.tcp.hystartplusplus": tcpBool(
     "HyStart++ (RFC 9406): leave the first slow start when the RTT grows, not at the first loss",
     "hystart",

@@ -49,6 +49,11 @@ export interface TcpConfig extends RtoSettings {
   slowStartAfterIdle: boolean;
   /** Offer and use SACK (RFC 2018). */
   sack: boolean;
+  /**
+   * ECN (RFC 3168), as FreeBSD's net.inet.tcp.ecn.enable: 0 never, 1 ask
+   * for it on active opens and accept it, 2 accept it when a peer asks.
+   */
+  ecn: 0 | 1 | 2;
   /** Tail loss probes (RFC 8985 7) on SACK connections. */
   tlp: boolean;
   /** Offer and use timestamps (RFC 7323). */
@@ -145,6 +150,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   pacing: 1,
   slowStartAfterIdle: true,
   sack: true,
+  ecn: 2,
   tlp: true,
   timestamps: true,
   windowScale: true,

@@ -12,6 +12,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import { receivesData } from "./state.ts";
 import { closeConnection, negotiate } from "./lifecycle.ts";
 import { onDsack, onSackAck } from "./loss/recovery.ts";
+import { ecnInput, negotiateEcn } from "./ecn.ts";
 import { ConnectionRefusedError, ConnectionResetError, type Tcb } from "./tcb.ts";
 import type { TcpStats } from "./stats.ts";
 
@@ -45,7 +46,7 @@ function challengeAck(c: Tcb): void {
  * conn.rcv.bytesReceived; // 2
  * ```
  */
-export function segmentArrives(c: Tcb, seg: TcpSegment): void {
+export function segmentArrives(c: Tcb, seg: TcpSegment, ecn = 0): void {
   const ctx = c.ctx;
   const s = ctx.stats;
   const now = ctx.now();
@@ -225,6 +226,7 @@ export function segmentArrives(c: Tcb, seg: TcpSegment): void {
     challengeAck(c);
     return;
   }
+  if (c.ecnOk) ecnInput(c, flags, ack, ecn);
   if (processAck(c, seg, seq, ack, dataLen, flags)) return;
 
   // Sixth: URG. Urgent data is delivered inline (RFC 6093); only counted.
@@ -276,7 +278,7 @@ function deliver(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number)
   const s = c.ctx.stats;
   const at = seqDiff(seq, c.rcv.nxt);
   // Everything inside the offered window fits the buffer; count it if not.
-  if (at + len > c.rcv.buf.window) s.dropped.receiveBufferFull++;
+  if (at + len > c.rcv.buf.room) s.dropped.receiveBufferFull++;
   if (at > 0) {
     // A peer may not make us hold unbounded gaps: past the caps the segment
     // is dropped, and the duplicate ACK still says what we have.
@@ -696,6 +698,7 @@ function synSent(c: Tcb, seg: TcpSegment): void {
   c.rcv.nxt = seqAdd(seg.seq, 1);
   c.rcv.adv = c.rcv.nxt;
   negotiate(c, seg.options);
+  negotiateEcn(c, flags);
   if (hasAck) {
     c.snd.una = ack;
     c.snd.synAcked = true;

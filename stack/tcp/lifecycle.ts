@@ -41,6 +41,8 @@ export function negotiate(c: Tcb, opt: TcpOptions): void {
   if (opt.wscale >= 0 && cfg.windowScale) {
     c.snd.scale = Math.min(opt.wscale, MAX_WSCALE);
     c.offeredScale = true;
+    // Our window field rounds up to a unit (output.ts windowField).
+    c.rcv.buf.slack = c.rcv.scale > 0 ? 1 << c.rcv.scale : 0;
   } else {
     c.snd.scale = 0;
     c.rcv.scale = 0;

@@ -24,8 +24,10 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt } from "./seq.ts";
 import type { Tcb, TcpContext } from "./tcb.ts";
 import { armProbe, retransmitLost } from "./loss/recovery.ts";
 import { pacedBurst, paceSent, paceWait, pacingRate } from "./pacing.ts";
+import { ecnOutput, synEcnFlags } from "./ecn.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+const ecnScratch: { fields: IpHeaderFields } = { fields: { ttl: 0, tos: 0 } };
 const hdr = new TcpRepr();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
 
@@ -58,7 +60,7 @@ export function connectionPseudo(c: Tcb): number {
  * import { exampleConnection } from "../_examples.ts";
  * import { windowField } from "./output.ts";
  * const { conn } = await exampleConnection();
- * windowField(conn); // 8201: a free 1 MiB buffer (whole segments), scale 7
+ * windowField(conn); // 8202: a free 1 MiB buffer (whole segments), scale 7, rounded up
  * ```
  */
 export function windowField(c: Tcb): number {
@@ -66,8 +68,11 @@ export function windowField(c: Tcb): number {
   if (win < Math.min(c.rcv.buf.capacity / 2, c.rcv.mss)) win = 0;
   const offered = seqDiff(c.rcv.adv, c.rcv.nxt);
   if (offered > win) win = offered;
-  // Round down: rounding up would offer bytes the buffer cannot hold.
-  return Math.min(0xffff, win >>> c.rcv.scale);
+  // Round up, as FreeBSD's roundup2 and Linux's ALIGN do: rounding down
+  // pulls the right edge back. The ring's slack (one unit past the buffer)
+  // holds what that offers; only a nearly full one is held to its room.
+  const unit = 1 << c.rcv.scale;
+  return Math.min(0xffff, Math.ceil(win / unit), Math.floor(c.rcv.buf.room / unit));
 }
 
 /**
@@ -97,6 +102,10 @@ export function sendSegment(
   const ip = ctx.ip;
   const now = ctx.now();
   const f = hdr;
+  const marks = ecnScratch;
+  marks.fields = c.ipFields;
+  if (flags & SYN) flags |= synEcnFlags(c);
+  else if (c.ecnOk && !(flags & RST)) flags = ecnOutput(c, seq, len, flags, marks);
   f.srcPort = c.localPort;
   f.dstPort = c.remotePort;
   f.seq = seq;
@@ -146,10 +155,10 @@ export function sendSegment(
       headerLen: hl,
       checksumOffset: TcpField.CHECKSUM,
       segmentSize: len > perSegment ? perSegment : 0,
-    }, c.ipFields);
+    }, marks.fields);
   } else {
     emitTcp(tx, off, f, len, connectionPseudo(c));
-    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len, undefined, c.ipFields);
+    ip.send(c.local, c.remote, IpProtocol.TCP, hl + len, undefined, marks.fields);
   }
 
   const s = ctx.stats;

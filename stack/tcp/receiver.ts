@@ -56,6 +56,8 @@ export class Receiver {
   lastAckSent = 0;
   /** Send an ACK at the next output. */
   ackNow = false;
+  /** A CE mark arrived: every ACK carries ECE until the peer's CWR (RFC 3168 6.1.3). */
+  ecnEcho = false;
   /** An ACK waits for the application's turn (`TcpContext.deferAck`). */
   ackPending = false;
   /** Full-size segments received since the last ACK. */

@@ -128,6 +128,10 @@ export class Sender {
   timeoutSsthresh = 0;
   /** The MSS before black-hole detection lowered it, or 0 (FreeBSD's t_pmtud_saved_maxseg). */
   blackholeSavedMss = 0;
+  /** An ECN-Echo reduced cwnd: the next new data carries CWR (RFC 3168 6.1.2). */
+  ecnCwr = false;
+  /** SND.MAX at that reduction: ECE on ACKs below it is the same congestion. */
+  ecnRecover = 0;
 
   /** Last time data or a FIN was sent, ms. */
   lastSendAt = 0;

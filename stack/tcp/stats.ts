@@ -84,6 +84,20 @@ export function newTcpStats() {
     },
     /** HyStart++ (RFC 9406) in first slow starts. */
     hystart: { cssEntered: 0, cssSpurious: 0, exits: 0 },
+    /** ECN (RFC 3168). */
+    ecn: {
+      /** Connections that agreed to it in their handshake. */
+      negotiated: 0,
+      /** Segments that arrived marked CE (Congestion Experienced). */
+      ceReceived: 0,
+      /** ACKs with ECN-Echo. */
+      echoesReceived: 0,
+      /** ECN-Echoes acted on, at most one per window of data: cwnd cut (not under BBR), CWR sent. */
+      responses: 0,
+      /** Segments sent with CWR, and received with it. */
+      cwrSent: 0,
+      cwrReceived: 0,
+    },
     /** Congestion-window validation (RFC 7661, RFC 5681 4.1). */
     cwndValidation: {
       /** ACKs that grew no window: less than half of it was in flight. */

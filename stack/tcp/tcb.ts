@@ -171,6 +171,10 @@ export class Tcb {
   sackOk = false;
   /** We sent window scale in our SYN. */
   offeredScale = false;
+  /** Our SYN asked for ECN (RFC 3168 6.1.1: ECE and CWR set). */
+  ecnAsked = false;
+  /** ECN in use (RFC 3168): new data goes ECT(0), CE is echoed, ECE reduces cwnd. */
+  ecnOk = false;
 
   // Timers: absolute ms deadlines, 0 when off.
   /** Retransmission timer. */

@@ -165,7 +165,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const c = this.#table.find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
       s.demux.connection++;
-      segmentArrives(c, seg);
+      segmentArrives(c, seg, d.ecn);
       return;
     }
     const tw = this.timewait;
@@ -453,6 +453,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const c = new Tcb(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
     setHeaderFields(c.ipFields, options);
+    c.ecnAsked = this.config.ecn === 1;
     this.#newIss(c);
     c.rcv.adv = 0;
     this.#insert(c);

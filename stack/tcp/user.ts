@@ -201,6 +201,8 @@ export interface ConnectionInfo extends ConnectionStatus {
   timestamps: boolean;
   /** SACK in use (RFC 2018). */
   sack: boolean;
+  /** ECN in use (RFC 3168). */
+  ecn: boolean;
   /** The peer's window, bytes. */
   sndWnd: number;
   /** Receive buffer, bytes (grown by autosizing from `net.inet.tcp.recvspace`). */
@@ -261,6 +263,7 @@ export function info(c: Tcb, now: number): ConnectionInfo {
     sndWscale: scaled ? c.snd.scale : null,
     timestamps: c.tsOk,
     sack: c.sackOk,
+    ecn: c.ecnOk,
     sndWnd: c.snd.wnd,
     rcvBuf: c.rcv.buf.capacity,
     sndBuf: c.snd.buf.capacity,

@@ -13,7 +13,7 @@ import { setImmediate } from "node:timers";
 import { MemoryLink } from "../../stack/memory_link.ts";
 import { Stack } from "../../stack/stack.ts";
 import { sysctlSet } from "../../stack/sysctl.ts";
-import { abort } from "../../stack/tcp/user.ts";
+import { abort, type ConnectionInfo, info } from "../../stack/tcp/user.ts";
 import type { TcpState } from "../../stack/tcp/state.ts";
 import { formatIp } from "../../stack/wire/ip_address.ts";
 import {
@@ -69,8 +69,6 @@ const HEADER_OPTIONS = new Set(["ip_version", "tolerance_usecs"]);
 const NO_COUNTERPART: Record<string, string> = {
   // No host cache: there is nothing to flush.
   "net.inet.tcp.hostcache.purgenow": "1",
-  // 2: answer ECN only when asked; a script whose packets carry ECN is skipped.
-  "net.inet.tcp.ecn.enable": "2",
   // 0: a segment for a closed port gets an RST, as in tunstack.
   "net.inet.tcp.blackhole": "0",
   // 0: SYN options are kept on retransmission, as in tunstack.
@@ -152,11 +150,6 @@ class ScriptRun {
     const ipVersion = script.options.ip_version ?? "ipv4";
     if (ipVersion !== "ipv4" && ipVersion !== "ipv6") {
       throw new Unsupported(`--ip_version=${ipVersion} is not supported`);
-    }
-    for (const e of script.events) {
-      if (e.kind === "packet" && /[EW]/.test(e.packet.flags)) {
-        throw new Unsupported(`line ${e.line}: ECN (flags E/W) is not implemented`);
-      }
     }
     this.events = script.events;
     this.tolerance = Number(script.options.tolerance_usecs ?? "4000");
@@ -485,7 +478,24 @@ class ScriptRun {
     }
   }
 
+  // tcpi_options of the last socket used: the options its connection agreed to.
+  #assertOptions(line: number, names: string[]): void {
+    for (const n of names) {
+      if (!TCPI_OPT.some(([k]) => k === n)) throw new Unsupported(`line ${line}: ${n}`);
+    }
+    const conn = this.sockets.current?.conn;
+    if (!conn) this.#fail(line, "tcpi_options of a socket without a connection");
+    const i = info(conn.block, this.stack.tcp.now());
+    const has = TCPI_OPT.filter(([, on]) => on(i)).map(([k]) => k);
+    const want = TCPI_OPT.map(([k]) => k).filter((k) => names.includes(k));
+    if (has.join() !== want.join()) {
+      this.#fail(line, `tcpi_options is ${has.join(" | ") || 0}, expected ${want.join(" | ")}`);
+    }
+  }
+
   #code(line: number, code: string): void {
+    const o = code.match(/^assert\s+tcpi_options\s*==\s*\(?\s*([\w\s|]+?)\s*\)?$/);
+    if (o) return this.#assertOptions(line, o[1].split("|").map((n) => n.trim()));
     const m = code.match(/^assert\s+tcpi_state\s*==\s*TCPI_(\w+)$/);
     if (!m) throw new Unsupported(`line ${line}: code block "${code}" is not supported`);
     const d = this.sockets.current;
@@ -498,6 +508,14 @@ class ScriptRun {
     if (state !== want) this.#fail(line, `tcpi_state is TCPI_${state}, expected TCPI_${m[1]}`);
   }
 }
+
+/** FreeBSD's tcp_info option bits (netinet/tcp.h), by what `info()` reports. */
+const TCPI_OPT: [string, (i: ConnectionInfo) => boolean][] = [
+  ["TCPI_OPT_TIMESTAMPS", (i) => i.timestamps],
+  ["TCPI_OPT_SACK", (i) => i.sack],
+  ["TCPI_OPT_WSCALE", (i) => i.rcvWscale !== null],
+  ["TCPI_OPT_ECN", (i) => i.ecn],
+];
 
 function secs(usecs: number): string {
   return (usecs / 1e6).toFixed(3);

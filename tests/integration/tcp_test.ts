@@ -422,3 +422,56 @@ Deno.test({
       assert.equal(Number.parseInt(rps, 16), 0);
     }),
 });
+
+Deno.test({
+  name:
+    "tcp: ECN with the kernel (net.ipv4.tcp_ecn=1): CE marks either way are echoed and answered with CWR",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      await ns.startStack(["--no-ipv6"]);
+      await ns.ok(["sysctl", "-qw", "net.ipv4.tcp_ecn=1"]);
+      // A congested router's CE mark, on every 20th packet of a direction.
+      const mark = (chain: string, dev: string, port: string) => [
+        chain,
+        chain === "OUTPUT" ? "-o" : "-i",
+        dev,
+        "-p",
+        "tcp",
+        port,
+        "-m",
+        "statistic",
+        "--mode",
+        "nth",
+        "--every",
+        "20",
+        "--packet",
+        "0",
+        "-j",
+        "TOS",
+        "--set-tos",
+        "0x03/0x03",
+      ];
+      const down = mark("PREROUTING", "tunstack0", "--sport=80");
+      await ns.ok(["iptables", "-t", "mangle", "-A", ...down]);
+      await checkedDownload(ns, 20_000_000, 60);
+      await ns.ok(["iptables", "-t", "mangle", "-D", ...down]);
+      const sent = await ns.tunstackJson<{ tcp: { ecn: Record<string, number> } }>(["stats"]);
+      assert.ok(sent.tcp.ecn.responses > 0, "the kernel echoed our marked segments");
+      const up = mark("OUTPUT", "tunstack0", "--dport=9");
+      await ns.ok(["iptables", "-t", "mangle", "-A", ...up]);
+      await ns.ok(["sh", "-c", "head -c 20000000 /dev/zero | nc -N 192.0.2.2 9"], 60_000);
+      // The kernel as sender: its segments that we echoed as marked.
+      const delivered = await ns.ok(["nstat", "-az", "TcpExtTCPDeliveredCE"]);
+      assert.ok(Number(/TcpExtTCPDeliveredCE\s+(\d+)/.exec(delivered)?.[1]) > 0, delivered);
+      const { tcp } = await ns.tunstackJson<
+        { tcp: { ecn: Record<string, number>; bytesReceived: number } }
+      >(["stats"]);
+      const e = tcp.ecn;
+      assert.equal(e.negotiated, 2, "both connections agreed to ECN");
+      assert.ok(e.echoesReceived > 0 && e.responses > 0 && e.cwrSent > 0, JSON.stringify(e));
+      assert.ok(e.ceReceived > 0 && e.cwrReceived > 0, JSON.stringify(e));
+      assert.ok(tcp.bytesReceived >= 20_000_000);
+    }),
+});

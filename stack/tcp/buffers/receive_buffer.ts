@@ -30,6 +30,11 @@ const MAX_SACK_BLOCKS = 4;
 export class ReceiveBuffer {
   /** Capacity in bytes (the window offered; the physical ring grows to it). Only grows. */
   capacity: number;
+  /**
+   * Bytes the ring holds past `capacity`: a scaled window field rounds up
+   * (not to shrink the window), so it may offer up to one unit more.
+   */
+  slack = 0;
   #buf: Uint8Array;
   #head = 0;
   #ready = 0;
@@ -53,7 +58,12 @@ export class ReceiveBuffer {
 
   /** Space from RCV.NXT to the end of the buffer: the window to advertise. */
   get window(): number {
-    return this.capacity - this.#ready;
+    return Math.max(0, this.capacity - this.#ready);
+  }
+
+  /** Space from RCV.NXT to the end of the ring, its slack included: the most ever offered. */
+  get room(): number {
+    return this.capacity + this.slack - this.#ready;
   }
 
   /**
@@ -78,13 +88,18 @@ export class ReceiveBuffer {
 
   /**
    * Stores `n` bytes of `src` at `offset` bytes past RCV.NXT (clipped to the
-   * window). Returns how far RCV.NXT advances (0 for out-of-order data).
+   * ring's room). Returns how far RCV.NXT advances (0 for out-of-order data).
    */
   write(offset: number, src: Uint8Array, srcOff: number, n: number): number {
-    const room = this.window;
+    const room = this.room;
     if (offset >= room || n <= 0) return 0;
     if (offset + n > room) n = room - offset;
-    const grown = growRing(this.#buf, this.#head, this.#ready + offset + n, this.capacity);
+    const grown = growRing(
+      this.#buf,
+      this.#head,
+      this.#ready + offset + n,
+      this.capacity + this.slack,
+    );
     if (grown !== this.#buf) {
       this.#buf = grown;
       this.#head = 0;

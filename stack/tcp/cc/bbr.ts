@@ -206,6 +206,9 @@ export class Bbr implements CongestionControl {
     this.#enteredRecovery = true;
   }
 
+  /** ECN does not steer BBR's model, as in Linux's BBR (v1): no reduction. */
+  onEcnEcho(): void {}
+
   /** A timeout: one segment, STARTUP's growth back to the model; the flatness count restarts. */
   onTimeout(): void {
     this.#saveCwnd();

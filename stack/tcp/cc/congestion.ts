@@ -50,6 +50,8 @@ export interface CongestionControl {
   onLoss(flightSize: number, nowMs: number, sack: boolean): void;
   /** Retransmission timeout (RFC 5681 3.1 eq. 4, cwnd to one segment). */
   onTimeout(flightSize: number, nowMs: number): void;
+  /** An ECN-Echo outside recovery, once per window (RFC 3168 6.1.2): respond as to a loss. */
+  onEcnEcho(flightSize: number, nowMs: number): void;
   /** Idle for longer than the RTO: restart from min(cwnd, IW) (RFC 5681 4.1). */
   afterIdle(): void;
   /** Recovery ended (full ACK): deflate to ssthresh (RFC 6582 3.2 step 3). */

@@ -66,6 +66,10 @@ export class Cubic extends SlowStartWindow implements CongestionControl {
     this.#epoch = -1;
   }
 
+  onEcnEcho(flightSize: number, nowMs: number): void {
+    this.onLoss(flightSize, nowMs, true); // RFC 9438 4.6: ECN is congestion, as a loss
+  }
+
   onTimeout(flightSize: number, nowMs: number): void {
     this.onLoss(flightSize, nowMs, false);
     this.cwnd = this.mss;

@@ -43,6 +43,10 @@ export class NewReno extends SlowStartWindow implements CongestionControl {
     this.#acc = 0;
   }
 
+  onEcnEcho(flightSize: number, nowMs: number): void {
+    this.onLoss(flightSize, nowMs, true); // RFC 3168 6.1.2: halve, no inflation
+  }
+
   onTimeout(flightSize: number): void {
     this.hs.stop();
     this.ssthresh = Math.max(flightSize / 2, 2 * this.mss);

@@ -8,6 +8,7 @@
 import type { IpDatagram, IpHeaderFields } from "../../ip.ts";
 import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
 import { negotiate } from "../lifecycle.ts";
+import { negotiateEcn } from "../ecn.ts";
 import { sendResetFor, tcpOutput } from "../output.ts";
 import { seqAdd } from "../seq.ts";
 import type { Tcb } from "../tcb.ts";
@@ -142,6 +143,7 @@ export function listenInput(
   c.rcv.nxt = seqAdd(seg.seq, 1);
   c.rcv.adv = c.rcv.nxt;
   negotiate(c, seg.options);
+  negotiateEcn(c, flags);
   // RFC 7323 2.2: the SYN's window is not scaled.
   c.snd.wnd = seg.window;
   c.snd.maxWnd = c.snd.wnd;
