@@ -15,6 +15,7 @@ import type { CounterTree } from "./stats.ts";
 import { type CapturedPacket, Verdicts } from "./capture.ts";
 import { WakeTimer } from "./_wake.ts";
 import type { TcpConfig } from "./tcp/config.ts";
+import { md5Key } from "./tcp/md5.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
 import { type ConnectionInfo, info } from "./tcp/user.ts";
@@ -193,10 +194,14 @@ export class Stack implements PacketHandler {
   /**
    * Listens for TCP connections on `port` (on every address of ours, or
    * only `hostname`); `ttl` and `tos` mark its answers and the connections
-   * it accepts, as {@linkcode TcpListener.setTtl} and `setTos` do.
+   * it accepts, as {@linkcode TcpListener.setTtl} and `setTos` do, and an
+   * `md5Key` signs them and refuses every segment not signed with it
+   * (RFC 2385: a string is its UTF-8, 1 to 80 bytes).
    */
   listen(
-    options: { hostname?: string; port: number; backlog?: number } & IpFieldOptions,
+    options:
+      & { hostname?: string; port: number; backlog?: number; md5Key?: string | Uint8Array }
+      & IpFieldOptions,
   ): TcpListener {
     let local: IpAddress | undefined;
     if (
@@ -207,16 +212,20 @@ export class Stack implements PacketHandler {
         throw new Error(`Invalid address: ${options.hostname} is not one of the stack's addresses`);
       }
     }
+    // Checked before the port is taken.
     const fields = { ttl: 0, tos: 0 };
-    setHeaderFields(fields, options); // checked before the port is taken
+    setHeaderFields(fields, options);
+    const key = options.md5Key === undefined ? undefined : md5Key(options.md5Key);
     const core = this.tcp.listen(options.port, local, options.backlog);
     Object.assign(core.ipFields, fields);
+    core.md5Key = key;
     return new TcpListener(this.tcp, core, local ? formatIp(local) : "0.0.0.0");
   }
 
   /**
    * Opens a TCP connection; resolves once established. `ttl` and `tos` mark
-   * its packets from the SYN on, as {@linkcode TcpConn.setTtl} and `setTos` do.
+   * its packets from the SYN on, as {@linkcode TcpConn.setTtl} and `setTos` do;
+   * an `md5Key` signs them (RFC 2385), as for {@linkcode Stack.listen}.
    *
    * @example
    * ```ts
@@ -230,12 +239,14 @@ export class Stack implements PacketHandler {
    * ```
    */
   async connect(
-    options: { hostname: string; port: number; localPort?: number } & IpFieldOptions,
+    options:
+      & { hostname: string; port: number; localPort?: number; md5Key?: string | Uint8Array }
+      & IpFieldOptions,
   ): Promise<TcpConn> {
     const remote = parseIp(options.hostname);
     if (!remote) throw new Error(`Invalid address: "${options.hostname}"`);
-    const { port, localPort, ttl, tos } = options;
-    const conn = new TcpConn(this.tcp.connect(remote, port, { localPort, ttl, tos }));
+    const { port, localPort, ttl, tos, md5Key } = options;
+    const conn = new TcpConn(this.tcp.connect(remote, port, { localPort, ttl, tos, md5Key }));
     await conn.established();
     return conn;
   }

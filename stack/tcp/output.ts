@@ -25,8 +25,18 @@ import type { Tcb, TcpContext } from "./tcb.ts";
 import { armProbe, retransmitLost } from "./loss/recovery.ts";
 import { pacedBurst, paceSent, paceWait, pacingRate } from "./pacing.ts";
 import { ecnOutput, synEcnFlags } from "./ecn.ts";
+import { signer } from "./md5.ts";
 
 const { FIN, SYN, RST, PSH, ACK } = TcpFlags;
+
+/** What a reply outside a connection takes from the socket that answers. */
+export interface Answerer {
+  /** Its TTL and TOS. */
+  readonly ipFields: IpHeaderFields;
+  /** Its RFC 2385 key, if it signs. */
+  readonly md5Key: Uint8Array | undefined;
+}
+
 const ecnScratch: { fields: IpHeaderFields } = { fields: { ttl: 0, tos: 0 } };
 const hdr = new TcpRepr();
 const sackScratch = [0, 0, 0, 0, 0, 0, 0, 0];
@@ -127,20 +137,28 @@ export function sendSegment(
     f.tsVal = c.tsNow(now);
     f.tsEcr = c.rcv.tsRecent;
     f.window = flags & RST ? 0 : windowField(c);
-    if (c.sackOk && (c.rcv.buf.rangeCount > 0 || c.rcv.dsackLeft !== -1) && !(flags & RST)) {
+    const most = c.sackBlocksMax;
+    if (
+      c.sackOk && most > 0 && (c.rcv.buf.rangeCount > 0 || c.rcv.dsackLeft !== -1) &&
+      !(flags & RST)
+    ) {
       // RFC 2883: a duplicate just received is reported first.
       const d = c.rcv.dsackLeft === -1 ? 0 : 1;
       if (d) {
         f.sack[0] = c.rcv.dsackLeft;
         f.sack[1] = c.rcv.dsackRight;
       }
-      const n = c.rcv.buf.sackBlocks(sackScratch, (c.tsOk ? 3 : 4) - d);
+      const n = c.rcv.buf.sackBlocks(sackScratch, most - d);
       for (let i = 0; i < n; i++) {
         f.sack[2 * (i + d)] = seqAdd(c.rcv.nxt, sackScratch[2 * i]);
         f.sack[2 * (i + d) + 1] = seqAdd(c.rcv.nxt, sackScratch[2 * i + 1]);
       }
       f.sackCount = n + d;
     }
+  }
+  if (c.md5Key) {
+    f.md5 = 0;
+    f.sign = c.md5Signer;
   }
   const off = ip.payloadOffset(c.local.length);
   const tx = ip.txBuffer;
@@ -260,7 +278,8 @@ export function sendAck(c: Tcb): void {
  */
 function tsoLimit(c: Tcb, rate: number): number {
   const ip = c.ctx.ip;
-  if (ip.gsoMax <= ip.mtu) return c.sendRoom;
+  // A signature covers one segment: the device cannot cut a signed one up.
+  if (ip.gsoMax <= ip.mtu || c.md5Key) return c.sendRoom;
   const room = ip.gsoMax - (c.local.length === 4 ? 20 : 40) - 60;
   return pacedBurst(rate, c.effMss, Math.max(c.effMss, room - (room % c.effMss)));
 }
@@ -446,8 +465,8 @@ const rstRemote = new Uint8Array(16);
 
 /**
  * Sends the header `f` with no data from `local` to `remote`, outside any
- * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs, with the TTL
- * and TOS of `fields` (the socket's that answers) if given.
+ * connection: resets, cookie SYN,ACKs, and TIME_WAIT's ACKs, with the TTL,
+ * TOS and MD5 signature of the socket that answers, if one does.
  *
  * @example
  * ```ts
@@ -469,19 +488,30 @@ export function sendHeaderOnly(
   local: IpAddress,
   remote: IpAddress,
   f: TcpRepr,
-  fields?: IpHeaderFields,
+  from?: Answerer,
 ): void {
+  if (from?.md5Key) {
+    f.md5 = 0;
+    f.sign = signer(from.md5Key, local, remote);
+  }
   const pseudo = addressPseudoSum(local, remote, IpProtocol.TCP, 0);
   emitTcp(ip.txBuffer, ip.payloadOffset(local.length), f, 0, pseudo);
-  ip.send(local, remote, IpProtocol.TCP, TCP_HEADER_LEN + f.optionsLen(), undefined, fields);
+  ip.send(
+    local,
+    remote,
+    IpProtocol.TCP,
+    TCP_HEADER_LEN + f.optionsLen(),
+    undefined,
+    from?.ipFields,
+  );
 }
 
 /**
  * Answers a segment that has no connection with RST (RFC 9293 3.10.7.1):
  * `<SEQ=SEG.ACK><CTL=RST>` when it carried ACK, else
- * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST. The
- * `fields` are those of the socket the segment reached, if any (FreeBSD's
- * tcp_respond takes the TTL and TOS of the inpcb it found).
+ * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never answers an RST. `from`
+ * is the socket the segment reached, if any: FreeBSD's tcp_respond takes
+ * the TTL, TOS and signature of the inpcb it found.
  *
  * @example
  * ```ts
@@ -498,7 +528,7 @@ export function sendResetFor(
   ctx: TcpContext,
   d: IpDatagram,
   seg: TcpSegment,
-  fields?: IpHeaderFields,
+  from?: Answerer,
 ): void {
   const flags = seg.flags;
   if (flags & RST) return;
@@ -516,7 +546,7 @@ export function sendResetFor(
     f.ack = seqAdd(seg.seq, seqLen(flags, seg.dataLen));
     f.flags = RST | ACK;
   }
-  sendReply(ctx, d, f, fields);
+  sendReply(ctx, d, f, from);
   ctx.stats.resetsSent++;
 }
 
@@ -546,14 +576,14 @@ export function sendReply(
   ctx: TcpContext,
   d: IpDatagram,
   f: TcpRepr,
-  fields?: IpHeaderFields,
+  from?: Answerer,
 ): void {
   const n = d.addrLen;
   const local = n === 4 ? rstLocal.subarray(0, 4) : rstLocal;
   const remote = n === 4 ? rstRemote.subarray(0, 4) : rstRemote;
   local.set(d.buf.subarray(d.dstOff, d.dstOff + n));
   remote.set(d.buf.subarray(d.srcOff, d.srcOff + n));
-  sendHeaderOnly(ctx.ip, local, remote, f, fields);
+  sendHeaderOnly(ctx.ip, local, remote, f, from);
   ctx.stats.freebsd.tcps_sndtotal++;
   ctx.stats.freebsd.tcps_sndctrl++;
 }

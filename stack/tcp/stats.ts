@@ -145,6 +145,9 @@ export function newTcpStats() {
       /** SYN and FIN together, with drop_synfin on. */
       synFin: 0,
       noSocket: 0,
+      /** For a socket with an MD5 key (RFC 2385): no signature, or a wrong one. */
+      md5Missing: 0,
+      md5Bad: 0,
       listenBadFlags: 0,
       listenOverflow: 0,
       acceptOverflow: 0,

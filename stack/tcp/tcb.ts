@@ -12,6 +12,7 @@ import type { ListenerCore } from "./open/accept.ts";
 import type { IpAddress } from "../wire/ip_address.ts";
 import type { TcpConfig } from "./config.ts";
 import { MAX_WSCALE } from "../wire/tcp.ts";
+import { signer } from "./md5.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
 import type { TcpState } from "./state.ts";
@@ -211,6 +212,9 @@ export class Tcb {
   corked = false;
   /** TTL and TOS of its packets (a passive open takes its listener's). */
   readonly ipFields: IpHeaderFields = { ttl: 0, tos: 0 };
+  /** The RFC 2385 key every segment is signed with and must carry (a listener's, passive). */
+  md5Key: Uint8Array | undefined;
+  #md5Signer: ((buf: Uint8Array, off: number, hl: number, total: number) => void) | undefined;
   /** Keepalive on. */
   keepAlive = false;
   /** Idle time before the first keepalive probe, ms (RFC 9293 3.8.4). */
@@ -265,14 +269,25 @@ export class Tcb {
   get sendRoom(): number {
     const rcv = this.rcv;
     const blocks = this.sackOk
-      ? Math.min(rcv.buf.rangeCount + (rcv.dsackLeft === -1 ? 0 : 1), this.tsOk ? 3 : 4)
+      ? Math.min(rcv.buf.rangeCount + (rcv.dsackLeft === -1 ? 0 : 1), this.sackBlocksMax)
       : 0;
     return this.effMss - (blocks > 0 ? 4 + 8 * blocks : 0);
   }
 
   /** The effective send MSS after options (RFC 9293 3.7.1). */
   get effMss(): number {
-    return this.snd.mss - (this.tsOk ? 12 : 0);
+    return this.snd.mss - (this.tsOk ? 12 : 0) - (this.md5Key ? 20 : 0);
+  }
+
+  /** SACK blocks that fit the 40 bytes of options beside timestamps and a signature. */
+  get sackBlocksMax(): number {
+    return (36 - (this.tsOk ? 12 : 0) - (this.md5Key ? 20 : 0)) >> 3;
+  }
+
+  /** Signs this connection's segments (emitTcp's `sign`), made on first use. */
+  get md5Signer(): ((buf: Uint8Array, off: number, hl: number, total: number) => void) | undefined {
+    if (!this.md5Key) return undefined;
+    return this.#md5Signer ??= signer(this.md5Key, this.local, this.remote);
   }
 }
 

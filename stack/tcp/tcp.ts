@@ -24,6 +24,7 @@ import { type AcceptHost, ListenerCore, listenInput } from "./open/accept.ts";
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from "./config.ts";
 import { AddressInUseError, ConnectionTable, EphemeralPorts } from "./conn_table.ts";
 import { segmentArrives } from "./input.ts";
+import { md5Key, md5Valid } from "./md5.ts";
 import { IsnGenerator, TimestampOffsets, tupleWords } from "./open/isn.ts";
 import { sendAck, sendResetFor, tcpOutput } from "./output.ts";
 import { seqAdd } from "./seq.ts";
@@ -164,6 +165,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const c = this.#table.find(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     if (c) {
+      if (c.md5Key && !this.#signed(c.md5Key, d, seg)) return;
       s.demux.connection++;
       segmentArrives(c, seg, d.ecn);
       return;
@@ -172,6 +174,8 @@ export class TcpLayer implements TcpContext, AcceptHost {
     const slot = tw.lookup(d.buf, d.srcOff, d.addrLen, seg.srcPort, seg.dstPort);
     let issFloor: number | undefined;
     if (slot >= 0) {
+      const key = tw.answerer(slot)?.md5Key;
+      if (key && !this.#signed(key, d, seg)) return;
       issFloor = tw.sndNxtOf(slot);
       if (tw.check(slot, seg) === "handled") {
         s.demux.timeWait++;
@@ -180,10 +184,11 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const l = this.#listeners.get(seg.dstPort);
     if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
+      if (l.md5Key && !this.#signed(l.md5Key, d, seg)) return;
       if (!l.listening) {
         // A socket bound but not listening is CLOSED (RFC 9293 3.10.7.1).
         s.dropped.noSocket++;
-        sendResetFor(this, d, seg, l.ipFields);
+        sendResetFor(this, d, seg, l);
         return;
       }
       s.demux.listener++;
@@ -192,6 +197,17 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     s.dropped.noSocket++;
     sendResetFor(this, d, seg);
+  }
+
+  // RFC 2385 2.0: a segment for a signing socket without a valid digest is
+  // dropped, unanswered (an answer would need the key the sender lacks).
+  #signed(key: Uint8Array, d: IpDatagram, seg: TcpSegment): boolean {
+    const at = seg.options.md5;
+    const src = d.buf.subarray(d.srcOff, d.srcOff + d.addrLen);
+    const dst = d.buf.subarray(d.dstOff, d.dstOff + d.addrLen);
+    if (md5Valid(key, src, dst, seg)) return true;
+    this.stats.dropped[at < 0 ? "md5Missing" : "md5Bad"]++;
+    return false;
   }
 
   #insert(c: Tcb): void {
@@ -254,6 +270,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     c.listener = l;
     c.ipFields.ttl = l.ipFields.ttl;
     c.ipFields.tos = l.ipFields.tos;
+    c.md5Key = l.md5Key;
     this.#newIss(c, issFloor);
     this.#insert(c);
     return c;
@@ -428,14 +445,16 @@ export class TcpLayer implements TcpContext, AcceptHost {
 
   /**
    * Active open towards `remote`:`port` (RFC 9293 3.10.1), its packets with
-   * the TTL and TOS of `options` from the SYN on.
+   * the TTL and TOS of `options` from the SYN on, and signed with its
+   * `md5Key` if given (RFC 2385).
    */
   connect(
     remote: Uint8Array,
     port: number,
-    options: { localPort?: number } & IpFieldOptions = {},
+    options: { localPort?: number; md5Key?: string | Uint8Array } & IpFieldOptions = {},
   ): Tcb {
     checkPort(port, true);
+    const key = options.md5Key === undefined ? undefined : md5Key(options.md5Key);
     const local = remote.length === 4 ? this.ip.ipv4 : this.ip.ipv6;
     if (!local) {
       throw new Error(`No route: the stack has no IPv${remote.length === 4 ? 4 : 6} address`);
@@ -453,6 +472,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const c = new Tcb(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
     setHeaderFields(c.ipFields, options);
+    c.md5Key = key;
     c.ecnAsked = this.config.ecn === 1;
     this.#newIss(c);
     c.rcv.adv = 0;

@@ -65,6 +65,7 @@ const OPT_WSCALE = 3;
 const OPT_SACK_PERMITTED = 4;
 const OPT_SACK = 5;
 const OPT_TIMESTAMP = 8;
+const OPT_MD5 = 19; // RFC 2385: kind, length 18, a 16-byte digest
 
 /** Why a segment was refused by {@linkcode TcpSegment.wrap}. */
 export type TcpWireError = "truncated" | "badDataOffset" | "badChecksum" | "badOption";
@@ -98,6 +99,12 @@ export class TcpOptions {
   sackCount = 0;
   /** SACK blocks as [left, right) pairs: sack[2i], sack[2i+1]. */
   readonly sack: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  /**
+   * The MD5 signature option (RFC 2385): parsed, where its 16-byte digest
+   * starts in the buffer, or -1; to emit, any value but -1 (the digest is
+   * left zero for the sender to fill, see {@linkcode TcpRepr.sign}).
+   */
+  md5 = -1;
 
   /** Clears to "no options". */
   clearOptions(): void {
@@ -106,6 +113,7 @@ export class TcpOptions {
     this.sackPermitted = false;
     this.timestamp = false;
     this.sackCount = 0;
+    this.md5 = -1;
   }
 }
 
@@ -282,6 +290,10 @@ export function parseOptions(
         out.sackCount = n;
         break;
       }
+      case OPT_MD5:
+        if (len !== 18) return "badOption";
+        out.md5 = i + 2;
+        break;
     }
     i += len;
   }
@@ -314,10 +326,15 @@ export class TcpRepr extends TcpOptions {
   flags = 0;
   /** Window field (already scaled down). */
   window = 0;
+  /**
+   * Fills the MD5 digest (RFC 2385) of the segment just written at
+   * `buf[off, off + total)` with a `hl`-byte header, before its checksum.
+   */
+  sign: ((buf: Uint8Array, off: number, hl: number, total: number) => void) | undefined;
 
   /** Length of the options these fields produce. */
   optionsLen(): number {
-    let n = 0;
+    let n = this.md5 === -1 ? 0 : 20; // NOP NOP + 18
     if (this.mss >= 0) n += 4;
     if (this.wscale >= 0) n += 4; // NOP + 3
     if (this.sackPermitted && !this.timestamp) n += 4; // NOP NOP + 2
@@ -403,7 +420,16 @@ export function emitTcp(
       i += 8;
     }
   }
+  if (f.md5 !== -1) {
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_NOP;
+    buf[i++] = OPT_MD5;
+    buf[i++] = 18;
+    buf.fill(0, i, i + 16);
+    i += 16;
+  }
   const total = hl + dataLen;
+  if (f.md5 !== -1) f.sign?.(buf, off, hl, total);
   const ps = pseudo + (total >>> 16) + (total & 0xffff);
   // Partial: the device finishes it; the field holds the folded pseudo-header
   // sum, not complemented (virtio NEEDS_CSUM, Linux CHECKSUM_PARTIAL).

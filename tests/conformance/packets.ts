@@ -9,6 +9,7 @@
  */
 
 import { checksum, pseudoSum, sum16 } from "../../stack/wire/checksum.ts";
+import { md5Digest } from "../../stack/tcp/md5.ts";
 import { readU32, TcpFlags, writeU32 } from "../../stack/wire/tcp.ts";
 import type { ScriptOption, ScriptPacket } from "./script.ts";
 
@@ -166,11 +167,21 @@ function optionBytes(opts: ScriptOption[], map: SequenceMap): number[] {
         }
         break;
       case "md5":
-        throw new Error("TCP MD5 signatures are not supported");
+        out.push(19, 18, ...new Array(16).fill(0)); // the digest, filled in once the packet is whole
+        break;
     }
   }
   while (out.length % 4) out.push(0);
   return out;
+}
+
+/** Where the option of `kind` starts among option bytes, or -1. */
+function optionAt(opts: ArrayLike<number>, kind: number): number {
+  for (let i = 0; i < opts.length;) {
+    if (opts[i] === kind) return i;
+    i += opts[i] <= 1 ? 1 : opts[i + 1];
+  }
+  return -1;
 }
 
 /**
@@ -190,7 +201,12 @@ function optionBytes(opts: ScriptOption[], map: SequenceMap): number[] {
  * inboundPacket(p, ep, new SequenceMap()).length; // 40
  * ```
  */
-export function inboundPacket(p: ScriptPacket, ep: Endpoints, map: SequenceMap): Uint8Array {
+export function inboundPacket(
+  p: ScriptPacket,
+  ep: Endpoints,
+  map: SequenceMap,
+  md5Secret?: Uint8Array,
+): Uint8Array {
   if (p.seq === undefined) throw new Error("An inbound packet needs a sequence number");
   if (p.options === undefined) throw new Error("An inbound packet cannot have <...> options");
   const flags = flagBits(p.flags);
@@ -218,6 +234,14 @@ export function inboundPacket(p: ScriptPacket, ep: Endpoints, map: SequenceMap):
   out[t + 14] = win >> 8;
   out[t + 15] = win & 255;
   out.set(opts, t + 20);
+  const md5 = p.options.find((o) => o.kind === "md5");
+  if (md5?.kind === "md5") {
+    // As packetdrill does with --tcp_md5_secret: sign what the peer sends.
+    if (!md5Secret) throw new Error("An md5 option needs --tcp_md5_secret");
+    const at = t + 20 + optionAt(opts, 19) + 2;
+    out.set(md5Digest(md5Secret, ep.remote, ep.local, out, t, 20 + opts.length, tcpLen), at);
+    if (!md5.valid) out[at] ^= 0xff;
+  }
   const srcOff = v6 ? 8 : 12;
   const dstOff = v6 ? 24 : 16;
   const ps = pseudoSum(out, srcOff, dstOff, ep.local.length, 6, tcpLen);
@@ -320,8 +344,10 @@ export function readPacket(b: Uint8Array): WirePacket {
       const blocks: [number, number][] = [];
       for (let j = i + 2; j + 8 <= i + len; j += 8) blocks.push([readU32(b, j), readU32(b, j + 4)]);
       options.push({ kind: "sack", blocks });
-    } else if (kind === 19) options.push({ kind: "md5" });
-    else throw new Error(`Unknown TCP option kind ${kind}`);
+    } else if (kind === 19) {
+      if (len !== 18) throw new Error(`Bad TCP MD5 option length ${len}`);
+      options.push({ kind: "md5", valid: true }); // checked against the secret by the runner
+    } else throw new Error(`Unknown TCP option kind ${kind}`);
     i += len;
   }
   return {

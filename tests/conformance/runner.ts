@@ -13,9 +13,11 @@ import { setImmediate } from "node:timers";
 import { MemoryLink } from "../../stack/memory_link.ts";
 import { Stack } from "../../stack/stack.ts";
 import { sysctlSet } from "../../stack/sysctl.ts";
+import { md5Valid } from "../../stack/tcp/md5.ts";
 import { abort, type ConnectionInfo, info } from "../../stack/tcp/user.ts";
 import type { TcpState } from "../../stack/tcp/state.ts";
 import { formatIp } from "../../stack/wire/ip_address.ts";
+import { TcpSegment } from "../../stack/wire/tcp.ts";
 import {
   comparePacket,
   type Endpoints,
@@ -59,7 +61,7 @@ const SCRIPT_PORT = 8080;
 const PEER_PORT = 40000;
 
 /** Header options the runner understands. */
-const HEADER_OPTIONS = new Set(["ip_version", "tolerance_usecs"]);
+const HEADER_OPTIONS = new Set(["ip_version", "tolerance_usecs", "tcp_md5_secret"]);
 
 /**
  * FreeBSD sysctls the suite sets that have no counterpart in tunstack, and
@@ -132,6 +134,8 @@ class ScriptRun {
   readonly events: ScriptEvent[];
   readonly tolerance: number;
   readonly v6: boolean;
+  /** --tcp_md5_secret: signs inbound `md5` options, checks outbound ones. */
+  readonly md5Secret: Uint8Array | undefined;
   readonly stack: Stack;
   readonly sockets: Sockets;
   readonly map = new SequenceMap();
@@ -153,6 +157,8 @@ class ScriptRun {
     }
     this.events = script.events;
     this.tolerance = Number(script.options.tolerance_usecs ?? "4000");
+    const secret = script.options.tcp_md5_secret;
+    this.md5Secret = secret === undefined ? undefined : new TextEncoder().encode(secret);
     this.v6 = ipVersion === "ipv6";
     this.log = options.log;
     const local = this.v6 ? LOCAL6 : LOCAL4;
@@ -254,7 +260,7 @@ class ScriptRun {
     this.#noneUnexpected(e);
     let bytes: Uint8Array;
     try {
-      bytes = inboundPacket(p, this.ep, this.map);
+      bytes = inboundPacket(p, this.ep, this.map, this.md5Secret);
     } catch (err) {
       this.#fail(e.line, (err as Error).message);
     }
@@ -323,6 +329,14 @@ class ScriptRun {
     const want = p.options?.find((o) => o.kind === "TS");
     if (ts?.kind === "TS" && want?.kind === "TS") this.map.noteTsVal(want.val, ts.val);
     const diffs = comparePacket(p, actual);
+    const md5 = p.options?.find((o) => o.kind === "md5");
+    if (md5?.kind === "md5" && this.md5Secret) {
+      const ihl = w.version === 4 ? (s.bytes[0] & 15) * 4 : 40;
+      const seg = new TcpSegment();
+      seg.wrap(s.bytes, ihl, s.bytes.length - ihl, -1);
+      const ok = md5Valid(this.md5Secret, this.ep.local, this.ep.remote, seg);
+      if (ok !== md5.valid) diffs.push(`an MD5 signature that is ${ok ? "" : "not "}valid`);
+    }
     if (e.time.kind !== "any" && Math.abs(s.at - t) > tol) {
       diffs.push(`sent at ${secs(s.at)} instead of ${secs(t)} (tolerance ${tol / 1000} ms)`);
     }
@@ -363,6 +377,7 @@ class ScriptRun {
   }
 
   #shell(line: number, command: string): void {
+    if (/\bsetkey\b/.test(command)) return this.#setkey(line, command);
     let lines: string[] | undefined;
     for (const stage of command.split("|").map((s) => s.trim())) {
       const argv = stage.split(/\s+/);
@@ -388,6 +403,22 @@ class ScriptRun {
         }
       } else throw new Unsupported(`line ${line}: shell command "${cmd}" is not supported`);
     }
+  }
+
+  // FreeBSD keeps TCP-MD5 keys in IPsec's SAD: `setkey -c` with an `add`
+  // per direction, `setkey -F` to flush. tunstack's key is the socket's,
+  // one for both directions; TCP_MD5SIG hands it over (syscalls.ts).
+  #setkey(line: number, command: string): void {
+    if (/setkey\s+-F/.test(command)) {
+      this.sockets.md5Key = undefined;
+      return;
+    }
+    const keys = [...command.matchAll(/add\s+\S+\s+\S+\s+tcp\s+\S+\s+-A\s+tcp-md5\s+"([^"]*)"/g)]
+      .map((m) => m[1]);
+    if (keys.length !== 2 || keys[0] !== keys[1]) {
+      throw new Unsupported(`line ${line}: setkey entries other than one key both ways`);
+    }
+    this.sockets.md5Key = new TextEncoder().encode(keys[0]);
   }
 
   #sysctl(line: number, argv: string[]): void {

@@ -103,6 +103,7 @@ Deno.test("conformance script: packets, times and system calls", () => {
       "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)",
       "+0 fcntl(3, F_GETFL) = 0x02 (flags O_RDWR)",
       "+0 > (tos 0x20) R. 0:0(0)! ack 1 win 0",
+      "+0 < . 1:1(0) ack 1 win 0 <nop,nop,md5 invalid>",
     ].join("\n"),
     new Set(),
   );
@@ -127,6 +128,8 @@ Deno.test("conformance script: packets, times and system calls", () => {
   );
   assert.equal(f.kind === "packet" && f.packet.ip.tos, 0x20);
   assert.ok(a.kind === "packet" && !a.packet.absolute);
+  const g = s.events[6];
+  assert.deepEqual(g.kind === "packet" && g.packet.options?.at(-1), { kind: "md5", valid: false });
   assert.throws(
     () => parseScript("0 < S 0:5(3) win 1", new Set()),
     /line 1: inconsistent TCP sequence numbers/,

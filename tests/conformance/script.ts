@@ -24,7 +24,7 @@ export type ScriptOption =
   | { kind: "sack"; blocks: [number, number][] }
   | { kind: "nop" }
   | { kind: "eol" }
-  | { kind: "md5" };
+  | { kind: "md5"; valid: boolean };
 
 /** A TCP segment line. */
 export interface ScriptPacket {
@@ -357,7 +357,11 @@ function parseOptions(inner: string, line: number): ScriptOption[] {
         break;
       }
       case "md5":
-        out.push({ kind: "md5" });
+        // `md5 valid` (or bare) signs with --tcp_md5_secret; `md5 invalid` signs wrongly.
+        if (t[1] !== undefined && t[1] !== "valid" && t[1] !== "invalid") {
+          throw new ScriptError(line, `bad TCP option "${raw.trim()}"`);
+        }
+        out.push({ kind: "md5", valid: t[1] !== "invalid" });
         break;
       default:
         throw new ScriptError(line, `unknown TCP option "${raw.trim()}"`);

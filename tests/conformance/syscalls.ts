@@ -132,6 +132,8 @@ export class Sockets {
   #stack: Stack;
   #peer: Peer;
   readonly fds = new Map<number, Descriptor>();
+  /** The TCP-MD5 key `setkey` installed, which TCP_MD5SIG turns on for a socket. */
+  md5Key: Uint8Array | undefined;
   /** The descriptor a code block (`%{ }%`) looks at: the last one with a connection or listener. */
   current: Descriptor | undefined;
 
@@ -185,6 +187,7 @@ export class Sockets {
           ["IP_TOS", 0],
           ["IPV6_UNICAST_HOPS", 64],
           ["IPV6_TCLASS", 0],
+          ["TCP_MD5SIG", 0],
         ]);
         return {
           value: this.#newFd({ nonblocking: false, port: 0, errorReported: false, options }),
@@ -221,7 +224,7 @@ export class Sockets {
           this.#stack.tcp.listenBound(d.bound, backlog);
           d.listener = new TcpListener(this.#stack.tcp, d.bound, "0.0.0.0");
           d.bound = undefined;
-        } else d.listener = this.#stack.listen({ port: d.port, backlog });
+        } else d.listener = this.#stack.listen({ port: d.port, backlog, md5Key: this.#key(d) });
         this.#applyIpOptions(d);
         this.current = d;
         return { value: 0 };
@@ -254,6 +257,7 @@ export class Sockets {
         d.bound = undefined;
         const block = this.#stack.tcp.connect(this.#peer.remote, this.#peer.port, {
           localPort: d.port || undefined,
+          md5Key: this.#key(d),
         });
         d.conn = new TcpConn(block);
         d.port = block.localPort;
@@ -322,11 +326,21 @@ export class Sockets {
     const v6 = this.#peer.remote.length === 16;
     const ttl = o.get(v6 ? "IPV6_UNICAST_HOPS" : "IP_TTL")!;
     const tos = o.get(v6 ? "IPV6_TCLASS" : "IP_TOS")!;
-    if (d.bound) setHeaderFields(d.bound.ipFields, { ttl, tos });
+    if (d.bound) {
+      setHeaderFields(d.bound.ipFields, { ttl, tos });
+      d.bound.md5Key = this.#key(d);
+    }
     for (const s of [d.conn, d.listener]) {
       s?.setTtl(ttl);
       s?.setTos(tos);
     }
+  }
+
+  // TCP_MD5SIG on: the key `setkey` installed (FreeBSD looks it up there).
+  #key(d: Descriptor): Uint8Array | undefined {
+    if (d.options.get("TCP_MD5SIG") === 0) return undefined;
+    if (!this.md5Key) throw new Unsupported("TCP_MD5SIG without a setkey entry");
+    return this.md5Key;
   }
 
   #applyOptions(d: Descriptor): void {
@@ -364,6 +378,8 @@ export class Sockets {
     if (!d.options.has(opt) || opt === "SO_RCVBUF" || opt === "SO_SNDBUF") {
       throw new Unsupported(`setsockopt ${opt}`);
     }
+    // A key is fixed once the socket listens or connects.
+    if (opt === "TCP_MD5SIG" && (d.listener || d.conn)) throw new Unsupported(`late ${opt}`);
     d.options.set(opt, v);
     if (d.conn) this.#applyOptions(d);
     else this.#applyIpOptions(d);

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import type { Link, TxOffload } from "../../stack/link.ts";
 import { Stack } from "../../stack/stack.ts";
 import { fold } from "../../stack/wire/checksum.ts";
+import { TcpSegment } from "../../stack/wire/tcp.ts";
+import { md5Valid } from "../../stack/tcp/md5.ts";
 import { ip, ipv4, pseudo, tcpBytes, type TcpSpec } from "../_packets.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { decode, settle } from "../_peer.ts";
@@ -154,4 +156,23 @@ Deno.test("offload: writes in one turn behind data in flight leave as one packet
   assert.deepEqual(sizes(), [5_000]);
   await settle();
   assert.deepEqual(sizes(), [5_000, 9_000]);
+});
+
+Deno.test("offload: a signed connection (RFC 2385) sends no TSO packets; its digests hold with the device's checksums", async () => {
+  const { link, conn } = await established();
+  const key = new TextEncoder().encode("bgp");
+  conn.block.md5Key = key; // as if agreed at the open: only output is looked at here
+  await conn.write(new Uint8Array(14_480));
+  await settle();
+  const data = link.sent.filter((s) => decode(s.packet).data.length > 0);
+  assert.ok(data.length >= 10, `${data.length} packets: one segment each`);
+  for (const { packet, o } of data) {
+    assert.equal(o?.gsoType ?? 0, 0, "no segmentation asked of the device");
+    const seg = decode(packet);
+    assert.ok(seg.data.length <= 1448 - 20, "the MSS less timestamps and the signature");
+    const t = new TcpSegment();
+    t.wrap(packet, 20, packet.length - 20, -1);
+    const ok = md5Valid(key, ip("192.0.2.2"), ip("192.0.2.1"), t);
+    assert.ok(ok, "signed over a zero checksum, which the device fills in later");
+  }
 });

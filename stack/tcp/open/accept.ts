@@ -44,6 +44,8 @@ export class ListenerCore {
   cookieSentAt = -Infinity;
   /** TTL and TOS of its answers, and of the connections it accepts. */
   readonly ipFields: IpHeaderFields = { ttl: 0, tos: 0 };
+  /** The RFC 2385 key of its answers and of the connections it accepts. */
+  md5Key: Uint8Array | undefined;
   /**
    * Taking SYNs; false while only bound (BSD's bind before listen), when
    * every segment gets an RST with its `ipFields` as from a CLOSED socket.
@@ -119,7 +121,7 @@ export function listenInput(
     // The third segment of a handshake we answered with a cookie?
     if (!(flags & TcpFlags.SYN) && host.acceptCookie(l, d, seg)) return;
     s.dropped.listenBadFlags++;
-    sendResetFor(host, d, seg, l.ipFields);
+    sendResetFor(host, d, seg, l);
     return;
   }
   // Third: SYN.

@@ -219,7 +219,7 @@ export class CookieResponder {
     const offset = host.pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
     f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack) : 0;
     f.tsEcr = ts ? o.tsVal : 0;
-    sendReply(host, d, f, l.ipFields);
+    sendReply(host, d, f, l);
     l.cookieSentAt = now;
     host.stats.synCookies.sent++;
   }

@@ -21,11 +21,11 @@
 
 import { formatIp } from "../../wire/ip_address.ts";
 import { readU32, seqLen, TcpFlags, TcpRepr, type TcpSegment, writeU32 } from "../../wire/tcp.ts";
-import type { IpHeaderFields, IpLayer } from "../../ip.ts";
+import type { IpLayer } from "../../ip.ts";
 import { seqAdd, seqGt, seqLt } from "../seq.ts";
 import { hashTuple, hashTupleWords } from "../tuple.ts";
 import { type Tcb, timestampClock } from "../tcb.ts";
-import { sendHeaderOnly } from "../output.ts";
+import { type Answerer, sendHeaderOnly } from "../output.ts";
 import type { TcpStats } from "../stats.ts";
 
 const { FIN, SYN, RST, ACK } = TcpFlags;
@@ -33,7 +33,7 @@ const { FIN, SYN, RST, ACK } = TcpFlags;
 export const MAXTCPTW_MIN = 32;
 const F_V6 = 1;
 const F_TS = 2;
-const F_MARKED = 4; // its socket set a TTL or TOS: see #marks
+const F_MARKED = 4; // its socket set a TTL, TOS or MD5 key: see #marks
 const NIL = -1;
 
 /** Run-time settings of the manager (FreeBSD sysctl names in the README). */
@@ -203,9 +203,10 @@ export class TimeWaitTable {
   #deleted = 0; // tombstones in #hash
   #seed = crypto.getRandomValues(new Uint32Array(1))[0];
   #life = new Uint32Array(0); // 2MSL of the record's FIFO, ms
-  // The TTL and TOS of the few records whose socket set them (tcp_twrespond
-  // answers with the inpcb's): a map, not two columns every record would pay for.
-  #marks = new Map<number, IpHeaderFields>();
+  // The TTL, TOS and MD5 key of the few records whose socket set them
+  // (tcp_twrespond answers with the inpcb's): a map, not columns every
+  // record would pay for.
+  #marks = new Map<number, Answerer>();
   // One FIFO per lifetime (2MSL in ms): within one, expiry follows order.
   #fifos = new Map<number, { head: number; tail: number }>();
   #free = NIL;
@@ -277,9 +278,9 @@ export class TimeWaitTable {
     const now = host.now() >>> 0;
     const v6 = c.remote.length === 16;
     const { ttl, tos } = c.ipFields;
-    const marked = ttl !== 0 || tos !== 0;
+    const marked = ttl !== 0 || tos !== 0 || c.md5Key !== undefined;
     this.#flags[slot] = (v6 ? F_V6 : 0) | (c.tsOk ? F_TS : 0) | (marked ? F_MARKED : 0);
-    if (marked) this.#marks.set(slot, { ttl, tos });
+    if (marked) this.#marks.set(slot, { ipFields: { ttl, tos }, md5Key: c.md5Key });
     else if (this.#marks.size > 0) this.#marks.delete(slot);
     if (v6) {
       const a6 = this.#ensureAddr6();
@@ -450,10 +451,14 @@ export class TimeWaitTable {
     f.timestamp = (this.#flags[slot] & F_TS) !== 0;
     f.tsVal = timestampClock(host.now(), this.#tsOffset[slot]);
     f.tsEcr = this.#tsRecent[slot];
-    const marks = this.#flags[slot] & F_MARKED ? this.#marks.get(slot) : undefined;
-    sendHeaderOnly(ip, local, remote, f, marks);
+    sendHeaderOnly(ip, local, remote, f, this.answerer(slot));
     host.tcpStats.freebsd.tcps_sndacks++;
     host.tcpStats.freebsd.tcps_sndtotal++;
+  }
+
+  /** The TTL, TOS and MD5 key record `slot` answers with, if its socket set any. */
+  answerer(slot: number): Answerer | undefined {
+    return this.#flags[slot] & F_MARKED ? this.#marks.get(slot) : undefined;
   }
 
   // ---- tcp_twclose / 2MSL queue --------------------------------------------
