@@ -189,9 +189,9 @@ export interface IpFieldOptions {
 }
 
 /**
- * Sets `fields` from `options`, checking each. TCP here does not negotiate
- * ECN, so the TOS byte's two ECN bits are cleared (RFC 3168 6.1.1: such a
- * sender's packets are Not-ECT), as Linux does for its TCP sockets.
+ * Sets `fields` from `options`, checking each. The TOS byte's two ECN bits
+ * are TCP's to set per segment (RFC 3168, `tcp/ecn.ts`), so an
+ * application's are cleared, as Linux does for its TCP sockets.
  *
  * @example
  * ```ts

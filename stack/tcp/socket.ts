@@ -343,7 +343,7 @@ export class TcpConn implements ConnectionEvents {
   /**
    * Sets the TOS (IPv6: traffic class) byte of the packets this connection
    * sends from now on, DSCP in its upper six bits (BSD's IP_TOS and
-   * IPV6_TCLASS); the two ECN bits stay clear, as ECN is not negotiated.
+   * IPV6_TCLASS); the two ECN bits are left to TCP's ECN (RFC 3168).
    *
    * @example
    * ```ts

@@ -454,6 +454,9 @@ export class TcpLayer implements TcpContext, AcceptHost {
     options: { localPort?: number; md5Key?: string | Uint8Array } & IpFieldOptions = {},
   ): Tcb {
     checkPort(port, true);
+    // Checked before anything is taken.
+    const fields = { ttl: 0, tos: 0 };
+    setHeaderFields(fields, options);
     const key = options.md5Key === undefined ? undefined : md5Key(options.md5Key);
     const local = remote.length === 4 ? this.ip.ipv4 : this.ip.ipv6;
     if (!local) {
@@ -471,7 +474,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
       }
     }
     const c = new Tcb(this, local.slice(), lport, remote.slice(), port, "SYN-SENT");
-    setHeaderFields(c.ipFields, options);
+    Object.assign(c.ipFields, fields);
     c.md5Key = key;
     c.ecnAsked = this.config.ecn === 1;
     this.#newIss(c);

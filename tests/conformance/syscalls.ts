@@ -210,7 +210,7 @@ export class Sockets {
         const d = this.#fd(args);
         if (d.bound || d.listener || d.conn) return { value: -1, errno: "EINVAL" };
         // Bound in the stack: a segment to the port before listen() is
-        // answered from this socket, with its TTL and TOS.
+        // answered from this socket, with its TTL, TOS and MD5 key.
         d.bound = this.#stack.tcp.bind(this.#peer.port);
         d.port = this.#peer.port;
         this.#applyIpOptions(d);

@@ -158,7 +158,7 @@ Deno.test("ip fields: bad values are refused with a clear error and change nothi
   assert.deepEqual(fields(n.trace.at(-1)!.packet), { ttl: 9, tos: 0 });
   client.setTos(0xbb);
   await client.write(new Uint8Array(1));
-  assert.equal(fields(n.trace.at(-1)!.packet).tos, 0xb8, "the ECN bits stay Not-ECT");
+  assert.equal(fields(n.trace.at(-1)!.packet).tos, 0xb8, "the ECN bits are left to TCP");
   assert.throws(() => n.b.listen({ port: 6000, ttl: 300 }), /Invalid TTL: 300/);
   assert.doesNotThrow(() => n.b.listen({ port: 6000 }), "the bad listen took no port");
   await assert.rejects(
