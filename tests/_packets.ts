@@ -96,7 +96,8 @@ export interface TcpSpec {
   data?: Uint8Array;
 }
 
-const FLAG_BITS: Record<string, number> = { F: 1, S: 2, R: 4, P: 8, A: 16, U: 32 };
+// E and W: ECE and CWR, as packetdrill writes them.
+const FLAG_BITS: Record<string, number> = { F: 1, S: 2, R: 4, P: 8, A: 16, U: 32, E: 64, W: 128 };
 
 /** A TCP segment (header, options, data) built byte by byte, checksum filled. */
 export function tcpBytes(src: Uint8Array, dst: Uint8Array, t: TcpSpec): Uint8Array {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { COOKIE_MSS, SynCookies } from "../../stack/tcp/open/syncookie.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 import { ip, ipv4, tcpBytes } from "../_packets.ts";
-import { ISN, P, Peer, settle } from "../_peer.ts";
+import { ISN, P, Peer, type Seen, settle } from "../_peer.ts";
 
 /** A stack whose port-80 backlog (2) is already full of half-open connections. */
 function fullBacklog(opts: { synCookies?: boolean } = {}) {
@@ -32,6 +32,19 @@ function synWithEveryOption(peer: Peer, tsVal: number) {
   return peer.take()[0];
 }
 
+/** The client's ACK of a cookie SYN,ACK, echoing its TSval. */
+function ackCookie(peer: Peer, synack: Seen, tsVal: number, window?: number): void {
+  peer.send({
+    sport: P,
+    dport: 80,
+    seq: ISN + 1,
+    ack: synack.seq + 1,
+    flags: "A",
+    ts: [tsVal, synack.ts![0]],
+    window,
+  });
+}
+
 Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the connection with every option", async () => {
   const { peer, accepted } = fullBacklog();
   const synack = synWithEveryOption(peer, 777);
@@ -45,15 +58,7 @@ Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the co
   assert.equal(peer.stack.tcp.connectionCount, 2, "no state was kept");
   assert.equal(peer.stack.tcp.stats.synCookies.sent, 1);
 
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: synack.seq + 1,
-    flags: "A",
-    ts: [778, synack.ts![0]],
-    window: 1000,
-  });
+  ackCookie(peer, synack, 778, 1000);
   await settle();
   assert.equal(accepted.length, 1);
   const c = accepted[0].block;
@@ -83,6 +88,24 @@ Deno.test("syncookie: a full backlog answers with a cookie; the ACK opens the co
   assert.equal(out.length, 1);
   assert.equal(out[0].seq, synack.seq + 1);
   assert.ok(out[0].ts![0] >= synack.ts![0]);
+});
+
+Deno.test("syncookie: ECN rides in the cookie's TSval as well (Linux's bit 5)", async () => {
+  const { peer, accepted } = fullBacklog();
+  peer.send({ sport: P, dport: 80, seq: ISN, flags: "SEW", mss: 1460, sackOk: true, ts: [5, 0] });
+  const [synack] = peer.take();
+  const flags = synack.raw[20 + 13];
+  assert.equal(flags & 0xc0, 0x40, "the SYN,ACK agrees with ECE alone");
+  assert.equal(synack.ts![0] & 32, 32);
+  ackCookie(peer, synack, 6);
+  await settle();
+  assert.equal(accepted.length, 1);
+  assert.ok(accepted[0].block.ecnOk, "the connection the cookie stood for uses ECN");
+  // A SYN that does not ask gets no ECE, and its connection no ECN.
+  peer.send({ sport: P + 1, dport: 80, seq: ISN, flags: "S", mss: 1460, ts: [7, 0] });
+  const [plain] = peer.take();
+  assert.equal(plain.raw[20 + 13] & 0xc0, 0);
+  assert.equal(plain.ts![0] & 32, 0);
 });
 
 Deno.test("syncookie: without timestamps the MSS is rounded down; window scale and SACK are lost", async () => {
@@ -170,14 +193,7 @@ Deno.test("syncookie: 100,000 spoofed SYNs keep memory at the backlog; a real cl
   assert.ok(grown < 8 << 20, `heap grew ${grown} bytes`);
   // The real client, in the middle of the flood.
   const synack = synWithEveryOption(peer, 1);
-  peer.send({
-    sport: P,
-    dport: 80,
-    seq: ISN + 1,
-    ack: synack.seq + 1,
-    flags: "A",
-    ts: [2, synack.ts![0]],
-  });
+  ackCookie(peer, synack, 2);
   await settle();
   assert.equal(accepted?.block.state, "ESTABLISHED");
 });

@@ -22,6 +22,7 @@ import { MAX_WSCALE, TcpFlags, TcpOptions, TcpRepr, type TcpSegment } from "../.
 import type { ListenerCore } from "./accept.ts";
 import { segmentArrives } from "../input.ts";
 import { negotiate } from "../lifecycle.ts";
+import { negotiateEcn } from "../ecn.ts";
 import { halfSipHash, tupleWords } from "./isn.ts";
 import { sendReply } from "../output.ts";
 import { seqAdd } from "../seq.ts";
@@ -39,6 +40,7 @@ export const COOKIE_MSS: readonly number[] = [536, 1220, 1440, 1460, 8940, 8960,
 
 /** Seconds in one cookie period. */
 const PERIOD_MS = 64_000;
+const ECN_SETUP = TcpFlags.ECE | TcpFlags.CWR;
 
 /** What a valid cookie gives back. */
 export interface CookieOptions {
@@ -110,17 +112,24 @@ export class SynCookies {
 
 /**
  * Our TSval for a cookie SYN,ACK: `tsNow` with its low 6 bits replaced by
- * the window scale (15 for none) and SACK bit, never later than `tsNow`.
+ * the window scale (15 for none), the SACK bit and the ECN bit (Linux's
+ * layout), never later than `tsNow`.
  *
  * @example
  * ```ts
  * import { cookieTimestamp, timestampOptions } from "./syncookie.ts";
- * const ts = cookieTimestamp(100_000, 7, true);
- * timestampOptions(ts); // { wscale: 7, sackPermitted: true }
+ * const ts = cookieTimestamp(100_000, 7, true, true);
+ * timestampOptions(ts); // { wscale: 7, sackPermitted: true, ecn: true }
  * ```
  */
-export function cookieTimestamp(tsNow: number, wscale: number, sackPermitted: boolean): number {
-  const bits = (wscale < 0 ? 15 : Math.min(wscale, MAX_WSCALE)) | (sackPermitted ? 16 : 0);
+export function cookieTimestamp(
+  tsNow: number,
+  wscale: number,
+  sackPermitted: boolean,
+  ecn = false,
+): number {
+  const bits = (wscale < 0 ? 15 : Math.min(wscale, MAX_WSCALE)) | (sackPermitted ? 16 : 0) |
+    (ecn ? 32 : 0);
   let ts = ((tsNow & ~63) | bits) >>> 0;
   if (((tsNow - ts) | 0) < 0) ts = (ts - 64) >>> 0;
   return ts;
@@ -132,12 +141,14 @@ export function cookieTimestamp(tsNow: number, wscale: number, sackPermitted: bo
  * @example
  * ```ts
  * import { timestampOptions } from "./syncookie.ts";
- * timestampOptions(15); // { wscale: -1, sackPermitted: false }
+ * timestampOptions(15); // { wscale: -1, sackPermitted: false, ecn: false }
  * ```
  */
-export function timestampOptions(tsEcr: number): { wscale: number; sackPermitted: boolean } {
+export function timestampOptions(
+  tsEcr: number,
+): { wscale: number; sackPermitted: boolean; ecn: boolean } {
   const w = tsEcr & 15;
-  return { wscale: w === 15 ? -1 : w, sackPermitted: (tsEcr & 16) !== 0 };
+  return { wscale: w === 15 ? -1 : w, sackPermitted: (tsEcr & 16) !== 0, ecn: (tsEcr & 32) !== 0 };
 }
 
 /** What the cookie responder needs from the TCP layer. */
@@ -204,12 +215,13 @@ export class CookieResponder {
     f.dstPort = seg.srcPort;
     f.seq = this.#cookies.make(w, seg.seq, peerMss, now);
     f.ack = seqAdd(seg.seq, 1);
-    f.flags = TcpFlags.SYN | TcpFlags.ACK;
+    // Without timestamps there is nowhere to keep window scale, SACK and ECN.
+    const ts = o.timestamp && cfg.timestamps;
+    const ecn = ts && cfg.ecn !== 0 && (seg.flags & ECN_SETUP) === ECN_SETUP;
+    f.flags = TcpFlags.SYN | TcpFlags.ACK | (ecn ? TcpFlags.ECE : 0);
     f.window = this.#window();
     f.clearOptions();
     f.mss = linkMss(host.ip.mtu, d.addrLen);
-    // Without timestamps there is nowhere to keep window scale and SACK.
-    const ts = o.timestamp && cfg.timestamps;
     const wscale = ts && o.wscale >= 0 && cfg.windowScale ? o.wscale : -1;
     const sack = ts && o.sackPermitted && cfg.sack;
     f.wscale = wscale >= 0 ? receiveScale(Math.max(cfg.rcvBuf, cfg.maxSockBuf)) : -1;
@@ -217,7 +229,7 @@ export class CookieResponder {
     f.timestamp = ts;
     const n = d.addrLen;
     const offset = host.pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
-    f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack) : 0;
+    f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack, ecn) : 0;
     f.tsEcr = ts ? o.tsVal : 0;
     sendReply(host, d, f, l);
     l.cookieSentAt = now;
@@ -268,14 +280,17 @@ export class CookieResponder {
     const o = this.#opts;
     o.clearOptions();
     o.mss = mss;
+    let synFlags = 0; // of the SYN, as far as the cookie kept them
     if (ack.timestamp && host.config.timestamps) {
       const carried = timestampOptions(ack.tsEcr);
       o.wscale = carried.wscale;
       o.sackPermitted = carried.sackPermitted;
       o.timestamp = true;
       o.tsVal = ack.tsVal;
+      if (carried.ecn) synFlags = ECN_SETUP;
     }
     negotiate(c, o);
+    negotiateEcn(c, synFlags);
     c.snd.wnd = c.snd.maxWnd = seg.window << c.snd.scale;
     c.snd.wl1 = irs;
     c.snd.wl2 = iss;
@@ -283,7 +298,7 @@ export class CookieResponder {
     c.synQueued = true;
     l.synPending++;
     s.passiveOpens++;
-    segmentArrives(c, seg);
+    segmentArrives(c, seg, d.ecn);
     return true;
   }
 }
