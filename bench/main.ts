@@ -243,7 +243,18 @@ async function measureAll(t: Target): Promise<Record<string, number | undefined>
   for (const w of WORKLOADS) {
     const xs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const v = await w.measure(t);
+      let v: number | undefined;
+      try {
+        v = await w.measure(t);
+      } catch (e) {
+        // A peer that stalls loses its row, not the run (gVisor once held a
+        // 1 GiB echo past loadgen's 2 minutes); tunstack's failures stop it.
+        if (t.name === "tunstack") throw e;
+        const why = (e as Error).message.split("\n")[0].slice(0, 300);
+        console.log(`  ${t.name} ${w.key} failed: ${why}`);
+        peerFailures.push(`${t.name} ${w.key}: ${why}`);
+        break;
+      }
       if (v === undefined) break;
       xs.push(v);
     }
@@ -533,10 +544,13 @@ function canRunRoot(): boolean {
   return Deno.uid() === 0 && tun;
 }
 
+/** Peer runs that failed (named in the output and the results file). */
+const peerFailures: string[] = [];
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: `${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}`,
   runs: RUNS,
+  peerFailures,
 };
 console.log(`tunstack bench, ${results.date}, ${results.machine}\n`);
 
