@@ -64,7 +64,8 @@ Flags:
                         poll then holds its core for up to --busy-poll-us
   --impair SPEC         impair the traffic between device and stack, seeded:
                         [in:|out:]key=value,... with drop, dup, reorder,
-                        corrupt (a probability: 1%), delay, jitter,
+                        corrupt, ce (CE marks on ECN-capable packets; a
+                        probability: 1%), delay, jitter,
                         reorder-delay (a time: 20ms), rate (100mbit), limit
                         (packets queued at the rate), seed=N; e.g.
                         out:drop=1%,delay=10ms. in: is toward the stack, out:
@@ -302,6 +303,7 @@ function describeImpairment(p: ImpairmentPlan): string {
       s.duplicate && `dup ${pct(s.duplicate)}`,
       s.reorder && `reorder ${pct(s.reorder)} by ${s.reorderMs} ms`,
       s.corrupt && `corrupt ${pct(s.corrupt)}`,
+      s.ce && `CE marks ${pct(s.ce)} of ECT packets`,
       s.delayMs && `delay ${s.delayMs} ms`,
       s.jitterMs && `jitter ±${s.jitterMs} ms`,
       s.rateBps && `rate ${s.rateBps / 1e6} Mbit/s (queue ${s.limit})`,

@@ -1,8 +1,9 @@
 /**
  * Link impairment, in the spirit of smoltcp's FaultInjector and Linux's
  * netem: packets between the stack and its link are dropped, duplicated,
- * corrupted, delayed, reordered or held to a rate, each direction on its
- * own, from a seeded generator, every decision counted. Time is passed in.
+ * corrupted, marked CE, delayed, reordered or held to a rate, each
+ * direction on its own, from a seeded generator, every decision counted.
+ * Time is passed in.
  *
  * A spec is a comma-separated list of `key=value`; a key prefixed `in:`
  * acts on packets the stack receives, `out:` on those it sends, a bare key
@@ -13,6 +14,7 @@
 
 import type { Link, PacketHandler } from "./link.ts";
 import { rng } from "./sim.ts";
+import { checksum, sum16 } from "./wire/checksum.ts";
 
 /** What one direction does to its packets. */
 export interface ImpairmentSpec {
@@ -26,6 +28,11 @@ export interface ImpairmentSpec {
   reorderMs: number;
   /** Probability one bit of a packet is flipped. */
   corrupt: number;
+  /**
+   * Probability an ECN-capable (ECT) packet is marked CE, as an AQM marks
+   * where it would drop (RFC 3168 5); Not-ECT packets pass untouched.
+   */
+  ce: number;
   /** Fixed one-way delay, ms. */
   delayMs: number;
   /** Uniform random delay added to `delayMs`, ±ms (never below zero). */
@@ -61,6 +68,8 @@ export type ImpairmentCounters = {
   reordered: number;
   /** With one bit flipped. */
   corrupted: number;
+  /** ECT packets marked CE. */
+  marked: number;
   /** Held for delay, jitter or rate before delivery. */
   delayed: number;
 };
@@ -73,6 +82,7 @@ export function noImpairment(): ImpairmentSpec {
     reorder: 0,
     reorderMs: 2,
     corrupt: 0,
+    ce: 0,
     delayMs: 0,
     jitterMs: 0,
     rateBps: 0,
@@ -85,6 +95,7 @@ const PROBABILITY_KEYS = {
   dup: "duplicate",
   reorder: "reorder",
   corrupt: "corrupt",
+  ce: "ce",
 } as const;
 const TIME_KEYS = { delay: "delayMs", jitter: "jitterMs", "reorder-delay": "reorderMs" } as const;
 const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
@@ -160,7 +171,7 @@ export function parseImpairment(text: string): ImpairmentPlan {
       for (const t of targets) t.limit = Number(v);
     } else {
       throw new RangeError(
-        `Invalid impairment: unknown key "${key}" (drop, dup, reorder, reorder-delay, corrupt, delay, jitter, rate, limit, seed)`,
+        `Invalid impairment: unknown key "${key}" (drop, dup, reorder, reorder-delay, corrupt, ce, delay, jitter, rate, limit, seed)`,
       );
     }
   }
@@ -169,8 +180,27 @@ export function parseImpairment(text: string): ImpairmentPlan {
 
 /** Whether `s` changes anything. */
 function active(s: ImpairmentSpec): boolean {
-  return s.drop > 0 || s.duplicate > 0 || s.reorder > 0 || s.corrupt > 0 || s.delayMs > 0 ||
-    s.jitterMs > 0 || s.rateBps > 0;
+  return s.drop > 0 || s.duplicate > 0 || s.reorder > 0 || s.corrupt > 0 || s.ce > 0 ||
+    s.delayMs > 0 || s.jitterMs > 0 || s.rateBps > 0;
+}
+
+/** Whether an IP packet's ECN field says ECT(0) or ECT(1). */
+function isEct(p: Uint8Array): boolean {
+  const ecn = p[0] >> 4 === 4 ? p[1] & 3 : (p[1] >> 4) & 3;
+  return ecn === 1 || ecn === 2;
+}
+
+/** Sets the ECN field to CE; IPv4's header checksum follows. */
+function markCe(p: Uint8Array): void {
+  if (p[0] >> 4 !== 4) {
+    p[1] |= 0x30;
+    return;
+  }
+  p[1] |= 3;
+  p[10] = p[11] = 0;
+  const c = checksum(sum16(0, p, 0, (p[0] & 15) * 4));
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
 }
 
 interface Held {
@@ -205,6 +235,7 @@ export class Impairer {
     duplicated: 0,
     reordered: 0,
     corrupted: 0,
+    marked: 0,
     delayed: 0,
   };
   readonly #spec: ImpairmentSpec;
@@ -250,6 +281,11 @@ export class Impairer {
       p = packet.slice(0, len);
       p[Math.floor(r() * len)] ^= 1 << Math.floor(r() * 8);
       c.corrupted++;
+    }
+    if (s.ce > 0 && isEct(p) && r() < s.ce) {
+      if (p === packet) p = packet.slice(0, len);
+      markCe(p);
+      c.marked++;
     }
     const copies = s.duplicate > 0 && r() < s.duplicate ? 2 : 1;
     if (copies === 2) c.duplicated++;

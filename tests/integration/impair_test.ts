@@ -156,3 +156,35 @@ Deno.test({
     assert.ok(paced * 3 < unpaced, `queue drops paced ${paced}, unpaced ${unpaced}`);
   },
 });
+
+Deno.test({
+  name:
+    "impair: out:ce=2% marks our ECT data CE; a kernel client with ECN echoes it and the stack answers with CWR",
+  ignore,
+  sanitizeResources: false,
+  fn: () =>
+    withNetns(async (ns) => {
+      const stack = await ns.startStack(["--no-ipv6", "--impair", "out:ce=2%,seed=5"]);
+      assert.match(stack.stdout, /out CE marks 2% of ECT packets/);
+      await ns.ok(["sysctl", "-qw", "net.ipv4.tcp_ecn=1"]);
+      const url = `http://192.0.2.2/bytes/${8 * MB}`;
+      const got = await ns.ok([
+        "sh",
+        "-c",
+        `curl -sS --fail -m 60 -o /dev/null -w '%{size_download}' ${url}`,
+      ], 70_000);
+      assert.equal(Number(got), 8 * MB);
+      const st = await ns.tunstackJson<
+        {
+          link: { impairment: { out: { packets: number; marked: number } } };
+          tcp: { ecn: Record<string, number>; retransmittedSegments: number };
+        }
+      >(["stats"]);
+      const out = st.link.impairment.out;
+      assert.ok(out.marked > 0 && out.marked < out.packets * 0.05, JSON.stringify(out));
+      const e = st.tcp.ecn;
+      assert.equal(e.negotiated, 1);
+      assert.ok(e.echoesReceived > 0 && e.responses > 0 && e.cwrSent > 0, JSON.stringify(e));
+      assert.equal(st.tcp.retransmittedSegments, 0, "congestion told without a loss");
+    }),
+});

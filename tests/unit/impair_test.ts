@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { ImpairedLink, Impairer, noImpairment, parseImpairment } from "../../stack/impair.ts";
 import { MemoryLink } from "../../stack/memory_link.ts";
 import { rng } from "../../stack/sim.ts";
+import { checksum, sum16 } from "../../stack/wire/checksum.ts";
 
 Deno.test("impair: a spec sets each direction; bare keys set both", () => {
   const p = parseImpairment(
@@ -187,4 +188,31 @@ Deno.test("impair: ImpairedLink delays what the stack sends, on the real clock",
   assert.equal(c.out.delayed, 1);
   assert.equal(c.in.dropped, 1);
   imp.close();
+});
+
+Deno.test("impair: ce marks ECN-capable packets CE, as an AQM would, and leaves Not-ECT ones alone", () => {
+  const got: Uint8Array[] = [];
+  const spec = { ...parseImpairment("ce=100%").out };
+  const imp = new Impairer(spec, rng(1), (p, len) => got.push(p.slice(0, len)));
+  const v4 = (tos: number) => {
+    const p = new Uint8Array(40);
+    p.set([0x45, tos, 0, 40, 0, 1, 0x40, 0, 64, 6]);
+    p.set([192, 0, 2, 1, 192, 0, 2, 2], 12);
+    const c = checksum(sum16(0, p, 0, 20));
+    p[10] = c >> 8;
+    p[11] = c & 255;
+    return p;
+  };
+  const ect0 = v4(0xb8 | 2), notEct = v4(0xb8);
+  const v6 = new Uint8Array(48);
+  v6.set([0x6b, 0x90]); // traffic class 0xb9: DSCP EF, ECT(1)
+  for (const p of [ect0, notEct, v6]) imp.offer(p, p.length, 0);
+  assert.equal(imp.counters.marked, 2);
+  assert.equal(got[0][1], 0xbb, "DSCP kept, ECN field CE");
+  assert.equal(checksum(sum16(0, got[0], 0, 20)), 0, "and the header checksum still holds");
+  assert.equal(ect0[1], 0xba, "a copy was marked, not the sender's buffer");
+  assert.deepEqual(got[1], notEct, "a Not-ECT packet passes as it was");
+  assert.equal(((got[2][0] & 15) << 4) | (got[2][1] >> 4), 0xbb);
+  assert.equal(parseImpairment("out:ce=2%").out.ce, 0.02);
+  assert.equal(parseImpairment("out:ce=2%").in.ce, 0);
 });
