@@ -165,6 +165,8 @@ export async function fuzz(
   };
   const l80 = stack.listen({ port: 80 });
   const l81 = stack.listen({ port: 81 });
+  // Signed (RFC 2385): what reaches it is checked, and unsigned or forged segments dropped.
+  stack.listen({ port: 443, md5Key: "fuzz" });
   (async () => {
     for await (const c of l80) serve(c, true);
   })().catch(() => {});
@@ -518,6 +520,8 @@ export function checkAccounting(c: Counters): string[] {
     "multicast",
     "synFin",
     "noSocket",
+    "md5Missing",
+    "md5Bad",
   ]
     .reduce((s, k) => s + (d[k] as number), 0);
   eq(

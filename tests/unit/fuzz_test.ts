@@ -33,6 +33,8 @@ Deno.test("fuzz: the accounting check catches a counter that does not add up", (
         multicast: 0,
         synFin: 0,
         noSocket: 0,
+        md5Missing: 0,
+        md5Bad: 0,
       },
     },
   };
