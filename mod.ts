@@ -55,6 +55,8 @@ export type { ConnectionInfo, ConnectionStatus } from "./stack/tcp/user.ts";
 export { ConnectionRefusedError, ConnectionResetError, TimedOutError } from "./stack/tcp/tcb.ts";
 export { AddressInUseError } from "./stack/tcp/conn_table.ts";
 export type { TcpConfig } from "./stack/tcp/config.ts";
+export type { IpFieldOptions } from "./stack/ip.ts";
+export type { Md5Keys } from "./stack/tcp/md5.ts";
 export type { BbrMode } from "./stack/tcp/cc/bbr.ts";
 export type { CongestionName } from "./stack/tcp/cc/congestion.ts";
 export type { TimeWaitEntry, TimeWaitSettings } from "./stack/tcp/timewait/timewait.ts";

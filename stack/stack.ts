@@ -15,7 +15,7 @@ import type { CounterTree } from "./stats.ts";
 import { type CapturedPacket, Verdicts } from "./capture.ts";
 import { WakeTimer } from "./_wake.ts";
 import type { TcpConfig } from "./tcp/config.ts";
-import { md5Key } from "./tcp/md5.ts";
+import { type Md5Keys, md5Keys } from "./tcp/md5.ts";
 import { TcpConn, TcpListener } from "./tcp/socket.ts";
 import { TcpLayer } from "./tcp/tcp.ts";
 import { type ConnectionInfo, info } from "./tcp/user.ts";
@@ -196,11 +196,12 @@ export class Stack implements PacketHandler {
    * only `hostname`); `ttl` and `tos` mark its answers and the connections
    * it accepts, as {@linkcode TcpListener.setTtl} and `setTos` do, and an
    * `md5Key` signs them and refuses every segment not signed with it
-   * (RFC 2385: a string is its UTF-8, 1 to 80 bytes).
+   * (RFC 2385: a string is its UTF-8, 1 to 80 bytes); or, by peer address
+   * (`{ "192.0.2.1": "key" }`), for those peers only.
    */
   listen(
     options:
-      & { hostname?: string; port: number; backlog?: number; md5Key?: string | Uint8Array }
+      & { hostname?: string; port: number; backlog?: number; md5Key?: Md5Keys }
       & IpFieldOptions,
   ): TcpListener {
     let local: IpAddress | undefined;
@@ -215,10 +216,11 @@ export class Stack implements PacketHandler {
     // Checked before the port is taken.
     const fields = { ttl: 0, tos: 0 };
     setHeaderFields(fields, options);
-    const key = options.md5Key === undefined ? undefined : md5Key(options.md5Key);
+    const keys = options.md5Key === undefined ? {} : md5Keys(options.md5Key);
     const core = this.tcp.listen(options.port, local, options.backlog);
     Object.assign(core.ipFields, fields);
-    core.md5Key = key;
+    core.md5Key = keys.all;
+    core.md5Peers = keys.peers;
     return new TcpListener(this.tcp, core, local ? formatIp(local) : "0.0.0.0");
   }
 

@@ -8,6 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { formatIp, parseIp } from "../wire/ip_address.ts";
 import { TcpField, type TcpSegment } from "../wire/tcp.ts";
 
 /** RFC 2385 leaves the key's length open; Linux and FreeBSD take up to 80 bytes. */
@@ -30,6 +31,31 @@ export function md5Key(key: string | Uint8Array): Uint8Array {
     );
   }
   return bytes;
+}
+
+/** A listener's keys: one for every peer, or one per peer address (others unsigned). */
+export type Md5Keys = string | Uint8Array | Record<string, string | Uint8Array>;
+
+/**
+ * Checks a listener's keys: `all` for every peer, or `peers` by address as
+ * `formatIp` writes it (so "2001:DB8::1" and "2001:db8::1" are one peer).
+ *
+ * @example
+ * ```ts
+ * import { md5Keys } from "./md5.ts";
+ * md5Keys({ "2001:DB8::1": "k" }).peers?.has("2001:db8::1"); // true
+ * md5Keys("k").all?.length; // 1
+ * ```
+ */
+export function md5Keys(keys: Md5Keys): { all?: Uint8Array; peers?: Map<string, Uint8Array> } {
+  if (typeof keys === "string" || keys instanceof Uint8Array) return { all: md5Key(keys) };
+  const peers = new Map<string, Uint8Array>();
+  for (const [address, key] of Object.entries(keys)) {
+    const ip = parseIp(address);
+    if (!ip) throw new RangeError(`Invalid MD5 peer: "${address}" is not an IP address`);
+    peers.set(formatIp(ip), md5Key(key));
+  }
+  return { peers };
 }
 
 const header = new Uint8Array(20);

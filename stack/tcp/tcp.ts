@@ -184,11 +184,12 @@ export class TcpLayer implements TcpContext, AcceptHost {
     }
     const l = this.#listeners.get(seg.dstPort);
     if (l && !l.closed && l.accepts(d.buf, d.dstOff, d.addrLen)) {
-      if (l.md5Key && !this.#signed(l.md5Key, d, seg)) return;
+      const from = l.answererFor(d);
+      if (from.md5Key && !this.#signed(from.md5Key, d, seg)) return;
       if (!l.listening) {
         // A socket bound but not listening is CLOSED (RFC 9293 3.10.7.1).
         s.dropped.noSocket++;
-        sendResetFor(this, d, seg, l);
+        sendResetFor(this, d, seg, from);
         return;
       }
       s.demux.listener++;
@@ -270,7 +271,7 @@ export class TcpLayer implements TcpContext, AcceptHost {
     c.listener = l;
     c.ipFields.ttl = l.ipFields.ttl;
     c.ipFields.tos = l.ipFields.tos;
-    c.md5Key = l.md5Key;
+    c.md5Key = l.answererFor(d).md5Key;
     this.#newIss(c, issFloor);
     this.#insert(c);
     return c;

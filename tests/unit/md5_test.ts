@@ -2,9 +2,9 @@
 // the same key, refused without it or with another, and over IPv6.
 
 import assert from "node:assert/strict";
-import { md5Digest, md5Valid } from "../../stack/tcp/md5.ts";
+import { md5Digest, type Md5Keys, md5Valid } from "../../stack/tcp/md5.ts";
 import { TcpSegment } from "../../stack/wire/tcp.ts";
-import { B4, B6, net, pattern, readAll } from "../_tcp.ts";
+import { A4, A6, B4, B6, net, pattern, readAll } from "../_tcp.ts";
 import type { SimNetwork } from "../../stack/sim.ts";
 import type { TcpConn } from "../../stack/tcp/socket.ts";
 
@@ -26,7 +26,7 @@ function signedWith(key: string, p: Uint8Array): boolean {
   return md5Valid(k, src, dst, seg);
 }
 
-async function open(n: SimNetwork, serverKey?: string, clientKey?: string, v6 = false) {
+async function open(n: SimNetwork, serverKey?: Md5Keys, clientKey?: string, v6 = false) {
   const l = n.b.listen({ port: 179, md5Key: serverKey });
   let server: TcpConn | undefined, client: TcpConn | undefined, failed: unknown;
   l.accept().then((c) => server = c);
@@ -105,4 +105,30 @@ Deno.test("md5: a key must be 1 to 80 bytes", () => {
   assert.throws(() => n.b.listen({ port: 179, md5Key: "" }), /Invalid MD5 key: 0 bytes/);
   assert.throws(() => n.b.listen({ port: 179, md5Key: "x".repeat(81) }), /81 bytes/);
   assert.doesNotThrow(() => n.b.listen({ port: 179, md5Key: "x".repeat(80) }), "the port was free");
+});
+
+Deno.test("md5: a listener's keys by peer: a named peer must sign with its key, others go unsigned", async () => {
+  const keys = { [A4]: "peer-a-v4" }; // the IPv6 address of the same host is another peer
+  {
+    const n = net();
+    const { server, client } = await open(n, keys, "peer-a-v4");
+    assert.ok(server && client, "the named peer, signed");
+    assert.ok(n.trace.every((t) => signedWith("peer-a-v4", t.packet)));
+  }
+  {
+    const n = net();
+    const { server, client } = await open(n, keys, undefined);
+    assert.ok(!server && !client, "the named peer, unsigned: dropped");
+    assert.ok(n.b.tcp.stats.dropped.md5Missing > 0);
+  }
+  {
+    const n = net();
+    const { server, client } = await open(n, keys, undefined, true);
+    assert.ok(server && client, `a peer not named (${A6}) goes unsigned`);
+    assert.ok(n.trace.every((t) => parts(t.packet).seg.options.md5 === -1));
+  }
+  assert.throws(
+    () => net().b.listen({ port: 179, md5Key: { "192.0.2.300": "k" } }),
+    /Invalid MD5 peer: "192\.0\.2\.300" is not an IP address/,
+  );
 });

@@ -9,7 +9,8 @@ import type { IpDatagram, IpHeaderFields } from "../../ip.ts";
 import { TcpFlags, type TcpSegment } from "../../wire/tcp.ts";
 import { negotiate } from "../lifecycle.ts";
 import { negotiateEcn } from "../ecn.ts";
-import { sendResetFor, tcpOutput } from "../output.ts";
+import { type Answerer, sendResetFor, tcpOutput } from "../output.ts";
+import { formatIp } from "../../wire/ip_address.ts";
 import { seqAdd } from "../seq.ts";
 import type { Tcb } from "../tcb.ts";
 
@@ -44,8 +45,10 @@ export class ListenerCore {
   cookieSentAt = -Infinity;
   /** TTL and TOS of its answers, and of the connections it accepts. */
   readonly ipFields: IpHeaderFields = { ttl: 0, tos: 0 };
-  /** The RFC 2385 key of its answers and of the connections it accepts. */
+  /** The RFC 2385 key of its answers and of the connections it accepts, for every peer. */
   md5Key: Uint8Array | undefined;
+  /** Keys by peer address (as `formatIp` writes it), in place of `md5Key`: peers not named go unsigned. */
+  md5Peers: Map<string, Uint8Array> | undefined;
   /**
    * Taking SYNs; false while only bound (BSD's bind before listen), when
    * every segment gets an RST with its `ipFields` as from a CLOSED socket.
@@ -63,6 +66,17 @@ export class ListenerCore {
     this.local = local;
     this.synBacklog = synBacklog;
     this.acceptBacklog = acceptBacklog;
+  }
+
+  /**
+   * How it answers the sender of `d`: its IP fields, and the MD5 key for
+   * that peer (every reply it sends, and the connection it accepts).
+   */
+  answererFor(d: IpDatagram): Answerer {
+    const peers = this.md5Peers;
+    if (!peers) return this;
+    const key = peers.get(formatIp(d.buf.subarray(d.srcOff, d.srcOff + d.addrLen)));
+    return { ipFields: this.ipFields, md5Key: key };
   }
 
   /** Whether it takes segments addressed to `buf[off, off+len)`. */
@@ -121,7 +135,7 @@ export function listenInput(
     // The third segment of a handshake we answered with a cookie?
     if (!(flags & TcpFlags.SYN) && host.acceptCookie(l, d, seg)) return;
     s.dropped.listenBadFlags++;
-    sendResetFor(host, d, seg, l);
+    sendResetFor(host, d, seg, l.answererFor(d));
     return;
   }
   // Third: SYN.

@@ -231,7 +231,7 @@ export class CookieResponder {
     const offset = host.pairOffset(d.buf, d.dstOff, d.buf, d.srcOff, n);
     f.tsVal = ts ? cookieTimestamp(timestampClock(now, offset), wscale, sack, ecn) : 0;
     f.tsEcr = ts ? o.tsVal : 0;
-    sendReply(host, d, f, l);
+    sendReply(host, d, f, l.answererFor(d));
     l.cookieSentAt = now;
     host.stats.synCookies.sent++;
   }
