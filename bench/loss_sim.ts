@@ -1,9 +1,9 @@
 /**
  * Loss recovery on the in-memory link: 10 MB from one stack to another on
  * the simulated network (1 ms each way) at 1% and 5% random loss in both
- * directions, and with 1% of packets held back 3 ms (reordering), three
- * seeds each, with the sender under NewReno (the default) and under BBR. Prints virtual time, goodput, and per MB
- * the retransmitted segments, timeouts (RTOs) and recoveries: a figure of
+ * directions, with 1% of packets held back 3 ms (reordering), and with 1%
+ * of ECN-capable packets marked CE instead of lost, three seeds each, with the sender under NewReno (the default) and under BBR. Prints virtual time, goodput, and per MB
+ * the retransmitted segments, timeouts (RTOs), recoveries and ECN responses: a figure of
  * the sender's loss recovery that no scheduler or CPU can blur.
  *
  * ```sh
@@ -20,8 +20,9 @@ const SIZE = 10 * 1024 * 1024;
 const MB = SIZE / (1024 * 1024);
 
 async function once(imp: Impairment, seed: number, congestion: CongestionName) {
+  // The client asks for ECN (RFC 3168); the sender agrees, as by default.
   const n = new SimNetwork(
-    { ipv4: parseIp("192.0.2.1") },
+    { ipv4: parseIp("192.0.2.1"), tcp: { ecn: 1 } },
     { ipv4: parseIp("192.0.2.2"), tcp: { congestion } },
     seed,
   );
@@ -56,6 +57,7 @@ async function once(imp: Impairment, seed: number, congestion: CongestionName) {
     probes: s.tailLossProbes / MB,
     dsacks: s.dsacksReceived / MB,
     undone: s.recoveriesUndone / MB,
+    ecn: s.ecn.responses / MB,
   };
 }
 
@@ -65,9 +67,11 @@ const CASES: [string, Impairment][] = [
   ["1% loss", { loss: 0.01 }],
   ["5% loss", { loss: 0.05 }],
   ["1% late", { reorder: 0.01, reorderMs: 3 }],
+  // An AQM that marks instead of dropping: the same congestion, told without a loss.
+  ["1% CE", { ce: 0.01 }],
 ];
 console.log(
-  "sender   link     virtual s  MB/s   rexmit/MB  RTO/MB  recoveries/MB  TLP/MB  D-SACK/MB  undone/MB  (median of 3 seeds)",
+  "sender   link     virtual s  MB/s   rexmit/MB  RTO/MB  recoveries/MB  TLP/MB  D-SACK/MB  undone/MB  ECN/MB  (median of 3 seeds)",
 );
 for (const congestion of ["newreno", "bbr"] as const) {
   for (const [name, imp] of CASES) {
@@ -83,7 +87,7 @@ for (const congestion of ["newreno", "bbr"] as const) {
         median(runs.map((r) => r.probes)).toFixed(2).padStart(6)
       }  ${median(runs.map((r) => r.dsacks)).toFixed(2).padStart(9)}  ${
         median(runs.map((r) => r.undone)).toFixed(2).padStart(9)
-      }`,
+      }  ${median(runs.map((r) => r.ecn)).toFixed(2).padStart(6)}`,
     );
   }
 }

@@ -14,7 +14,7 @@
 
 import type { Link, PacketHandler } from "./link.ts";
 import { rng } from "./sim.ts";
-import { checksum, sum16 } from "./wire/checksum.ts";
+import { isEct, markCe } from "./wire/ecn.ts";
 
 /** What one direction does to its packets. */
 export interface ImpairmentSpec {
@@ -182,25 +182,6 @@ export function parseImpairment(text: string): ImpairmentPlan {
 function active(s: ImpairmentSpec): boolean {
   return s.drop > 0 || s.duplicate > 0 || s.reorder > 0 || s.corrupt > 0 || s.ce > 0 ||
     s.delayMs > 0 || s.jitterMs > 0 || s.rateBps > 0;
-}
-
-/** Whether an IP packet's ECN field says ECT(0) or ECT(1). */
-function isEct(p: Uint8Array): boolean {
-  const ecn = p[0] >> 4 === 4 ? p[1] & 3 : (p[1] >> 4) & 3;
-  return ecn === 1 || ecn === 2;
-}
-
-/** Sets the ECN field to CE; IPv4's header checksum follows. */
-function markCe(p: Uint8Array): void {
-  if (p[0] >> 4 !== 4) {
-    p[1] |= 0x30;
-    return;
-  }
-  p[1] |= 3;
-  p[10] = p[11] = 0;
-  const c = checksum(sum16(0, p, 0, (p[0] & 15) * 4));
-  p[10] = c >> 8;
-  p[11] = c & 0xff;
 }
 
 interface Held {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isEct, markCe } from "./wire/ecn.ts";
 import { setImmediate } from "node:timers";
 import { MemoryLink } from "./memory_link.ts";
 import { Stack, type StackOptions } from "./stack.ts";
@@ -29,6 +30,8 @@ export interface Impairment {
   queueBytes?: number;
   /** Drop packets for which this returns true (after the random impairments). */
   filter?: (packet: Uint8Array) => boolean;
+  /** Probability an ECN-capable (ECT) packet is marked CE, as an AQM marks where it would drop. */
+  ce?: number;
 }
 
 interface Pending {
@@ -115,6 +118,7 @@ export class SimNetwork {
     const r = this.#rand;
     if (imp.loss && r() < imp.loss) return;
     if (imp.filter?.(packet)) return;
+    if (imp.ce && isEct(packet) && r() < imp.ce) markCe(packet);
     let at = this.now + (imp.delayMs ?? 0.05);
     if (imp.bytesPerMs) {
       // What waits for the wire is the time it stays busy, in bytes.

@@ -7,7 +7,7 @@ import { sysctlSet } from "../../stack/sysctl.ts";
 import { info } from "../../stack/tcp/user.ts";
 import type { Tcb } from "../../stack/tcp/tcb.ts";
 import type { SimNetwork } from "../../stack/sim.ts";
-import { checksum, sum16 } from "../../stack/wire/checksum.ts";
+import { ecnField, markCe } from "../../stack/wire/ecn.ts";
 import { net, pair, pattern, readAll } from "../_tcp.ts";
 
 const ECE = 0x40, CWR = 0x80, SYN = 0x02;
@@ -22,22 +22,6 @@ function payloadLen(p: Uint8Array): number {
   const h = ipHeaderLen(p);
   const total = p[0] >> 4 === 4 ? (p[2] << 8) | p[3] : 40 + ((p[4] << 8) | p[5]);
   return total - h - (p[h + 12] >> 4) * 4;
-}
-/** The two ECN bits of the IP header. */
-function ecnBits(p: Uint8Array): number {
-  return p[0] >> 4 === 4 ? p[1] & 3 : (p[1] >> 4) & 3;
-}
-/** Marks a packet CE, as a congested router would (IPv4: and fixes its checksum). */
-function markCe(p: Uint8Array): void {
-  if (p[0] >> 4 === 6) {
-    p[1] |= 0x30;
-    return;
-  }
-  p[1] |= 3;
-  p[10] = p[11] = 0;
-  const c = checksum(sum16(0, p, 0, ipHeaderLen(p)));
-  p[10] = c >> 8;
-  p[11] = c & 255;
 }
 function seqOf(p: Uint8Array): number {
   return new DataView(p.buffer, p.byteOffset).getUint32(ipHeaderLen(p) + 4);
@@ -66,8 +50,8 @@ Deno.test("ecn: an ECN-setup SYN and a SYN,ACK with ECE agree to it (RFC 3168 6.
   assert.equal(tcpFlags(syn.packet) & (SYN | ECE | CWR), SYN | ECE | CWR);
   const synAck = n.trace.find((t) => t.from === "b")!;
   assert.equal(tcpFlags(synAck.packet) & (ECE | CWR), ECE, "ECE without CWR");
-  assert.equal(ecnBits(syn.packet), 0, "the SYN is Not-ECT");
-  assert.equal(ecnBits(synAck.packet), 0);
+  assert.equal(ecnField(syn.packet), 0, "the SYN is Not-ECT");
+  assert.equal(ecnField(synAck.packet), 0);
   assert.ok(info(block(n, "a"), n.now).ecn && info(block(n, "b"), n.now).ecn);
   assert.equal(n.a.tcp.stats.ecn.negotiated, 1);
   assert.equal(n.b.tcp.stats.ecn.negotiated, 1);
@@ -118,12 +102,15 @@ Deno.test("ecn: new data goes ECT(0); ACKs and retransmissions stay Not-ECT (RFC
     t.from === "a" && seqOf(t.packet) === seqOf(lost!) && payloadLen(t.packet) > 0
   );
   assert.equal(copies.length, 2, "the lost segment, and its retransmission");
-  assert.equal(ecnBits(copies[0].packet), 2, "first sent ECT(0)");
-  assert.equal(ecnBits(copies[1].packet), 0, "sent again Not-ECT");
+  assert.equal(ecnField(copies[0].packet), 2, "first sent ECT(0)");
+  assert.equal(ecnField(copies[1].packet), 0, "sent again Not-ECT");
   const acks = n.trace.filter((t) =>
     t.from === "b" && payloadLen(t.packet) === 0 && !(tcpFlags(t.packet) & SYN)
   );
-  assert.ok(acks.length > 0 && acks.every((t) => ecnBits(t.packet) === 0), "pure ACKs are Not-ECT");
+  assert.ok(
+    acks.length > 0 && acks.every((t) => ecnField(t.packet) === 0),
+    "pure ACKs are Not-ECT",
+  );
   assert.ok(acks.every((t) => (tcpFlags(t.packet) & ECE) === 0), "nothing was marked: no ECE");
   assert.equal(n.b.tcp.stats.ecn.ceReceived, 0);
 });
@@ -176,7 +163,7 @@ Deno.test("ecn: a CE mark is echoed on every ACK until CWR, and cwnd is cut once
   const cwrAt = after.findIndex((t) => t.from === "a" && tcpFlags(t.packet) & CWR);
   assert.ok(cwrAt > 0, "the sender answered with CWR");
   const cwr = after[cwrAt].packet;
-  assert.ok(payloadLen(cwr) > 0 && ecnBits(cwr) === 2, "on new data");
+  assert.ok(payloadLen(cwr) > 0 && ecnField(cwr) === 2, "on new data");
   const cwrEnd = seqOf(cwr) + payloadLen(cwr);
   const before = echoing.filter((t) => !seqGe(ackOf(t.packet), cwrEnd));
   const past = echoing.filter((t) => seqGe(ackOf(t.packet), cwrEnd));
@@ -231,4 +218,20 @@ Deno.test("ecn: net.inet.tcp.ecn.enable takes 0 to 2", () => {
     /net\.inet\.tcp\.ecn\.enable/,
   );
   assert.equal(n.a.tcp.config.ecn, 0, "unchanged");
+});
+
+Deno.test("ecn: the sim link's ce marks only ECN-capable packets", async () => {
+  const n = ecnNet();
+  n.ab.ce = n.ba.ce = 1;
+  const { client, server } = await pair(n);
+  assert.equal(n.b.tcp.stats.ecn.ceReceived, 0, "the handshake is Not-ECT: nothing to mark");
+  await client.write(new Uint8Array(1000));
+  let got: Uint8Array | undefined;
+  client.closeWrite();
+  readAll(server, 1000).then((d) => got = d);
+  await n.run(() => got !== undefined);
+  assert.equal(n.b.tcp.stats.ecn.ceReceived, 1, "the one data segment");
+  const data = n.trace.find((t) => t.from === "a" && payloadLen(t.packet) > 0)!;
+  assert.equal(ecnField(data.packet), 3);
+  assert.ok(n.trace.filter((t) => t.from === "b").every((t) => ecnField(t.packet) === 0));
 });
