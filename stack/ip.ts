@@ -10,6 +10,7 @@
 import { GsoType, type Link, TxOffload } from "./link.ts";
 import { Icmpv4Type, Icmpv4Unreachable, Icmpv6Type } from "./wire/icmp.ts";
 import { IpProtocol } from "./wire/ipv4.ts";
+import { ecnField } from "./wire/ecn.ts";
 import { emitIpv4Header, IPV4_HEADER_LEN, Ipv4Packet } from "./wire/ipv4.ts";
 import { emitIpv6Header, IPV6_HEADER_LEN, Ipv6Packet } from "./wire/ipv6.ts";
 import { type IpAddress, ipEquals } from "./wire/ip_address.ts";
@@ -341,6 +342,7 @@ export class IpLayer {
     const version = buf[0] >> 4;
     d.buf = buf;
     d.csumValid = csumValid;
+    d.ecn = ecnField(buf);
     if (version === 4) {
       const ip = this.#v4;
       const err = ip.wrap(buf, len);
@@ -379,7 +381,6 @@ export class IpLayer {
       d.payloadOff = ip.payloadOffset;
       d.payloadLen = ip.payloadLen;
       d.ttl = ip.ttl;
-      d.ecn = ip.tos & 3;
       d.multicast = buf[16] >= 224 || (buf[16] === 255 && buf[19] === 255);
     } else if (version === 6) {
       const ip = this.#v6;
@@ -424,7 +425,6 @@ export class IpLayer {
       d.payloadOff = ip.payloadOffset;
       d.payloadLen = ip.payloadLen;
       d.ttl = ip.hopLimit;
-      d.ecn = ip.trafficClass & 3;
       d.multicast = buf[24] === 0xff;
     } else {
       s.dropped.badVersion++;

@@ -8,14 +8,12 @@
  */
 
 import type { IpHeaderFields } from "../ip.ts";
+import { EcnCodepoint } from "../wire/ecn.ts";
 import { TcpFlags } from "../wire/tcp.ts";
 import { seqGt, seqLt } from "./seq.ts";
 import type { Tcb } from "./tcb.ts";
 
 const { ACK, CWR, ECE } = TcpFlags;
-
-/** ECN codepoints of the IP header's two ECN bits (RFC 3168 5). */
-export const EcnCodepoint = { NOT_ECT: 0, ECT1: 1, ECT0: 2, CE: 3 } as const;
 
 /**
  * The ECN flags of a SYN we send: an ECN-setup SYN (ECE and CWR) when the
@@ -116,7 +114,8 @@ export function ecnOutput(
  * @example
  * ```ts
  * import { exampleConnection } from "../_examples.ts";
- * import { ecnInput, EcnCodepoint } from "./ecn.ts";
+ * import { ecnInput } from "./ecn.ts";
+ * import { EcnCodepoint } from "../wire/ecn.ts";
  * const { conn } = await exampleConnection();
  * conn.ecnOk = true;
  * ecnInput(conn, 0, conn.snd.una, EcnCodepoint.CE);

@@ -7,6 +7,9 @@
 
 import { checksum, sum16 } from "./checksum.ts";
 
+/** ECN codepoints of the IP header's two ECN bits (RFC 3168 5). */
+export const EcnCodepoint = { NOT_ECT: 0, ECT1: 1, ECT0: 2, CE: 3 } as const;
+
 /**
  * The ECN field of the IPv4 or IPv6 packet at `p[0]`: 0 Not-ECT, 1 ECT(1),
  * 2 ECT(0), 3 CE.
@@ -32,7 +35,7 @@ export function ecnField(p: Uint8Array): number {
  */
 export function isEct(p: Uint8Array): boolean {
   const ecn = ecnField(p);
-  return ecn === 1 || ecn === 2;
+  return ecn === EcnCodepoint.ECT1 || ecn === EcnCodepoint.ECT0;
 }
 
 /**
@@ -53,7 +56,7 @@ export function markCe(p: Uint8Array): void {
     p[1] |= 0x30;
     return;
   }
-  p[1] |= 3;
+  p[1] |= EcnCodepoint.CE;
   p[10] = p[11] = 0;
   const c = checksum(sum16(0, p, 0, (p[0] & 15) * 4));
   p[10] = c >> 8;

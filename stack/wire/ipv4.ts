@@ -81,10 +81,6 @@ export class Ipv4Packet {
   get fragmentOffset(): number {
     return (((this.buf[6] & 0x1f) << 8) | this.buf[7]) * 8;
   }
-  /** The TOS byte: DSCP in its upper six bits, ECN in the lower two (RFC 3168 5). */
-  get tos(): number {
-    return this.buf[1];
-  }
   /** Time to live. */
   get ttl(): number {
     return this.buf[8];

@@ -173,10 +173,6 @@ export class Ipv6Packet {
   get payloadLenField(): number {
     return (this.buf[4] << 8) | this.buf[5];
   }
-  /** The traffic class byte: DSCP and ECN, as IPv4's TOS (RFC 3168 5). */
-  get trafficClass(): number {
-    return ((this.buf[0] & 0x0f) << 4) | (this.buf[1] >> 4);
-  }
   /** Hop limit. */
   get hopLimit(): number {
     return this.buf[7];
